@@ -1,0 +1,1 @@
+"""The taxi-fare step library: pure, typed functions used by the step scripts."""

@@ -1,0 +1,1 @@
+"""Platform tooling for the taxi-fare template: local twin, offline checks, endpoints, promotion."""

@@ -1,0 +1,40 @@
+"""Where the local twin keeps its state, and the names every area agrees on."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ENVIRONMENTS = ("dev", "stage", "prod")
+REGISTRY = "registry"  # the local store that plays the Azure ML registry
+MODEL_NAME = "taxi-fare"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def mlops_home() -> Path:
+    """Root of all local state: ``$MLOPS_HOME``, default ``.mlops`` in the working directory."""
+    return Path(os.environ.get("MLOPS_HOME", ".mlops")).resolve()
+
+
+def store_dir(env: str) -> Path:
+    """Folder of one MLflow store: an environment (dev, stage, prod) or the shared registry."""
+    if env not in (*ENVIRONMENTS, REGISTRY):
+        from mlops.errors import MlopsError
+
+        raise MlopsError(f"unknown environment {env!r}: expected one of dev, stage, prod")
+    return mlops_home() / env
+
+
+def tracking_uri(env: str) -> str:
+    """MLflow tracking and registry URI (sqlite) of a store."""
+    return f"sqlite:///{store_dir(env) / 'mlflow.db'}"
+
+
+def artifact_root(env: str) -> str:
+    """Artifact location for experiments created in a store."""
+    return (store_dir(env) / "artifacts").as_uri()
+
+
+def runs_dir() -> Path:
+    """Folder holding one sub-folder per local pipeline run (step inputs, outputs, logs)."""
+    return mlops_home() / "runs"
