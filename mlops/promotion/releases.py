@@ -1,0 +1,208 @@
+"""Release files (``mlops/releases/<env>.yml``): which model version an environment must run.
+
+Changing one is a pull request; merging it triggers the stage or prod pipelines, so
+git history is the audit log. Every reader (promotion, serving, the Azure DevOps
+checks) goes through :func:`load_release`, which refuses a malformed file with one
+line naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from mlops.errors import MlopsError
+from mlops.settings import REPO_ROOT
+
+RELEASE_ENVIRONMENTS = ("stage", "prod")
+RELEASES_DIR_ENV = "MLOPS_RELEASES_DIR"
+DEFAULT_RELEASES_DIR = REPO_ROOT / "mlops" / "releases"
+
+# Azure ML asset names: letters, digits, '-', '_', '.'; must start with a letter or digit.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
+_TOP_KEYS = ("model", "rollout")
+_MODEL_KEYS = ("name", "version", "registry")
+_ROLLOUT_KEYS = ("steps", "latency_ms")
+
+
+@dataclass(frozen=True)
+class ModelRelease:
+    """The model an environment must run; ``version`` is None before the first release."""
+
+    name: str
+    version: int | None
+    registry: str
+
+    def azureml_uri(self) -> str:
+        """Reference an Azure ML deployment uses to take the model from the registry."""
+        if self.version is None:
+            raise MlopsError(f"model {self.name} has no released version yet")
+        return f"azureml://registries/{self.registry}/models/{self.name}/versions/{self.version}"
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """Blue/green plan: traffic % for the new colour per step (smoke test after each)."""
+
+    steps: tuple[int, ...]
+    latency_ms: int
+
+
+@dataclass(frozen=True)
+class Release:
+    """One parsed, validated release file."""
+
+    env: str
+    model: ModelRelease
+    rollout: Rollout
+
+    def with_version(self, version: int | None) -> Release:
+        return replace(self, model=replace(self.model, version=version))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": {
+                "name": self.model.name,
+                "version": self.model.version,
+                "registry": self.model.registry,
+            },
+            "rollout": {"steps": list(self.rollout.steps), "latency_ms": self.rollout.latency_ms},
+        }
+
+
+def releases_dir(override: Path | str | None = None) -> Path:
+    """Folder of the release files: the argument, else ``$MLOPS_RELEASES_DIR``, else the repo's."""
+    if override is not None:
+        return Path(override)
+    env = os.environ.get(RELEASES_DIR_ENV)
+    return Path(env) if env else DEFAULT_RELEASES_DIR
+
+
+def release_path(env: str, directory: Path | str | None = None) -> Path:
+    """Path of the release file of ``env`` (stage or prod)."""
+    if env not in RELEASE_ENVIRONMENTS:
+        raise MlopsError(f"no release file for environment {env!r}: expected stage or prod")
+    return releases_dir(directory) / f"{env}.yml"
+
+
+def load_release(env: str, directory: Path | str | None = None) -> Release:
+    """Read and validate the release file of ``env``."""
+    return load_release_file(release_path(env, directory), env)
+
+
+def load_release_file(path: Path, env: str | None = None) -> Release:
+    """Read and validate one release file; ``env`` defaults to the file's stem."""
+    import yaml
+
+    env = env or path.stem
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise MlopsError(f"{path}: release file not found") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise MlopsError(f"{path}: not valid YAML{where}") from None
+    return parse_release(data, path, env)
+
+
+def parse_release(data: object, path: Path | str, env: str) -> Release:
+    """Validate the parsed YAML of a release file; errors name the file and the key."""
+
+    def fail(key: str, problem: str) -> MlopsError:
+        return MlopsError(f"{path}: key '{key}': {problem}")
+
+    top = _mapping(data, "(top level)", _TOP_KEYS, fail)
+    model = _mapping(top.get("model"), "model", _MODEL_KEYS, fail)
+    rollout = _mapping(top.get("rollout"), "rollout", _ROLLOUT_KEYS, fail)
+
+    name = model.get("name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise fail(
+            "model.name", f"expected a model name (letters, digits, '-', '_', '.'), got {name!r}"
+        )
+    registry = model.get("registry")
+    if not isinstance(registry, str) or not _NAME.match(registry):
+        raise fail("model.registry", f"expected a registry name, got {registry!r}")
+    if "version" not in model:
+        raise fail("model.version", "missing (use null before the first release)")
+    version = model["version"]
+    if version is not None and (
+        isinstance(version, bool) or not isinstance(version, int) or version < 1
+    ):
+        raise fail("model.version", f"expected a positive integer or null, got {version!r}")
+
+    steps = rollout.get("steps")
+    if not isinstance(steps, list) or not steps:
+        raise fail(
+            "rollout.steps", f"expected a non-empty list of traffic percentages, got {steps!r}"
+        )
+    for step in steps:
+        if isinstance(step, bool) or not isinstance(step, int) or not 1 <= step <= 100:
+            raise fail("rollout.steps", f"expected integers from 1 to 100, got {step!r}")
+    if any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
+        raise fail("rollout.steps", f"expected strictly increasing percentages, got {steps!r}")
+    if steps[-1] != 100:
+        raise fail("rollout.steps", f"the last step must be 100 (all traffic), got {steps[-1]!r}")
+    latency = rollout.get("latency_ms")
+    if isinstance(latency, bool) or not isinstance(latency, int) or latency < 1:
+        raise fail(
+            "rollout.latency_ms", f"expected a positive integer (milliseconds), got {latency!r}"
+        )
+
+    return Release(
+        env=env,
+        model=ModelRelease(name=name, version=version, registry=registry),
+        rollout=Rollout(steps=tuple(steps), latency_ms=latency),
+    )
+
+
+def _mapping(value: object, key: str, allowed: tuple[str, ...], fail: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        if value is None and key != "(top level)":
+            raise fail(key, "missing")
+        raise fail(key, f"expected a mapping, got {type(value).__name__}")
+    for extra in value:
+        if extra not in allowed:
+            full = extra if key == "(top level)" else f"{key}.{extra}"
+            raise fail(str(full), f"unknown key (allowed: {', '.join(allowed)})")
+    return value
+
+
+_HEADER = """\
+# Which model the {env} environment must run, and how it rolls out.
+# Change it by pull request: merging triggers the {env} pipelines, and git history
+# is the audit log of what ran where. `mlops promote` / `mlops rollback` rewrite it
+# locally. version: null means nothing has been released yet.
+"""
+
+
+def render_release(release: Release) -> str:
+    """The file text for a release (stable layout, so diffs in PRs stay one line)."""
+    version = "null" if release.model.version is None else str(release.model.version)
+    steps = ", ".join(str(s) for s in release.rollout.steps)
+    return (
+        _HEADER.format(env=release.env)
+        + "model:\n"
+        + f"  name: {release.model.name}\n"
+        + f"  version: {version}\n"
+        + f"  registry: {release.model.registry}\n"
+        + "rollout:\n"
+        + f"  steps: [{steps}]\n"
+        + f"  latency_ms: {release.rollout.latency_ms}\n"
+    )
+
+
+def write_release(release: Release, directory: Path | str | None = None) -> Path:
+    """Write the release file atomically (a reader never sees half a file)."""
+    path = release_path(release.env, directory)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(render_release(release), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
