@@ -1,0 +1,276 @@
+"""Online scoring entry script for the Azure ML inference server (managed online endpoints).
+
+Contract of the Azure ML inference server: ``init()`` runs once per worker and loads the
+model from ``AZUREML_MODEL_DIR``; ``run(raw_data)`` receives the request body as a string.
+
+Requests use the payload of Azure ML's no-code MLflow deployments, so a client can switch
+between this deployment and a no-code one:
+
+- split form:   ``{"input_data": {"columns": [...], "index": [...], "data": [[...], ...]}}``
+- records form: ``{"input_data": [{"distance": 2.1, ...}, ...]}``
+
+The response is what a no-code MLflow deployment returns for a regressor: a JSON list with
+one prediction per row, in request order (``[12.7, 8.4]``).
+
+Columns are matched by name against the model signature, never by position. Bad input is
+answered with a 4xx and a one-line JSON ``{"message": ...}`` (the inference server's own
+error shape): non-JSON body, no ``input_data``, rows without column names, missing or
+unknown columns, text, null, NaN or infinity where a number belongs, no rows, or more rows
+than ``SCORE_MAX_ROWS`` (default 10000). Unknown extra columns are refused rather than
+ignored: a client sending a column the model does not know has a stale or misspelt schema,
+and dropping it silently is how such bugs hide.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from pathlib import Path
+from typing import Any, NamedTuple
+
+logger = logging.getLogger(__name__)
+
+MAX_ROWS_ENV = "SCORE_MAX_ROWS"
+DEFAULT_MAX_ROWS = 10_000
+
+# MLflow column types this script can fill from JSON numbers, and whether they must be whole.
+_NUMERIC_TYPES = {
+    "double": ("float64", False),
+    "float": ("float32", False),
+    "long": ("int64", True),
+    "integer": ("int32", True),
+}
+
+
+class InputError(ValueError):
+    """A request the client must fix; carries the HTTP status to answer with."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Column(NamedTuple):
+    """One model input column; a NamedTuple because the inference server imports this
+    script without registering it in sys.modules, which dataclasses need."""
+
+    name: str
+    dtype: str  # numpy dtype the model expects
+    whole: bool  # integer column: values must be whole numbers
+
+
+class ScoringModel:
+    """A loaded MLflow model plus the input columns its signature declares."""
+
+    def __init__(self, model: Any, columns: tuple[Column, ...], source: Path) -> None:
+        self.model = model  # mlflow.pyfunc.PyFuncModel
+        self.columns = columns
+        self.source = source
+
+    def predict(self, frame: Any) -> list[float]:
+        """Predict and return plain floats; a non-finite prediction is a model fault."""
+        import numpy as np
+
+        raw = np.asarray(self.model.predict(frame), dtype="float64").reshape(-1)
+        if raw.shape[0] != len(frame):
+            raise RuntimeError(f"model returned {raw.shape[0]} predictions for {len(frame)} rows")
+        bad = np.flatnonzero(~np.isfinite(raw))
+        if bad.size:
+            raise RuntimeError(
+                f"model returned a non-finite prediction ({raw[bad[0]]}) for row {int(bad[0])}"
+            )
+        return [float(v) for v in raw]
+
+
+_MODEL: ScoringModel | None = None
+
+
+def find_model_dir(root: Path) -> Path:
+    """The folder holding ``MLmodel``: ``root`` itself or the one folder below it that has it.
+
+    Azure ML mounts a registered model as ``$AZUREML_MODEL_DIR/<artifact folder>/MLmodel``;
+    a local run may point straight at the model folder.
+    """
+    if (root / "MLmodel").is_file():
+        return root
+    found = sorted(p.parent for p in root.rglob("MLmodel") if p.is_file())
+    if not found:
+        raise FileNotFoundError(f"no MLmodel file under model directory {root}")
+    if len(found) > 1:
+        listing = ", ".join(str(p) for p in found)
+        raise FileNotFoundError(f"more than one MLflow model under {root}: {listing}")
+    return found[0]
+
+
+def load_scoring_model(root: Path) -> ScoringModel:
+    """Load the MLflow model under ``root`` and read its input columns from the signature."""
+    import mlflow.pyfunc
+
+    path = find_model_dir(root)
+    model = mlflow.pyfunc.load_model(str(path))
+    signature = model.metadata.signature
+    if signature is None or signature.inputs is None or not signature.inputs.has_input_names():
+        raise ValueError(f"model at {path} has no column signature; columns cannot be matched")
+    columns = []
+    for spec in signature.inputs.inputs:
+        type_name = getattr(getattr(spec, "type", None), "name", str(getattr(spec, "type", "")))
+        if type_name not in _NUMERIC_TYPES:
+            raise ValueError(f"model at {path}: column {spec.name!r} has unsupported type {type_name}")
+        dtype, whole = _NUMERIC_TYPES[type_name]
+        columns.append(Column(spec.name, dtype, whole))
+    logger.info("loaded model from %s with %d input columns", path, len(columns))
+    return ScoringModel(model=model, columns=tuple(columns), source=path)
+
+
+def max_rows() -> int:
+    """Row limit per request, from ``SCORE_MAX_ROWS`` (default 10000)."""
+    raw = os.environ.get(MAX_ROWS_ENV, "")
+    if not raw:
+        return DEFAULT_MAX_ROWS
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{MAX_ROWS_ENV}={raw!r} is not an integer") from None
+    if value < 1:
+        raise ValueError(f"{MAX_ROWS_ENV}={value} must be at least 1")
+    return value
+
+
+def _refuse_constant(token: str) -> float:
+    raise InputError(f"input contains {token}; only finite numbers are accepted")
+
+
+def parse_body(raw: str | bytes) -> Any:
+    """JSON-decode a request body; NaN and Infinity literals are refused at parse time."""
+    try:
+        return json.loads(raw, parse_constant=_refuse_constant)
+    except InputError:
+        raise
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"body is not valid JSON: {exc}") from None
+
+
+def rows_by_column(body: Any, limit: int) -> tuple[list[str], list[list[Any]]]:
+    """Turn either request form into (column names, row values in the same order).
+
+    Raises InputError for anything but a named, non-empty table within the row limit.
+    """
+    if not isinstance(body, dict) or "input_data" not in body:
+        raise InputError('request has no "input_data" key')
+    data = body["input_data"]
+    if isinstance(data, dict):
+        if "columns" not in data:
+            raise InputError(
+                'input_data has no "columns": rows without column names are refused, '
+                "send the split form with columns or the records form"
+            )
+        columns, rows = data["columns"], data.get("data")
+        if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+            raise InputError('input_data "columns" must be a list of column names')
+        if not isinstance(rows, list):
+            raise InputError('input_data "data" must be a list of rows')
+        _check_count(len(rows), limit)
+        for i, row in enumerate(rows):
+            if not isinstance(row, list) or len(row) != len(columns):
+                size = len(row) if isinstance(row, list) else type(row).__name__
+                raise InputError(f"row {i} has {size} values for {len(columns)} columns")
+        return columns, rows
+    if isinstance(data, list):
+        _check_count(len(data), limit)
+        if not all(isinstance(r, dict) for r in data):
+            raise InputError(
+                "input_data rows must be objects naming their columns; bare lists are refused "
+                "because their column order cannot be checked"
+            )
+        columns = list(data[0])
+        for i, record in enumerate(data):
+            if list(record) != columns and set(record) != set(columns):
+                missing = sorted(set(columns) - set(record))
+                extra = sorted(set(record) - set(columns))
+                raise InputError(
+                    f"row {i} has different columns from row 0 (missing {missing}, extra {extra})"
+                )
+        return columns, [[record[c] for c in columns] for record in data]
+    raise InputError("input_data must be an object with columns and data, or a list of records")
+
+
+def _check_count(rows: int, limit: int) -> None:
+    if rows == 0:
+        raise InputError("input_data has no rows")
+    if rows > limit:
+        raise InputError(f"{rows} rows exceed the limit of {limit} rows per request", status=413)
+
+
+def to_frame(columns: list[str], rows: list[list[Any]], expected: tuple[Column, ...]) -> Any:
+    """Validate names and values against the signature; return a DataFrame in signature order."""
+    import numpy as np
+    import pandas as pd
+
+    if len(set(columns)) != len(columns):
+        dupes = sorted({c for c in columns if columns.count(c) > 1})
+        raise InputError(f"duplicate columns: {', '.join(dupes)}")
+    names = {c.name for c in expected}
+    missing = [c.name for c in expected if c.name not in set(columns)]
+    if missing:
+        raise InputError(f"missing columns: {', '.join(missing)}")
+    unknown = [c for c in columns if c not in names]
+    if unknown:
+        raise InputError(f"unknown columns (not in the model signature): {', '.join(unknown)}")
+    position = {name: i for i, name in enumerate(columns)}
+    values: dict[str, Any] = {}
+    for col in expected:
+        j = position[col.name]
+        cells = [row[j] for row in rows]
+        for i, v in enumerate(cells):
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                shown = json.dumps(v)[:40]
+                raise InputError(f"column {col.name!r} row {i}: expected a number, got {shown}")
+            if isinstance(v, float) and not math.isfinite(v):
+                raise InputError(f"column {col.name!r} row {i}: {v} is not a finite number")
+            if col.whole and isinstance(v, float) and not v.is_integer():
+                raise InputError(f"column {col.name!r} row {i}: expected a whole number, got {v}")
+        try:
+            values[col.name] = np.asarray(cells, dtype=col.dtype)
+        except OverflowError:
+            raise InputError(f"column {col.name!r}: a value is out of range for {col.dtype}") from None
+        if not np.isfinite(values[col.name]).all():
+            raise InputError(f"column {col.name!r}: a value is out of range for {col.dtype}")
+    return pd.DataFrame(values)
+
+
+def score_body(raw: str | bytes, model: ScoringModel, limit: int) -> list[float]:
+    """Parse, validate and score one request body; InputError for client mistakes."""
+    columns, rows = rows_by_column(parse_body(raw), limit)
+    return model.predict(to_frame(columns, rows, model.columns))
+
+
+def _json_response(payload: Any, status: int) -> Any:
+    from azureml_inference_server_http.api.aml_response import AMLResponse
+
+    return AMLResponse(payload, status, json_str=True)
+
+
+def init() -> None:
+    """Load the model once per worker from ``AZUREML_MODEL_DIR``."""
+    global _MODEL
+    root = os.environ.get("AZUREML_MODEL_DIR")
+    if not root:
+        raise RuntimeError("AZUREML_MODEL_DIR is not set; the inference server sets it")
+    max_rows()  # fail at start-up, not per request, on a bad limit
+    _MODEL = load_scoring_model(Path(root))
+
+
+def run(raw_data: str) -> Any:
+    """Score one request; 4xx with a one-line JSON message for input the client must fix."""
+    if _MODEL is None:
+        return _json_response({"message": "model is not loaded"}, 503)
+    try:
+        return score_body(raw_data, _MODEL, max_rows())
+    except InputError as exc:
+        logger.info("refused request: %s", exc)
+        return _json_response({"message": str(exc)}, exc.status)
+    except Exception as exc:  # a model fault: no traceback to the client, full one in the log
+        logger.exception("scoring failed")
+        return _json_response({"message": f"scoring failed: {exc}".splitlines()[0]}, 500)
