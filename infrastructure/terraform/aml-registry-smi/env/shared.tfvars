@@ -1,0 +1,6 @@
+# The registry is shared by every environment: one var file, deployed once.
+namespace = "taxifare"
+postfix   = "0001"
+location  = "westeurope"
+
+network_environments = ["dev", "stage", "prod"]
