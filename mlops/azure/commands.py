@@ -1,0 +1,159 @@
+"""``mlops azure ...``: the Azure-side helpers the Azure DevOps templates call."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+azure_app = typer.Typer(
+    no_args_is_help=True,
+    help="Azure helpers for the Azure DevOps pipelines (wait for jobs, outputs, gate, assets).",
+)
+
+SubscriptionOpt = Annotated[
+    str | None, typer.Option("--subscription-id", envvar="AML_SUBSCRIPTION_ID", show_envvar=True)
+]
+ResourceGroupOpt = Annotated[
+    str | None, typer.Option("--resource-group", envvar="AML_RESOURCE_GROUP", show_envvar=True)
+]
+WorkspaceOpt = Annotated[
+    str | None, typer.Option("--workspace", envvar="AML_WORKSPACE", show_envvar=True)
+]
+
+
+def _client(subscription_id: str | None, resource_group: str | None, workspace: str | None):
+    from mlops.azure.workspace import WorkspaceRef, ml_client
+
+    ref = WorkspaceRef.resolve(subscription_id, resource_group, workspace)
+    return ref, ml_client(ref)
+
+
+def check_cli(
+    min_version: Annotated[str | None, typer.Option(help="Minimum azure-cli version.")] = None,
+    ml_version: Annotated[
+        str | None, typer.Option(help="Required 'ml' extension version (checked when given).")
+    ] = None,
+) -> None:
+    """Fail unless the agent's Azure CLI is new enough (and the ml extension is the pinned one)."""
+    from mlops.azure import tooling
+
+    versions = tooling.verify_cli(minimum=min_version or tooling.MIN_AZ_CLI, ml_version=ml_version)
+    ext = (versions.get("extensions") or {}).get("ml", "not installed")
+    typer.echo(f"azure-cli {versions.get('azure-cli')}, ml extension {ext}: ok")
+
+
+def pins() -> None:
+    """Print the pinned Azure CLI minimum and ml extension version as KEY=VALUE lines."""
+    from mlops.azure import tooling
+
+    typer.echo(f"MIN_AZ_CLI={tooling.MIN_AZ_CLI}")
+    typer.echo(f"ML_EXTENSION={tooling.ML_EXTENSION}")
+
+
+def wait_job(
+    name: Annotated[str, typer.Option("--name", help="Azure ML job name.")],
+    timeout_minutes: Annotated[float, typer.Option(help="Give up (and cancel) after this.")],
+    poll_seconds: Annotated[float, typer.Option(help="Seconds between status reads.")] = 30.0,
+    cancel_on_timeout: Annotated[bool, typer.Option(help="Cancel the job on timeout.")] = True,
+    subscription_id: SubscriptionOpt = None,
+    resource_group: ResourceGroupOpt = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Follow a job to a terminal state; Failed, Canceled or a timeout exit non-zero."""
+    from mlops.azure.jobs import JobWaiter, WaitPolicy
+    from mlops.azure.workspace import ml_client
+
+    policy = WaitPolicy(
+        timeout_s=timeout_minutes * 60,
+        poll_s=poll_seconds,
+        cancel_on_timeout=cancel_on_timeout,
+    )
+    ref, client = _client(subscription_id, resource_group, workspace)
+    status = JobWaiter(client, refresh=lambda: ml_client(ref), policy=policy).wait(name)
+    typer.echo(f"job {name}: {status}")
+
+
+def download_outputs(
+    name: Annotated[str, typer.Option("--name", help="Azure ML job name.")],
+    output: Annotated[list[str], typer.Option("--output", help="Named pipeline output.")],
+    dest: Annotated[Path, typer.Option(help="Folder that receives one sub-folder per output.")],
+    expect: Annotated[
+        list[str] | None, typer.Option(help="File that must exist: <output>/<relative path>.")
+    ] = None,
+    subscription_id: SubscriptionOpt = None,
+    resource_group: ResourceGroupOpt = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Download named job outputs to DEST/<output>/ and check the expected files."""
+    from mlops.azure.outputs import download_outputs as download
+
+    _, client = _client(subscription_id, resource_group, workspace)
+    for output_name, path in download(client, name, output, dest, expect or ()).items():
+        typer.echo(f"{output_name}: {path}")
+
+
+def gate_decision(
+    file: Annotated[Path, typer.Option("--file", help="decision.json of the evaluate step.")],
+    model_info: Annotated[
+        Path | None, typer.Option(help="model_info.json of the register step (optional).")
+    ] = None,
+) -> None:
+    """Print the gate decision as ##vso output variables (promote, reason, model_version)."""
+    from mlops.azure.gate import consistent, decision_variables, model_info_variables, output_lines
+
+    variables = decision_variables(file)
+    if model_info is not None:
+        info = model_info_variables(model_info)
+        consistent(variables, info, file, model_info)
+        variables.update(info)
+    for line in output_lines(variables):
+        typer.echo(line)
+
+
+def ensure_asset(
+    file: Annotated[Path, typer.Option("--file", help="Environment or data asset YAML spec.")],
+    kind: Annotated[str | None, typer.Option(help="environment or data ($schema decides).")] = None,
+    subscription_id: SubscriptionOpt = None,
+    resource_group: ResourceGroupOpt = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Show-then-create an environment or data asset; a re-run changes nothing."""
+    from mlops.azure.assets import ensure_asset as ensure
+    from mlops.azure.assets import read_spec
+
+    spec = read_spec(file, kind)
+    _, client = _client(subscription_id, resource_group, workspace)
+    typer.echo(f"{spec.kind} {spec.name}:{ensure(client, spec)}")
+
+
+def names(
+    env: Annotated[str, typer.Option(help="dev, stage or prod.")] = "dev",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show the derived Azure names of an environment; exit 1 if one breaks Azure's limits."""
+    from mlops.azure.names import render
+    from mlops.errors import MlopsError
+
+    rendered = render(env)
+    if as_json:
+        typer.echo(json.dumps(rendered.names, indent=2))
+    else:
+        for key, value in rendered.names.items():
+            typer.echo(f"{key:24} {value}")
+    problems = rendered.problems()
+    if problems:
+        raise MlopsError("; ".join(problems))
+
+
+def register(app: typer.Typer) -> None:
+    azure_app.command("check-cli")(check_cli)
+    azure_app.command("pins")(pins)
+    azure_app.command("wait-job")(wait_job)
+    azure_app.command("download-outputs")(download_outputs)
+    azure_app.command("gate-decision")(gate_decision)
+    azure_app.command("ensure-asset")(ensure_asset)
+    azure_app.command("names")(names)
+    app.add_typer(azure_app, name="azure")
