@@ -1,0 +1,29 @@
+"""`mlops generate-data`: write NYC TLC-shaped green and yellow CSV files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def generate_data(
+    rows: int = typer.Option(12_000, "--rows", help="Total number of trips over both kinds."),
+    out: Path = typer.Option(Path("data/sample"), "--out", help="Folder to write the CSVs to."),
+    seed: int = typer.Option(42, "--seed", help="Random seed: same seed, same files."),
+    files_per_kind: int = typer.Option(2, "--files-per-kind", help="CSV files per kind."),
+) -> None:
+    """Write green_*.csv and yellow_*.csv trip records (about 35% green)."""
+    from mlops.datagen.generator import generate
+    from mlops.errors import MlopsError
+
+    try:
+        files = generate(rows, out, seed, files_per_kind)
+    except ValueError as exc:
+        raise MlopsError(str(exc)) from exc
+    total = sum(f.rows for f in files)
+    typer.echo(f"wrote {total:,} rows in {len(files)} files to {out}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("generate-data")(generate_data)
