@@ -1,0 +1,1 @@
+"""The local twin: runs the Azure ML pipeline YAML on one machine."""

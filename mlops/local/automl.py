@@ -1,0 +1,156 @@
+"""Map an Azure ML AutoML regression node onto the local FLAML stand-in component.
+
+Azure runs ``type: automl`` nodes itself; the local twin runs a command component in their
+place (``components/train.yml`` next to the pipeline, which calls ``train.py``/FLAML). This
+module is the one place that translates the node's settings into that component's inputs.
+Every setting is either mapped, explicitly ignored because it only concerns Azure compute,
+or rejected: nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mlops.errors import MlopsError
+
+log = logging.getLogger(__name__)
+
+# Azure AutoML regression algorithm names (RegressionModels in azure-ai-ml); YAML may also
+# spell them in snake case (light_gbm), which Azure accepts too.
+AZURE_REGRESSION_MODELS = (
+    "ElasticNet",
+    "GradientBoosting",
+    "DecisionTree",
+    "KNN",
+    "LassoLars",
+    "SGD",
+    "RandomForest",
+    "ExtremeRandomTrees",
+    "LightGBM",
+    "XGBoostRegressor",
+)
+
+# Settings that only steer Azure compute or bookkeeping; they do not change the model.
+IGNORED = frozenset(
+    {
+        "compute",
+        "resources",
+        "queue_settings",
+        "name",
+        "display_name",
+        "description",
+        "tags",
+        "experiment_name",
+        "log_verbosity",
+        "limits.max_concurrent_trials",
+        "limits.max_nodes",
+        "limits.max_cores_per_trial",
+        "training.enable_model_explainability",
+    }
+)
+# Ensembling is off in the local trainer, so these may only be set to false.
+MUST_BE_FALSE = frozenset({"training.enable_stack_ensemble", "training.enable_vote_ensemble"})
+_BEST_MODEL = "best_model"
+
+
+@dataclass(frozen=True)
+class AutoMLStandIn:
+    """Inputs for the stand-in component and the node-output -> component-output names."""
+
+    inputs: dict[str, Any]
+    outputs: dict[str, str]
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+def _algorithm(name: str, where: str) -> str:
+    for canonical in AZURE_REGRESSION_MODELS:
+        if name in (canonical, _snake(canonical), canonical.lower()):
+            return canonical
+    raise MlopsError(f"{where}: unknown AutoML regression algorithm '{name}'")
+
+
+def _flatten(node: Mapping[str, Any]) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in ("limits", "training") and isinstance(value, Mapping):
+            flat.update({f"{key}.{sub}": v for sub, v in value.items()})
+        else:
+            flat[key] = value
+    return flat
+
+
+def map_automl_node(
+    node: Mapping[str, Any], where: str, time_budget_seconds: int | None = None
+) -> AutoMLStandIn:
+    """Translate an AutoML regression node's settings into stand-in component inputs.
+
+    ==========================================  =========================================
+    AutoML node setting                         stand-in input
+    ==========================================  =========================================
+    training_data                               train_data
+    target_column_name                          target_column_name
+    primary_metric                              primary_metric (snake case)
+    limits.timeout_minutes                      time_budget_seconds (x 60)
+    limits.max_trials                           max_trials
+    training.allowed_training_algorithms        allowed_algorithms (comma-separated)
+    outputs.best_model                          output model_output
+    ==========================================  =========================================
+
+    ``time_budget_seconds`` (``mlops train --time-budget``) overrides the node's timeout.
+    Any other setting, a task other than regression, or ensembling switched on raises
+    MlopsError naming the setting.
+    """
+    flat = _flatten(node)
+    if flat.pop("type", "automl") != "automl":
+        raise MlopsError(f"{where}: not an AutoML node")
+    task = flat.pop("task", None)
+    if task != "regression":
+        raise MlopsError(f"{where}: AutoML task '{task}' has no local equivalent (regression only)")
+    inputs: dict[str, Any] = {}
+    outputs: dict[str, str] = {}
+    for key, value in flat.items():
+        if key == "training_data":
+            inputs["train_data"] = value
+        elif key == "target_column_name":
+            inputs["target_column_name"] = value
+        elif key == "primary_metric":
+            inputs["primary_metric"] = _snake(str(value))
+        elif key == "limits.timeout_minutes":
+            inputs["time_budget_seconds"] = int(float(value) * 60)
+        elif key == "limits.max_trials":
+            inputs["max_trials"] = value
+        elif key == "training.allowed_training_algorithms":
+            names = [value] if isinstance(value, str) else list(value)
+            inputs["allowed_algorithms"] = ",".join(_algorithm(str(n), where) for n in names)
+        elif key == "outputs":
+            unknown = sorted(set(value or {}) - {_BEST_MODEL})
+            if unknown:
+                raise MlopsError(f"{where}: AutoML output '{unknown[0]}' has no local equivalent")
+            outputs[_BEST_MODEL] = "model_output"
+        elif key in MUST_BE_FALSE:
+            if value not in (False, "false", "False"):
+                raise MlopsError(
+                    f"{where}: AutoML setting '{key}: {value}' has no local equivalent"
+                )
+        elif key in IGNORED:
+            log.info(
+                "%s: AutoML setting '%s' only applies on Azure ML; ignored locally", where, key
+            )
+        else:
+            raise MlopsError(
+                f"{where}: AutoML setting '{key}' has no local (FLAML) equivalent; "
+                "remove it or run this pipeline on Azure ML"
+            )
+    if "train_data" not in inputs:
+        raise MlopsError(f"{where}: AutoML node needs 'training_data'")
+    if time_budget_seconds is not None:
+        inputs["time_budget_seconds"] = time_budget_seconds
+    outputs.setdefault(_BEST_MODEL, "model_output")
+    return AutoMLStandIn(inputs=inputs, outputs=outputs)

@@ -1,0 +1,110 @@
+"""``mlops train``: run the training pipeline YAML locally (the local twin)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mlops.errors import MlopsError
+
+PIPELINES = {"automl": "pipeline-automl.yml", "rf": "pipeline.yml"}
+
+
+def _parse_set(items: list[str]) -> dict[str, object]:
+    import yaml
+
+    values: dict[str, object] = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        if not sep or not name:
+            raise MlopsError(f"--set {item!r}: expected NAME=VALUE")
+        values[name.strip()] = yaml.safe_load(raw) if raw else ""
+    return values
+
+
+def train(
+    data: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--data", help="Raw TLC CSVs or a feature table: files or folders, repeatable."
+        ),
+    ] = None,
+    trainer: Annotated[
+        str, typer.Option(help="automl (pipeline-automl.yml) or rf (pipeline.yml).")
+    ] = "automl",
+    time_budget: Annotated[
+        int | None,
+        typer.Option(
+            "--time-budget", min=1, help="Seconds for AutoML; overrides the node's timeout."
+        ),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Sets the pipeline input 'seed'.")] = None,
+    env: Annotated[str, typer.Option(help="MLflow store to track and register in.")] = "dev",
+    summary_json: Annotated[
+        Path | None, typer.Option("--summary-json", help="Write the run summary here.")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a pipeline input: NAME=VALUE, repeatable."),
+    ] = None,
+    pipeline: Annotated[
+        Path | None,
+        typer.Option(help="Run this pipeline YAML instead of the trainer's own."),
+    ] = None,
+) -> None:
+    """Run the training pipeline YAML on this machine: prep, train, evaluate, register."""
+    import json
+    import logging
+
+    from mlops import settings
+    from mlops.local.display import RichDisplay
+    from mlops.local.pipeline import load_pipeline
+    from mlops.local.runner import run_pipeline
+    from mlops.local.summary import build_summary
+
+    if trainer not in PIPELINES:
+        raise MlopsError(f"--trainer {trainer!r}: expected one of {', '.join(PIPELINES)}")
+    settings.store_dir(env)  # rejects an unknown environment before anything runs
+    path = pipeline or settings.REPO_ROOT / "mlops" / "azureml" / "train" / PIPELINES[trainer]
+    overrides = _parse_set(set_ or [])
+    if seed is not None:
+        overrides["seed"] = seed
+    loaded = load_pipeline(path, time_budget=time_budget)
+    if time_budget is not None and not any(step.automl for step in loaded.steps):
+        logging.getLogger(__name__).warning(
+            "%s has no AutoML node: --time-budget does not apply", path.name
+        )
+
+    display = RichDisplay()
+    result = run_pipeline(loaded, env=env, overrides=overrides, data=data, display=display)
+    display.table(result.steps)
+    summary = build_summary(result, trainer=trainer, env=env)
+    if summary_json is not None:
+        summary_json.parent.mkdir(parents=True, exist_ok=True)
+        summary_json.write_text(json.dumps(summary, indent=2) + "\n")
+
+    out = display.console
+    out.print(f"run {result.run_id}: logs and outputs in {result.run_dir}")
+    if summary_json is not None:
+        out.print(f"summary: {summary_json}")
+    failed = result.failed
+    if failed is not None:
+        raise MlopsError(f"step '{failed.name}' failed: {failed.cause} (log: {failed.log})")
+    if summary["gate"] is not None:
+        verdict = "promote" if summary["gate"]["promote"] else "no promotion"
+        out.print(f"gate: {verdict}: {summary['gate']['reason']}")
+    model = summary["model"]
+    if model is not None and model["registered"]:
+        out.print(f"registered {model['name']} version {model['version']} in {env}")
+    elif model is not None:
+        out.print(f"not registered: {model['reason']}")
+    if summary["report"]:
+        out.print(f"report: {summary['report']}")
+    out.print(f"MLflow UI: {summary['mlflow_ui']}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``train`` to the ``mlops`` command."""
+    app.command("train")(train)

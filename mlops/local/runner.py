@@ -1,0 +1,288 @@
+"""Run a loaded pipeline on this machine: one subprocess per step, tracked in MLflow.
+
+Layout of one run under ``$MLOPS_HOME/runs/<run-id>/`` (run id = the parent MLflow run):
+``inputs/<input>/`` staged data, ``<job>/<output>/`` step outputs, ``logs/<job>.log``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from mlops import settings
+from mlops.errors import MlopsError
+from mlops.local.component import render_command
+from mlops.local.pipeline import Pipeline, Step, resolve_step_inputs
+
+log = logging.getLogger(__name__)
+TAIL_LINES = 20
+
+
+@dataclass
+class StepResult:
+    """What happened to one step."""
+
+    name: str
+    state: str = "pending"  # pending | running | succeeded | failed | skipped
+    seconds: float = 0.0
+    log: Path | None = None
+    mlflow_run_id: str | None = None
+    cause: str | None = None
+
+
+@dataclass
+class RunResult:
+    """A finished (or stopped) pipeline run."""
+
+    run_id: str
+    run_dir: Path
+    experiment_id: str
+    tracking_uri: str
+    steps: list[StepResult]
+    outputs: dict[tuple[str, str], Path] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> StepResult | None:
+        return next((s for s in self.steps if s.state == "failed"), None)
+
+
+class Display(Protocol):
+    """Where progress goes (the CLI uses rich; tests can record)."""
+
+    def step_started(self, result: StepResult) -> None: ...
+
+    def step_finished(self, result: StepResult, tail: list[str]) -> None: ...
+
+
+class SilentDisplay:
+    """A display that shows nothing."""
+
+    def step_started(self, result: StepResult) -> None:
+        return None
+
+    def step_finished(self, result: StepResult, tail: list[str]) -> None:
+        return None
+
+
+def git_commit(repo: Path = settings.REPO_ROOT) -> str | None:
+    """HEAD of the repository, or None outside git."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return done.stdout.strip() or None
+
+
+def pipeline_values(pipeline: Pipeline, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Pipeline input values after ``--set``-style overrides; unknown names are an error."""
+    values = {name: spec.value for name, spec in pipeline.inputs.items()}
+    for name, value in overrides.items():
+        if name not in values:
+            known = ", ".join(sorted(values)) or "none"
+            raise MlopsError(f"{pipeline.path.name} has no input '{name}' (inputs: {known})")
+        values[name] = value
+    return values
+
+
+def stage_data(paths: Sequence[Path], target: Path) -> Path:
+    """Gather files and folders into one folder (symlinks, copies where links fail).
+
+    A folder contributes its visible top-level entries, so ``--data a.csv --data dir/``
+    looks to the step like one folder holding everything.
+    """
+    entries: dict[str, Path] = {}
+    for path in paths:
+        path = path.resolve()
+        if not path.exists():
+            raise MlopsError(f"--data: {path} does not exist")
+        children = (
+            sorted(p for p in path.iterdir() if not p.name.startswith("."))
+            if path.is_dir()
+            else [path]
+        )
+        for child in children:
+            if child.name in entries and entries[child.name] != child:
+                raise MlopsError(
+                    f"--data: {child} and {entries[child.name]} share the name {child.name}"
+                )
+            entries[child.name] = child
+    if not entries:
+        raise MlopsError(f"--data: no files in {', '.join(str(p) for p in paths)}")
+    target.mkdir(parents=True, exist_ok=True)
+    for name, source in entries.items():
+        link = target / name
+        try:
+            link.symlink_to(source, target_is_directory=source.is_dir())
+        except OSError:
+            if source.is_dir():
+                shutil.copytree(source, link)
+            else:
+                shutil.copy2(source, link)
+    return target
+
+
+def _tail(path: Path, lines: int = TAIL_LINES) -> list[str]:
+    if not path.exists():
+        return []
+    return path.read_text(errors="replace").splitlines()[-lines:]
+
+
+def _cause(tail: list[str], returncode: int) -> str:
+    """The step's own last words (its one-line error), else the exit code."""
+    for line in reversed(tail):
+        if line.strip():
+            return line.strip()
+    return f"exit code {returncode}"
+
+
+class _Tracking:
+    """The parent and child MLflow runs of one pipeline run."""
+
+    def __init__(self, env: str, experiment: str) -> None:
+        from mlflow.tracking import MlflowClient
+
+        settings.store_dir(env).mkdir(parents=True, exist_ok=True)
+        self.uri = settings.tracking_uri(env)
+        self.client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+        found = self.client.get_experiment_by_name(experiment)
+        self.experiment_id = (
+            found.experiment_id
+            if found is not None
+            else self.client.create_experiment(
+                experiment, artifact_location=settings.artifact_root(env)
+            )
+        )
+
+    def start(self, name: str, tags: Mapping[str, str], parent: str | None = None) -> str:
+        tags = {**tags, "mlflow.runName": name}
+        if parent is not None:
+            tags["mlflow.parentRunId"] = parent
+        return self.client.create_run(self.experiment_id, tags=tags, run_name=name).info.run_id
+
+    def finish(self, run_id: str, ok: bool) -> None:
+        self.client.set_terminated(run_id, "FINISHED" if ok else "FAILED")
+
+
+def run_pipeline(
+    pipeline: Pipeline,
+    env: str = "dev",
+    overrides: Mapping[str, Any] | None = None,
+    data: Sequence[Path] | None = None,
+    data_input: str = "raw_data",
+    display: Display | None = None,
+) -> RunResult:
+    """Run every step in order; stop at the first failure (logs and MLflow runs kept)."""
+    display = display or SilentDisplay()
+    values = pipeline_values(pipeline, overrides or {})
+    if data:
+        if data_input not in values:
+            raise MlopsError(f"{pipeline.path.name} has no input '{data_input}' to bind --data to")
+        for path in data:
+            if not Path(path).exists():
+                raise MlopsError(f"--data: {Path(path).resolve()} does not exist")
+
+    tracking = _Tracking(env, pipeline.experiment_name)
+    commit = git_commit()
+    tags = {"pipeline": str(pipeline.path)}
+    if commit:
+        tags["mlflow.source.git.commit"] = commit
+    parent = tracking.start(pipeline.path.stem, tags)
+    run_dir = settings.runs_dir() / parent
+    result = RunResult(
+        parent,
+        run_dir,
+        tracking.experiment_id,
+        tracking.uri,
+        [StepResult(s.name) for s in pipeline.steps],
+    )
+    ok = False
+    try:
+        if data:
+            values[data_input] = stage_data(
+                [Path(p) for p in data], run_dir / "inputs" / data_input
+            )
+        for name, value in values.items():
+            if value is not None:
+                tracking.client.log_param(parent, name, str(value)[:500])
+        base_env = {
+            **os.environ,
+            "MLFLOW_TRACKING_URI": tracking.uri,
+            "MLFLOW_REGISTRY_URI": tracking.uri,
+            "MLFLOW_EXPERIMENT_ID": tracking.experiment_id,
+            "PYTHONUNBUFFERED": "1",
+        }
+        if commit:
+            base_env["GIT_COMMIT"] = commit
+        for step, step_result in zip(pipeline.steps, result.steps, strict=True):
+            _run_step(step, step_result, values, result, tracking, parent, base_env, display)
+            if step_result.state == "failed":
+                for later in result.steps:
+                    if later.state == "pending":
+                        later.state = "skipped"
+                return result
+        ok = True
+        return result
+    finally:
+        tracking.finish(parent, ok)
+
+
+def _run_step(
+    step: Step,
+    step_result: StepResult,
+    values: Mapping[str, Any],
+    result: RunResult,
+    tracking: _Tracking,
+    parent: str,
+    base_env: Mapping[str, str],
+    display: Display,
+) -> None:
+    logs = result.run_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    step_result.log = logs / f"{step.name}.log"
+    outputs = {name: result.run_dir / step.name / name for name in step.component.outputs}
+    child = tracking.start(step.name, {"component": step.component.name}, parent=parent)
+    step_result.mlflow_run_id = child
+    step_result.state = "running"
+    display.step_started(step_result)
+    started = time.monotonic()
+    returncode = -1
+    try:
+        inputs = resolve_step_inputs(step, values, result.outputs)
+        argv = render_command(step.component, inputs, outputs)
+        for folder in outputs.values():
+            folder.mkdir(parents=True, exist_ok=True)
+        env = {**base_env, **step.environment_variables, "MLFLOW_RUN_ID": child}
+        log.debug("%s: %s", step.name, " ".join(argv))
+        with step_result.log.open("w") as sink:
+            sink.write(f"$ {' '.join(argv)}\n")
+            sink.flush()
+            returncode = subprocess.run(
+                argv, cwd=step.component.code, env=env, stdout=sink, stderr=subprocess.STDOUT
+            ).returncode
+    except MlopsError as exc:
+        step_result.log.write_text(f"{exc}\n")
+    finally:
+        step_result.seconds = time.monotonic() - started
+        succeeded = returncode == 0
+        step_result.state = "succeeded" if succeeded else "failed"
+        tracking.finish(child, succeeded)
+        tail = _tail(step_result.log)
+        if not succeeded:
+            step_result.cause = _cause(tail, returncode)
+        if step_result.log.exists():
+            tracking.client.log_artifact(child, str(step_result.log), "logs")
+        display.step_finished(step_result, tail if not succeeded else [])
+    if succeeded:
+        for name, folder in outputs.items():
+            result.outputs[(step.name, name)] = folder
+        for visible, actual in step.output_aliases.items():
+            result.outputs[(step.name, visible)] = outputs[actual]

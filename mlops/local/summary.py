@@ -1,0 +1,86 @@
+"""The run summary (``mlops train --summary-json``), read from the reports the steps write.
+
+The runner does not know which step writes what; it looks for the report files by name in
+the step outputs, in step order: ``quality.json`` (data counts), ``metrics.json`` (test
+metrics), ``decision.json`` (gate), ``model_info.json`` (registration), ``report.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from mlops.local.runner import RunResult
+
+# metrics.json key (sklearn-style name) -> summary key
+METRIC_KEYS = {
+    "root_mean_squared_error": "rmse",
+    "mean_absolute_error": "mae",
+    "r2_score": "r2",
+    "mean_absolute_percentage_error": "mape",
+}
+
+
+def find_output_file(result: RunResult, filename: str) -> Path | None:
+    """The first file of that name inside any step output, in step order."""
+    step_order = {s.name: i for i, s in enumerate(result.steps)}
+    folders = sorted(set(result.outputs.values()), key=lambda p: step_order.get(p.parent.name, 0))
+    for folder in folders:
+        hits = sorted(folder.rglob(filename))
+        if hits:
+            return hits[0]
+    return None
+
+
+def _read_json(result: RunResult, filename: str) -> dict[str, Any] | None:
+    path = find_output_file(result, filename)
+    return json.loads(path.read_text()) if path is not None else None
+
+
+def build_summary(result: RunResult, trainer: str, env: str) -> dict[str, Any]:
+    """Everything a user or a CI job needs to know about one run, as plain JSON data."""
+    quality = _read_json(result, "quality.json")
+    metrics = _read_json(result, "metrics.json")
+    decision = _read_json(result, "decision.json")
+    model_info = _read_json(result, "model_info.json")
+    report = find_output_file(result, "report.md")
+    failed = result.failed
+    return {
+        "run_id": result.run_id,
+        "status": "failed" if failed else "succeeded",
+        "failed_step": failed.name if failed else None,
+        "error": failed.cause if failed else None,
+        "trainer": trainer,
+        "env": env,
+        "data": None
+        if quality is None
+        else {
+            "rows_read": quality.get("rows_read"),
+            "dropped": quality.get("dropped", {}),
+            "train_rows": quality.get("train_rows"),
+            "test_rows": quality.get("test_rows"),
+        },
+        "metrics": None
+        if metrics is None
+        else {short: metrics.get(long) for long, short in METRIC_KEYS.items()},
+        "gate": None
+        if decision is None
+        else {"promote": decision.get("promote"), "reason": decision.get("reason")},
+        "model": None
+        if model_info is None
+        else {
+            "name": model_info.get("name"),
+            "version": model_info.get("version") if model_info.get("registered") else None,
+            "registered": bool(model_info.get("registered")),
+            "reason": model_info.get("reason"),
+        },
+        "report": str(report) if report is not None else None,
+        "run_dir": str(result.run_dir),
+        "mlflow_ui": mlflow_ui_command(result.tracking_uri),
+    }
+
+
+def mlflow_ui_command(tracking_uri: str) -> str:
+    """The command that opens the MLflow UI on a local store."""
+    return f"mlflow ui --backend-store-uri {tracking_uri}"
