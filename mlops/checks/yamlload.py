@@ -23,9 +23,14 @@ class YDict(dict):
 
     line: int = 1
     key_lines: dict[Any, int]
+    # For scalar values: the line their text starts on (block scalars start below the key).
+    value_lines: dict[Any, int]
 
     def key_line(self, key: Any) -> int:
         return self.key_lines.get(key, self.line)
+
+    def value_line(self, key: Any) -> int:
+        return getattr(self, "value_lines", {}).get(key, self.key_line(key))
 
 
 class YList(list):
@@ -45,12 +50,16 @@ def _mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> YDict:
     result = YDict()
     result.line = node.start_mark.line + 1
     result.key_lines = {}
+    result.value_lines = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         if isinstance(key, list | dict):
             key = str(key)
         result[key] = loader.construct_object(value_node, deep=True)
         result.key_lines[key] = key_node.start_mark.line + 1
+        if isinstance(value_node, yaml.ScalarNode):
+            block = value_node.style in ("|", ">")
+            result.value_lines[key] = value_node.start_mark.line + (2 if block else 1)
     return result
 
 
