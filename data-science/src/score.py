@@ -117,7 +117,9 @@ def load_scoring_model(root: Path) -> ScoringModel:
     for spec in signature.inputs.inputs:
         type_name = getattr(getattr(spec, "type", None), "name", str(getattr(spec, "type", "")))
         if type_name not in _NUMERIC_TYPES:
-            raise ValueError(f"model at {path}: column {spec.name!r} has unsupported type {type_name}")
+            raise ValueError(
+                f"model at {path}: column {spec.name!r} has unsupported type {type_name}"
+            )
         dtype, whole = _NUMERIC_TYPES[type_name]
         columns.append(Column(spec.name, dtype, whole))
     logger.info("loaded model from %s with %d input columns", path, len(columns))
@@ -234,7 +236,9 @@ def to_frame(columns: list[str], rows: list[list[Any]], expected: tuple[Column, 
         try:
             values[col.name] = np.asarray(cells, dtype=col.dtype)
         except OverflowError:
-            raise InputError(f"column {col.name!r}: a value is out of range for {col.dtype}") from None
+            raise InputError(
+                f"column {col.name!r}: a value is out of range for {col.dtype}"
+            ) from None
         if not np.isfinite(values[col.name]).all():
             raise InputError(f"column {col.name!r}: a value is out of range for {col.dtype}")
     return pd.DataFrame(values)
