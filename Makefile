@@ -36,7 +36,7 @@ train: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m ruff check .
 	$(MLOPS) validate
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff check .
