@@ -74,6 +74,16 @@ def test_pins_match_lock(path: Path):
     assert {n: v for n, v in pins.items() if lock.get(n) != v} == {}
 
 
+def test_every_runtime_spec_is_covered():
+    """The three places that install packages outside .venv all take part in the check."""
+    names = {str(p.relative_to(ROOT)) for p in pinned_files()}
+    assert {
+        "data-science/environment/train-conda.yml",
+        "data-science/environment/score-conda.yml",
+        "data-science/src/taxi_fare/model-requirements.txt",
+    } <= names
+
+
 def test_mismatch_is_reported():
     lock = lock_pins()
     pins = requirement_pins(["mlflow==0.0.1"])
