@@ -58,9 +58,9 @@ resource "azapi_resource" "registry" {
           storageAccountDetails = [
             {
               systemCreatedStorageAccount = {
-                storageAccountType        = "Standard_GRS"
-                storageAccountHnsEnabled  = false
-                allowBlobPublicAccess     = false
+                storageAccountType       = "Standard_GRS"
+                storageAccountHnsEnabled = false
+                allowBlobPublicAccess    = false
               }
             }
           ]
