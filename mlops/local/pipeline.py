@@ -27,6 +27,7 @@ from mlops.local.bindings import (
 from mlops.local.component import PATH_TYPES, Component, load_component
 
 AUTOML_STAND_IN = Path("components") / "train.yml"
+DATA_ASSET_TYPES = frozenset({"uri_folder", "uri_file", "mltable"})
 
 
 @dataclass(frozen=True)
@@ -92,13 +93,43 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return raw
 
 
-def _pipeline_input(name: str, raw: Any, base: Path) -> PipelineInput:
+def local_data_assets(folder: Path) -> dict[str, Path]:
+    """Data asset specs (``type: uri_folder|uri_file|mltable`` with a local ``path``) found
+    next to the pipeline, by asset name: the local stand-ins for ``azureml:<name>`` inputs."""
+    assets: dict[str, Path] = {}
+    for spec in sorted(folder.glob("*.y*ml")):
+        try:
+            raw = yaml.safe_load(spec.read_text())
+        except yaml.YAMLError:
+            continue  # not a data asset; the loader of that file reports it
+        if (
+            isinstance(raw, dict)
+            and raw.get("type") in DATA_ASSET_TYPES
+            and isinstance(raw.get("name"), str)
+            and isinstance(raw.get("path"), str)
+            and "://" not in raw["path"]
+            and not raw["path"].startswith("azureml:")
+        ):
+            assets[raw["name"]] = (spec.parent / raw["path"]).resolve()
+    return assets
+
+
+def _asset_name(reference: str) -> str:
+    """``azureml:name@latest`` or ``azureml:name:3`` -> ``name``."""
+    body = reference.removeprefix("azureml:")
+    return body.split("@", 1)[0].split(":", 1)[0]
+
+
+def _pipeline_input(name: str, raw: Any, base: Path, assets: Mapping[str, Path]) -> PipelineInput:
     if not isinstance(raw, dict):
         return PipelineInput(name, None, raw)
     kind = raw.get("type")
     if "path" in raw:
         text = str(raw["path"])
-        value: Any = text if text.startswith("azureml:") else (base / text).resolve()
+        if text.startswith("azureml:"):
+            value: Any = assets.get(_asset_name(text), text)
+        else:
+            value = (base / text).resolve()
         return PipelineInput(name, kind, value)
     return PipelineInput(name, kind, raw.get("value", raw.get("default")))
 
@@ -216,7 +247,10 @@ def load_pipeline(path: Path, time_budget: int | None = None) -> Pipeline:
     path = path.resolve()
     raw = _read_yaml(path)
     base = path.parent
-    inputs = {n: _pipeline_input(n, v, base) for n, v in (raw.get("inputs") or {}).items()}
+    assets = local_data_assets(base)
+    inputs = {
+        n: _pipeline_input(n, v, base, assets) for n, v in (raw.get("inputs") or {}).items()
+    }
     steps: dict[str, Step] = {}
     for name, job in raw["jobs"].items():
         where = f"{path.name}: job '{name}'"

@@ -23,6 +23,17 @@ from mlops.local.pipeline import Pipeline, Step, resolve_step_inputs
 
 log = logging.getLogger(__name__)
 TAIL_LINES = 20
+# MLflow variables the runner sets per step; inherited values would point steps elsewhere.
+_RUNNER_OWNED = frozenset(
+    {
+        "MLFLOW_TRACKING_URI",
+        "MLFLOW_REGISTRY_URI",
+        "MLFLOW_EXPERIMENT_ID",
+        "MLFLOW_EXPERIMENT_NAME",
+        "MLFLOW_RUN_ID",
+        "MLFLOW_PARENT_RUN_ID",
+    }
+)
 
 
 @dataclass
@@ -93,40 +104,63 @@ def pipeline_values(pipeline: Pipeline, overrides: Mapping[str, Any]) -> dict[st
     return values
 
 
-def stage_data(paths: Sequence[Path], target: Path) -> Path:
-    """Gather files and folders into one folder (symlinks, copies where links fail).
+def _visible_files(folder: Path) -> list[Path]:
+    """Files under a folder, recursively, skipping hidden files and folders."""
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
 
-    A folder contributes its visible top-level entries, so ``--data a.csv --data dir/``
-    looks to the step like one folder holding everything.
+
+def _link(source: Path, link: Path) -> None:
+    link.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        link.symlink_to(source)
+    except OSError:  # file systems without symlinks: copy instead
+        shutil.copy2(source, link)
+
+
+def plan_data(paths: Sequence[Path]) -> Path | dict[Path, Path]:
+    """What ``--data`` becomes, checked before anything runs.
+
+    One folder is used as it is (returned as a Path). Several paths, or a file, become a
+    merged view: relative name -> source file. A file keeps its name, a folder contributes
+    its visible files at their relative paths; two sources for one name are an error.
     """
-    entries: dict[str, Path] = {}
-    for path in paths:
-        path = path.resolve()
+    resolved = [Path(p).resolve() for p in paths]
+    for path in resolved:
         if not path.exists():
             raise MlopsError(f"--data: {path} does not exist")
-        children = (
-            sorted(p for p in path.iterdir() if not p.name.startswith("."))
+    if len(resolved) == 1 and resolved[0].is_dir():
+        if not _visible_files(resolved[0]):
+            raise MlopsError(f"--data: no files in {resolved[0]}")
+        return resolved[0]
+    entries: dict[Path, Path] = {}
+    for path in resolved:
+        pairs = (
+            [(f.relative_to(path), f) for f in _visible_files(path)]
             if path.is_dir()
-            else [path]
+            else [(Path(path.name), path)]
         )
-        for child in children:
-            if child.name in entries and entries[child.name] != child:
+        for relative, source in pairs:
+            if relative in entries and entries[relative] != source:
                 raise MlopsError(
-                    f"--data: {child} and {entries[child.name]} share the name {child.name}"
+                    f"--data: {source} and {entries[relative]} would both be {relative}"
                 )
-            entries[child.name] = child
+            entries[relative] = source
     if not entries:
-        raise MlopsError(f"--data: no files in {', '.join(str(p) for p in paths)}")
-    target.mkdir(parents=True, exist_ok=True)
-    for name, source in entries.items():
-        link = target / name
-        try:
-            link.symlink_to(source, target_is_directory=source.is_dir())
-        except OSError:
-            if source.is_dir():
-                shutil.copytree(source, link)
-            else:
-                shutil.copy2(source, link)
+        raise MlopsError(f"--data: no files in {', '.join(str(p) for p in resolved)}")
+    return entries
+
+
+def stage_data(plan: Path | dict[Path, Path], target: Path) -> Path:
+    """Materialise a data plan: folders are made for real and only files are linked (copied
+    where links fail), so steps that search recursively see every file."""
+    if isinstance(plan, Path):
+        return plan
+    for relative, source in plan.items():
+        _link(source, target / relative)
     return target
 
 
@@ -183,12 +217,11 @@ def run_pipeline(
     """Run every step in order; stop at the first failure (logs and MLflow runs kept)."""
     display = display or SilentDisplay()
     values = pipeline_values(pipeline, overrides or {})
+    data_plan: Path | dict[Path, Path] | None = None
     if data:
         if data_input not in values:
             raise MlopsError(f"{pipeline.path.name} has no input '{data_input}' to bind --data to")
-        for path in data:
-            if not Path(path).exists():
-                raise MlopsError(f"--data: {Path(path).resolve()} does not exist")
+        data_plan = plan_data([Path(p) for p in data])
 
     tracking = _Tracking(env, pipeline.experiment_name)
     commit = git_commit()
@@ -206,15 +239,14 @@ def run_pipeline(
     )
     ok = False
     try:
-        if data:
-            values[data_input] = stage_data(
-                [Path(p) for p in data], run_dir / "inputs" / data_input
-            )
+        if data_plan is not None:
+            values[data_input] = stage_data(data_plan, run_dir / "inputs" / data_input)
         for name, value in values.items():
             if value is not None:
                 tracking.client.log_param(parent, name, str(value)[:500])
+        inherited = {k: v for k, v in os.environ.items() if k not in _RUNNER_OWNED}
         base_env = {
-            **os.environ,
+            **inherited,
             "MLFLOW_TRACKING_URI": tracking.uri,
             "MLFLOW_REGISTRY_URI": tracking.uri,
             "MLFLOW_EXPERIMENT_ID": tracking.experiment_id,
