@@ -78,8 +78,14 @@ def wait_job(
 
 def download_outputs(
     name: Annotated[str, typer.Option("--name", help="Azure ML job name.")],
-    output: Annotated[list[str], typer.Option("--output", help="Named pipeline output.")],
     dest: Annotated[Path, typer.Option(help="Folder that receives one sub-folder per output.")],
+    output: Annotated[
+        list[str] | None, typer.Option("--output", help="Pipeline-level output -> DEST/<name>/.")
+    ] = None,
+    step_output: Annotated[
+        list[str] | None,
+        typer.Option("--step-output", help="STEP:OUTPUT of one pipeline step -> DEST/<step>/."),
+    ] = None,
     expect: Annotated[
         list[str] | None, typer.Option(help="File that must exist: <output>/<relative path>.")
     ] = None,
@@ -87,12 +93,15 @@ def download_outputs(
     resource_group: ResourceGroupOpt = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Download named job outputs to DEST/<output>/ and check the expected files."""
+    """Download job outputs (the pipeline's or its steps') and check the expected files."""
     from mlops.azure.outputs import download_outputs as download
+    from mlops.azure.outputs import parse_wanted
 
+    parse_wanted(output or (), step_output or ())  # refuse bad arguments before connecting
     _, client = _client(subscription_id, resource_group, workspace)
-    for output_name, path in download(client, name, output, dest, expect or ()).items():
-        typer.echo(f"{output_name}: {path}")
+    placed = download(client, name, output or (), dest, expect or (), step_output or ())
+    for folder, path in placed.items():
+        typer.echo(f"{folder}: {path}")
 
 
 def gate_decision(
@@ -148,6 +157,113 @@ def names(
         raise MlopsError("; ".join(problems))
 
 
+def release_vars(
+    env: Annotated[str, typer.Option(help="stage or prod.")],
+    releases_dir: Annotated[
+        Path | None, typer.Option(help="Folder of the release files (default mlops/releases).")
+    ] = None,
+) -> None:
+    """Print the release file of ENV as ##vso variables (MODEL_URI, ROLLOUT_STEPS, ...)."""
+    from mlops.azure.release_vars import release_variables
+    from mlops.azure.vso import set_variable
+
+    for key, value in release_variables(env, releases_dir).items():
+        typer.echo(set_variable(key, value))
+
+
+def online_colours(
+    endpoint: Annotated[str, typer.Option(help="Online endpoint name.")],
+    subscription_id: SubscriptionOpt = None,
+    resource_group: ResourceGroupOpt = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Decide the live and idle colour; print LIVE_COLOUR, IDLE_COLOUR, RESTORE_TRAFFIC."""
+    from mlops.azure.online import read_plan
+    from mlops.azure.vso import set_variable
+
+    _, client = _client(subscription_id, resource_group, workspace)
+    plan = read_plan(client, endpoint)
+    for key, value in plan.variables().items():
+        typer.echo(set_variable(key, value))
+
+
+def smoke_deployment(
+    endpoint: Annotated[str, typer.Option(help="Online endpoint name.")],
+    sample: Annotated[Path, typer.Option(help="Sample request file (data/requests/...).")],
+    latency_ms: Annotated[int, typer.Option(help="Latency budget per request.")],
+    deployment: Annotated[
+        str | None, typer.Option(help="Route to this colour regardless of traffic.")
+    ] = None,
+    subscription_id: SubscriptionOpt = None,
+    resource_group: ResourceGroupOpt = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Smoke-test an online endpoint (or one colour of it) with `mlops smoke-test`."""
+    from mlops.azure.online import scoring_target, smoke
+
+    _, client = _client(subscription_id, resource_group, workspace)
+    url, key = scoring_target(client, endpoint)
+    smoke(url, key, sample, latency_ms, deployment)
+    typer.echo(f"smoke test passed: {deployment or endpoint}")
+
+
+def rollout_online(
+    endpoint: Annotated[str, typer.Option(help="Online endpoint name.")],
+    live: Annotated[str, typer.Option(help="Colour serving now ('' on the first rollout).")],
+    idle: Annotated[str, typer.Option(help="Colour holding the new model.")],
+    steps: Annotated[str, typer.Option(help="Traffic % for the new colour, e.g. '10 50 100'.")],
+    sample: Annotated[Path, typer.Option(help="Sample request file for the smoke tests.")],
+    latency_ms: Annotated[int, typer.Option(help="Latency budget per request.")],
+    subscription_id: SubscriptionOpt = None,
+    resource_group: ResourceGroupOpt = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Shift traffic to the new colour step by step, smoke-testing after each step."""
+    from mlops.azure.online import scoring_target, set_traffic, smoke
+    from mlops.azure.traffic import ColourPlan, parse_steps, walk_steps
+
+    plan = ColourPlan(live=live, idle=idle, restore="")
+    parsed = parse_steps(steps)
+    _, client = _client(subscription_id, resource_group, workspace)
+    url, key = scoring_target(client, endpoint)
+    walk_steps(
+        plan,
+        parsed,
+        lambda traffic: set_traffic(client, endpoint, traffic),
+        lambda _percent: smoke(url, key, sample, latency_ms),
+    )
+    typer.echo(f"{endpoint}: {idle} serves 100%")
+
+
+def restore_traffic(
+    endpoint: Annotated[str, typer.Option(help="Online endpoint name.")],
+    traffic: Annotated[str, typer.Option(help="Traffic recorded before the rollout.")],
+    subscription_id: SubscriptionOpt = None,
+    resource_group: ResourceGroupOpt = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Put the recorded traffic back after a failed rollout ('' = nothing served before)."""
+    from mlops.azure.online import set_traffic
+
+    if not traffic.strip():
+        typer.echo(f"{endpoint}: first rollout, no earlier traffic to restore")
+        return
+    _, client = _client(subscription_id, resource_group, workspace)
+    set_traffic(client, endpoint, traffic)
+    typer.echo(f"{endpoint}: traffic restored to {traffic}")
+
+
+def batch_rows(
+    input_folder: Annotated[Path, typer.Option("--input", help="Folder the batch job scored.")],
+    predictions: Annotated[Path, typer.Option(help="Downloaded append_row output file.")],
+) -> None:
+    """Fail unless the batch output holds exactly one prediction per input row."""
+    from mlops.azure.batch_output import check_row_count
+
+    rows = check_row_count(input_folder, predictions)
+    typer.echo(f"batch output: {rows} predictions for {rows} input rows")
+
+
 def register(app: typer.Typer) -> None:
     azure_app.command("check-cli")(check_cli)
     azure_app.command("pins")(pins)
@@ -156,4 +272,10 @@ def register(app: typer.Typer) -> None:
     azure_app.command("gate-decision")(gate_decision)
     azure_app.command("ensure-asset")(ensure_asset)
     azure_app.command("names")(names)
+    azure_app.command("release-vars")(release_vars)
+    azure_app.command("online-colours")(online_colours)
+    azure_app.command("smoke-deployment")(smoke_deployment)
+    azure_app.command("rollout-online")(rollout_online)
+    azure_app.command("restore-traffic")(restore_traffic)
+    azure_app.command("batch-rows")(batch_rows)
     app.add_typer(azure_app, name="azure")
