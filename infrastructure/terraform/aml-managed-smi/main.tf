@@ -273,28 +273,89 @@ resource "azurerm_machine_learning_compute_cluster" "cpu" {
 }
 
 # Private endpoints for the workspace and each service it depends on, registered in the
-# aml-vnet private DNS zones. Private link sub-resource -> target resource.
-locals {
-  private_endpoints = var.private_networking_enabled ? {
-    amlworkspace = { name = local.names.workspace, target = azurerm_machine_learning_workspace.this.id }
-    blob         = { name = local.names.storage_account, target = azurerm_storage_account.this.id }
-    file         = { name = local.names.storage_account, target = azurerm_storage_account.this.id }
-    queue        = { name = local.names.storage_account, target = azurerm_storage_account.this.id }
-    table        = { name = local.names.storage_account, target = azurerm_storage_account.this.id }
-    vault        = { name = local.names.key_vault, target = azurerm_key_vault.this.id }
-    registry     = { name = local.names.container_registry, target = azurerm_container_registry.this.id }
-  } : {}
+# aml-vnet private DNS zones. Declared per service (not through modules/private-endpoint) so
+# each one visibly points at its target and checkov's graph checks (CKV2_AZURE_32/33) can
+# connect storage and Key Vault to their endpoints.
+resource "azurerm_private_endpoint" "workspace" {
+  count               = var.private_networking_enabled ? 1 : 0
+  name                = "pe-${local.names.workspace}-amlworkspace"
+  location            = var.location
+  resource_group_name = data.azurerm_resource_group.env.name
+  subnet_id           = data.azurerm_subnet.private.id
+  tags                = local.tags
+
+  private_service_connection {
+    name                           = "amlworkspace"
+    private_connection_resource_id = azurerm_machine_learning_workspace.this.id
+    subresource_names              = ["amlworkspace"]
+    is_manual_connection           = false
+  }
+
+  private_dns_zone_group {
+    name                 = "default"
+    private_dns_zone_ids = [for zone in local.private_dns_zones.amlworkspace : data.azurerm_private_dns_zone.zone[zone].id]
+  }
 }
 
-module "private_endpoint" {
-  source               = "../modules/private-endpoint"
-  for_each             = local.private_endpoints
-  name                 = "pe-${each.value.name}-${each.key}"
-  location             = var.location
-  resource_group_name  = data.azurerm_resource_group.env.name
-  subnet_id            = data.azurerm_subnet.private.id
-  target_resource_id   = each.value.target
-  subresource_name     = each.key
-  private_dns_zone_ids = [for zone in local.private_dns_zones[each.key] : data.azurerm_private_dns_zone.zone[zone].id]
-  tags                 = local.tags
+resource "azurerm_private_endpoint" "storage" {
+  for_each            = var.private_networking_enabled ? toset(["blob", "file", "queue", "table"]) : toset([])
+  name                = "pe-${local.names.storage_account}-${each.value}"
+  location            = var.location
+  resource_group_name = data.azurerm_resource_group.env.name
+  subnet_id           = data.azurerm_subnet.private.id
+  tags                = local.tags
+
+  private_service_connection {
+    name                           = each.value
+    private_connection_resource_id = azurerm_storage_account.this.id
+    subresource_names              = [each.value]
+    is_manual_connection           = false
+  }
+
+  private_dns_zone_group {
+    name                 = "default"
+    private_dns_zone_ids = [for zone in local.private_dns_zones[each.value] : data.azurerm_private_dns_zone.zone[zone].id]
+  }
+}
+
+resource "azurerm_private_endpoint" "key_vault" {
+  count               = var.private_networking_enabled ? 1 : 0
+  name                = "pe-${local.names.key_vault}-vault"
+  location            = var.location
+  resource_group_name = data.azurerm_resource_group.env.name
+  subnet_id           = data.azurerm_subnet.private.id
+  tags                = local.tags
+
+  private_service_connection {
+    name                           = "vault"
+    private_connection_resource_id = azurerm_key_vault.this.id
+    subresource_names              = ["vault"]
+    is_manual_connection           = false
+  }
+
+  private_dns_zone_group {
+    name                 = "default"
+    private_dns_zone_ids = [for zone in local.private_dns_zones.vault : data.azurerm_private_dns_zone.zone[zone].id]
+  }
+}
+
+resource "azurerm_private_endpoint" "container_registry" {
+  count               = var.private_networking_enabled ? 1 : 0
+  name                = "pe-${local.names.container_registry}-registry"
+  location            = var.location
+  resource_group_name = data.azurerm_resource_group.env.name
+  subnet_id           = data.azurerm_subnet.private.id
+  tags                = local.tags
+
+  private_service_connection {
+    name                           = "registry"
+    private_connection_resource_id = azurerm_container_registry.this.id
+    subresource_names              = ["registry"]
+    is_manual_connection           = false
+  }
+
+  private_dns_zone_group {
+    name                 = "default"
+    private_dns_zone_ids = [for zone in local.private_dns_zones.registry : data.azurerm_private_dns_zone.zone[zone].id]
+  }
 }
