@@ -10,6 +10,7 @@ server and the Azure stage endpoint alike.
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from mlops.errors import MlopsError
@@ -40,14 +41,23 @@ class Deployer(Protocol):
 
 
 def score_over_http(
-    url: str, features: pd.DataFrame, key: str | None = None, batch_rows: int = 1000
+    url: str,
+    features: pd.DataFrame,
+    key: str | None = None,
+    batch_rows: int = 1000,
+    deployment: str | None = None,
 ) -> list[float]:
-    """Score rows through an online endpoint (``input_data`` split format, by column name)."""
+    """Score rows through an online endpoint (``input_data`` split format, by column name).
+
+    ``deployment`` pins one Azure ML deployment (colour) whatever the traffic split says.
+    """
     import requests
 
     headers = {"Content-Type": "application/json"}
     if key:
         headers["Authorization"] = f"Bearer {key}"
+    if deployment:
+        headers["azureml-model-deployment"] = deployment
     predictions: list[float] = []
     for start in range(0, len(features), batch_rows):
         chunk = features.iloc[start : start + batch_rows]
@@ -64,7 +74,11 @@ def score_over_http(
             raise MlopsError(f"{url}: scoring request failed ({exc})") from None
         if response.status_code != 200:
             raise MlopsError(f"{url}: scoring returned HTTP {response.status_code}")
-        predictions.extend(_predictions(response.json(), url))
+        try:
+            payload = response.json()
+        except ValueError:
+            raise MlopsError(f"{url}: scoring response is not JSON") from None
+        predictions.extend(_predictions(payload, url))
     if len(predictions) != len(features):
         raise MlopsError(f"{url}: got {len(predictions)} predictions for {len(features)} rows")
     return predictions
@@ -83,3 +97,23 @@ def _predictions(payload: Any, url: str) -> list[float]:
         return [float(v[0] if isinstance(v, list) else v) for v in payload]
     except (TypeError, ValueError, IndexError):
         raise MlopsError(f"{url}: response holds a non-numeric prediction") from None
+
+
+@dataclass
+class HttpEndpoint:
+    """An online endpoint reached over HTTP (the Azure stage endpoint, or any URL)."""
+
+    url: str
+    key: str | None = None
+    deployment: str | None = None
+
+    def predict(self, features: pd.DataFrame) -> list[float]:
+        return score_over_http(self.url, features, self.key, deployment=self.deployment)
+
+    def smoke_test(self, latency_ms: int) -> dict[str, Any]:
+        from mlops.endpoints.smoke import smoke_test
+
+        result = smoke_test(
+            self.url, key=self.key, latency_ms=float(latency_ms), deployment=self.deployment
+        )
+        return {"passed": result.ok, "message": result.verdict()}

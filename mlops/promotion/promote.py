@@ -74,26 +74,17 @@ def _promote_stage(
     config = stage_tests.load_config(stage_config)
     if stage_data is None:
         raise MlopsError("promote --to stage needs stage test data (run stageprep.py first)")
-    frame = _read_stage_data(stage_data)
+    frame = stage_tests.read_stage_data(stage_data)
     name = release.model.name
     dev = local_registry.dev_version(version, name)
     local_registry.check_artifact(dev)  # a dev entry without its artifact changes nothing
     previous = history.current_version("stage")
     entry = local_registry.copy_to_registry(dev)
     with deployer.deploy("stage", entry, release.rollout) as endpoint:
-        smoke = endpoint.smoke_test(release.rollout.latency_ms)
-        features = frame.drop(columns=["cost"])
-        predictions = endpoint.predict(features) if smoke.get("passed") else []
-    measured = stage_tests.regression_metrics(frame["cost"], predictions) if predictions else {}
-    result = stage_tests.verdict(
-        dev.version,
-        len(frame),
-        measured,
-        stage_tests.reference_metrics(dev.tags),
-        config,
-        smoke,
-        history.now(),
-    )
+        result = stage_tests.run_stage_tests(
+            endpoint, frame, dev.version, dev.tags, config, release.rollout.latency_ms,
+            history.now(),
+        )  # fmt: skip
     local_registry.set_registry_tags(entry, result.tags())
     report = _write_stage_result(result.to_dict())
     if not result.passed:
@@ -188,21 +179,6 @@ def rollback(env: str, deployer: Deployer, releases_dir: Path | None = None) -> 
         )
         log.info("%s rolled back: left version %s, restored version %s", env, left, restored)
         return RollbackResult(env, left, restored, str(path))
-
-
-def _read_stage_data(folder: Path) -> Any:
-    import pandas as pd
-
-    path = folder / "data.parquet" if folder.is_dir() else folder
-    try:
-        frame = pd.read_parquet(path)
-    except FileNotFoundError:
-        raise MlopsError(f"{path}: stage test data not found") from None
-    except Exception as exc:
-        raise MlopsError(f"{path}: cannot read stage test data ({exc})") from None
-    if "cost" not in frame.columns:
-        raise MlopsError(f"{path}: column 'cost' missing from the stage test data")
-    return frame
 
 
 def _write_stage_result(result: dict[str, Any]) -> Path:

@@ -185,3 +185,47 @@ def verdict(
         smoke_test=smoke,
         tested_at=tested_at,
     )
+
+
+def read_stage_data(path: Path) -> Any:
+    """The stage test set (``data.parquet`` from stageprep.py): the 20 features and ``cost``."""
+    import pandas as pd
+    from taxi_fare.schema import FEATURES, TARGET
+
+    file = path / "data.parquet" if path.is_dir() else path
+    try:
+        frame = pd.read_parquet(file)
+    except FileNotFoundError:
+        raise MlopsError(f"{file}: stage test data not found (make it with stageprep.py)") from None
+    except Exception as exc:  # pyarrow raises several types for a corrupt file
+        raise MlopsError(f"{file}: cannot read stage test data ({exc})") from None
+    missing = [c for c in (*FEATURES, TARGET) if c not in frame.columns]
+    if missing:
+        raise MlopsError(f"{file}: column {missing[0]!r} missing from the stage test data")
+    return frame
+
+
+def run_stage_tests(
+    endpoint: Any,
+    frame: Any,
+    version: int,
+    dev_tags: Mapping[str, str],
+    config: StageTestConfig,
+    latency_ms: int,
+    tested_at: str,
+) -> StageResult:
+    """Smoke-test the endpoint, score the stage set through it, and judge against dev.
+
+    ``endpoint`` is a :class:`mlops.promotion.deploy.Endpoint` (local server or Azure).
+    Scoring is skipped when the smoke test already failed: the verdict is a fail anyway.
+    """
+    from taxi_fare.schema import FEATURES, TARGET
+
+    smoke = endpoint.smoke_test(latency_ms)
+    measured: dict[str, float] = {}
+    if smoke.get("passed"):
+        predictions = endpoint.predict(frame[list(FEATURES)])
+        measured = regression_metrics(frame[TARGET], predictions)
+    return verdict(
+        version, len(frame), measured, reference_metrics(dev_tags), config, smoke, tested_at
+    )

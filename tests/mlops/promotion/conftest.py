@@ -77,7 +77,10 @@ class FakeEndpoint:
         return [float(v) for v in self.model.predict(features)]
 
     def smoke_test(self, latency_ms: int) -> dict[str, Any]:
-        return {"passed": self.smoke_ok, "message": "fake smoke " + ("ok" if self.smoke_ok else "x")}
+        return {
+            "passed": self.smoke_ok,
+            "message": "fake smoke " + ("ok" if self.smoke_ok else "x"),
+        }
 
 
 @dataclass

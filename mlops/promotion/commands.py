@@ -1,0 +1,277 @@
+"""``mlops promote``, ``rollback``, ``models`` and ``release ...``: PR-gated promotion."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+release_app = typer.Typer(
+    no_args_is_help=True,
+    help="Release files and the Azure side of promotion (share, stage tests, prod check).",
+)
+
+ReleasesDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--releases-dir",
+        envvar="MLOPS_RELEASES_DIR",
+        help="Folder holding stage.yml and prod.yml (default: mlops/releases).",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+AzureOpt = Annotated[
+    bool,
+    typer.Option(
+        "--azure",
+        help="Use the Azure ML registry the release file names (default: the local registry).",
+    ),
+]
+
+
+def _stage_data_default() -> Path:
+    from mlops import settings
+
+    return settings.store_dir("stage") / "stage-data"
+
+
+def _training_split(version: int | None) -> list[Path]:
+    """The train split of the local pipeline run that produced a dev version, if still there."""
+    from mlops import settings
+    from mlops.promotion import local_registry
+
+    info = local_registry.dev_version(version)
+    run_id = info.tags.get("pipeline_run_id")
+    if not run_id:
+        return []
+    return sorted(p for p in (settings.runs_dir() / run_id).glob("*/train_data") if p.is_dir())
+
+
+def _prepare_stage_data(
+    raw_data: list[Path], exclude: list[Path] | None, version: int | None, target: Path
+) -> None:
+    from taxi_fare.split import write_split
+    from taxi_fare.stage import build_stage_set
+
+    excluded = exclude if exclude is not None else _training_split(version)
+    stage = build_stage_set(raw_data, excluded)
+    write_split(stage.table, target)
+    (target / "stage_report.json").write_text(json.dumps(stage.report(), indent=2) + "\n")
+    typer.echo(
+        f"stage test set: {len(stage.table)} rows in {target} "
+        f"({stage.excluded} training rows excluded)"
+    )
+
+
+def promote(
+    to: Annotated[str, typer.Option("--to", help="stage or prod.")],
+    version: Annotated[
+        int | None,
+        typer.Option(help="Version to promote (default: dev champion; for prod: stage's)."),
+    ] = None,
+    stage_data: Annotated[
+        Path | None,
+        typer.Option(
+            help="Stage test set made by stageprep.py (default: $MLOPS_HOME/stage/stage-data)."
+        ),
+    ] = None,
+    raw_data: Annotated[
+        list[Path] | None,
+        typer.Option(help="Raw trips to build the stage test set from first (stageprep logic)."),
+    ] = None,
+    exclude_data: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Training split(s) to keep out of the stage set (default: the "
+            "train_data of the version's local pipeline run)."
+        ),
+    ] = None,
+    releases_dir: ReleasesDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Promote a model version to stage (share, deploy, stage tests) or prod (stage-passed only)."""
+    from dataclasses import asdict
+
+    from mlops.promotion import promote as promotion
+    from mlops.promotion.local_deploy import LocalDeployer
+
+    data = stage_data or _stage_data_default()
+    if to == "stage" and raw_data:
+        _prepare_stage_data(raw_data, exclude_data, version, data)
+    result = promotion.promote(
+        to, version, LocalDeployer(), stage_data=data, releases_dir=releases_dir
+    )
+    if as_json:
+        typer.echo(json.dumps(asdict(result), indent=2))
+        return
+    was = "nothing" if result.previous is None else f"version {result.previous}"
+    typer.echo(f"{result.env} now runs version {result.version} (was {was}); {result.release_file}")
+
+
+def rollback(
+    env: Annotated[str, typer.Option("--env", help="stage or prod.")],
+    releases_dir: ReleasesDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Return an environment to its previous release (from the release history)."""
+    from dataclasses import asdict
+
+    from mlops.promotion import promote as promotion
+    from mlops.promotion.local_deploy import LocalDeployer
+
+    result = promotion.rollback(env, LocalDeployer(), releases_dir)
+    if as_json:
+        typer.echo(json.dumps(asdict(result), indent=2))
+        return
+    typer.echo(
+        f"{result.env} rolled back: left version {result.left}, restored version "
+        f"{result.restored}; {result.release_file}"
+    )
+
+
+def models(
+    env: Annotated[str, typer.Option("--env", help="dev, stage or prod.")] = "dev",
+    releases_dir: ReleasesDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Versions with metrics and lineage tags; which is champion, released and deployed."""
+    from mlops import settings
+    from mlops.promotion import inventory
+
+    view = inventory.models_view(env, settings.MODEL_NAME, releases_dir)
+    typer.echo(json.dumps(view, indent=2) if as_json else inventory.render_table(view))
+
+
+def _registry(azure: bool, registry_name: str):
+    from mlops.promotion import azure_release
+
+    if azure:
+        return (
+            azure_release.AzureRegistry(azure_release.registry_client(registry_name)),
+            f"Azure ML registry {registry_name}",
+        )
+    return azure_release.LocalRegistry(), "the local registry store"
+
+
+def check(
+    env: Annotated[str, typer.Option("--env", help="stage or prod.")],
+    azure: AzureOpt = False,
+    releases_dir: ReleasesDirOpt = None,
+) -> None:
+    """Check a release file: valid, names a version the registry holds; prod: stage-passed."""
+    from mlops.promotion import azure_release, releases
+
+    release = releases.load_release(env, releases_dir)
+    registry, where = _registry(azure, release.model.registry)
+    azure_release.check_release(release, registry, where)
+    typer.echo(
+        f"{releases.release_path(env, releases_dir)}: version {release.model.version} of "
+        f"{release.model.name} in {where}: ok"
+    )
+
+
+def share(
+    version: Annotated[int, typer.Option(help="Workspace (dev) model version to share.")],
+    name: Annotated[str, typer.Option(help="Model name.")] = "taxi-fare",
+    registry_name: Annotated[
+        str | None, typer.Option("--registry", help="Registry (default: stage.yml's registry).")
+    ] = None,
+    subscription_id: Annotated[
+        str | None, typer.Option(envvar="AML_SUBSCRIPTION_ID", show_envvar=True)
+    ] = None,
+    resource_group: Annotated[
+        str | None, typer.Option(envvar="AML_RESOURCE_GROUP", show_envvar=True)
+    ] = None,
+    workspace: Annotated[str | None, typer.Option(envvar="AML_WORKSPACE", show_envvar=True)] = None,
+    releases_dir: ReleasesDirOpt = None,
+) -> None:
+    """Share a dev workspace model version into the Azure ML registry (same name and version)."""
+    from mlops.azure.workspace import WorkspaceRef, ml_client
+    from mlops.promotion import azure_release, releases
+
+    target = registry_name or releases.load_release("stage", releases_dir).model.registry
+    ref = WorkspaceRef.resolve(subscription_id, resource_group, workspace)
+    registry, _ = _registry(True, target)
+    shared = azure_release.share(ml_client(ref), registry, name, version, target)
+    state = "shared into" if shared else "already in"
+    typer.echo(f"version {version} of {name} {state} registry {target}")
+
+
+def stage_test(
+    url: Annotated[str, typer.Option(help="Scoring URL of the stage online endpoint.")],
+    stage_data: Annotated[Path, typer.Option(help="Stage test set made by stageprep.py.")],
+    output: Annotated[Path, typer.Option(help="Where to write the stage result JSON.")],
+    key: Annotated[
+        str | None, typer.Option(envvar="ENDPOINT_KEY", help="Endpoint key (env ENDPOINT_KEY).")
+    ] = None,
+    deployment: Annotated[
+        str | None, typer.Option(help="Pin one deployment (colour) of the endpoint.")
+    ] = None,
+    azure: AzureOpt = False,
+    releases_dir: ReleasesDirOpt = None,
+) -> None:
+    """Stage tests of stage.yml's version through an endpoint; result as JSON and registry tags."""
+    from mlops.promotion import azure_release, history, releases, stage_tests
+    from mlops.promotion.deploy import HttpEndpoint
+
+    release = releases.load_release("stage", releases_dir)
+    registry, where = _registry(azure, release.model.registry)
+    tags = azure_release.check_release(release, registry, where)
+    assert release.model.version is not None  # check_release refuses a null version
+    frame = stage_tests.read_stage_data(stage_data)
+    result = stage_tests.run_stage_tests(
+        HttpEndpoint(url, key, deployment),
+        frame,
+        release.model.version,
+        tags,
+        stage_tests.load_config(),
+        release.rollout.latency_ms,
+        history.now(),
+    )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+    registry.set_tags(release.model.name, release.model.version, result.tags())
+    verdict = "passed" if result.passed else "FAILED"
+    typer.echo(f"stage tests {verdict} for version {result.version}: {result.reason} ({output})")
+    if not result.passed:
+        raise typer.Exit(1)
+
+
+def record_stage(
+    result_file: Annotated[Path, typer.Option("--result", help="Stage result JSON.")],
+    name: Annotated[str, typer.Option(help="Model name.")] = "taxi-fare",
+    azure: AzureOpt = False,
+    releases_dir: ReleasesDirOpt = None,
+) -> None:
+    """Write a stage result JSON (from stage-test) as tags on its registry version."""
+    from mlops.errors import MlopsError
+    from mlops.promotion import azure_release, releases
+
+    try:
+        result = json.loads(result_file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MlopsError(f"{result_file}: stage result not found") from None
+    except json.JSONDecodeError as exc:
+        raise MlopsError(f"{result_file}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    if not isinstance(result, dict):
+        raise MlopsError(f"{result_file}: expected a JSON object")
+    registry_name = releases.load_release("stage", releases_dir).model.registry
+    registry, where = _registry(azure, registry_name)
+    try:
+        tags = azure_release.record_stage_result(registry, name, result, where)
+    except MlopsError as exc:
+        raise MlopsError(f"{result_file}: {exc}") from None
+    typer.echo(f"recorded stage_passed={tags['stage_passed']} on version {result['version']}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("promote")(promote)
+    app.command("rollback")(rollback)
+    app.command("models")(models)
+    release_app.command("check")(check)
+    release_app.command("share")(share)
+    release_app.command("stage-test")(stage_test)
+    release_app.command("record-stage")(record_stage)
+    app.add_typer(release_app, name="release")
