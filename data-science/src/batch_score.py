@@ -5,10 +5,11 @@ gets a list of file paths and returns a list of rows, which the deployment's
 ``output_action: append_row`` appends to its output file (``predictions.csv``).
 
 Each returned row is one CSV line ``file,row,prediction``: the input file's name, the
-0-based position of the row inside that file, and the predicted cost. Files are CSV
-(optionally with the feature table's unnamed index column and ``cost``) or Parquet; the
-model's signature columns are taken by name and any other columns are ignored, so feature
-tables can be scored as they are.
+0-based position of the row inside that file, and the predicted cost. Files are feature
+files, CSV (optionally with the feature table's unnamed index column and ``cost``) or
+Parquet, whose signature columns are taken by name (other columns are ignored), or raw
+NYC TLC green/yellow CSVs, which ``taxi_fare.ingest`` turns into the 20 features first,
+exactly as prep.py does (rows are not cleaned: every input row gets a prediction).
 
 Failures follow Azure ML's accounting, where the failed unit is a mini-batch item (a file):
 when a file cannot be scored, every good file of the mini-batch is still read and
@@ -39,6 +40,10 @@ class BatchFileError(ValueError):
     """One or more files of a mini-batch could not be scored; the message names them."""
 
 
+class BadFile(ValueError):
+    """One input file cannot be scored; the message starts with the file name."""
+
+
 def _score_module() -> Any:
     """The online script's loader and checks, shared so both endpoints read models alike."""
     here = str(Path(__file__).resolve().parent)
@@ -52,34 +57,57 @@ def _score_module() -> Any:
 def read_features(path: Path, columns: tuple[Any, ...]) -> Any:
     """Read one input file and return the signature columns as a float frame.
 
-    Raises ValueError naming the file, the column and the first bad value.
+    Raises BadFile naming the file, the column and the first bad value.
     """
     import numpy as np
     import pandas as pd
 
     suffix = path.suffix.lower()
     if suffix not in READERS:
-        raise ValueError(f"{path.name}: unsupported file type {suffix or '(none)'}")
+        raise BadFile(f"{path.name}: unsupported file type {suffix or '(none)'}")
     try:
-        frame = pd.read_parquet(path) if suffix == ".parquet" else pd.read_csv(path)
+        frame = _read_raw_trips(path) if suffix == ".csv" else None
+        if frame is None:
+            frame = pd.read_parquet(path) if suffix == ".parquet" else pd.read_csv(path)
+    except BadFile:
+        raise
     except Exception as exc:  # pandas/pyarrow raise many types for unreadable files
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ValueError(f"{path.name}: cannot be read ({reason})") from None
+        raise BadFile(f"{path.name}: cannot be read ({reason})") from None
     missing = [c.name for c in columns if c.name not in frame.columns]
     if missing:
-        raise ValueError(f"{path.name}: missing columns: {', '.join(missing)}")
+        raise BadFile(f"{path.name}: missing columns: {', '.join(missing)}")
     out = {}
     for col in columns:
         values = pd.to_numeric(frame[col.name], errors="coerce").astype("float64")
         bad = values.isna() | ~np.isfinite(values)
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise ValueError(
+            raise BadFile(
                 f"{path.name}: column {col.name!r} row {row}: "
                 f"{frame[col.name].iloc[row]!r} is not a finite number"
             )
         out[col.name] = values.to_numpy().astype(col.dtype)
     return pd.DataFrame(out, index=range(len(frame)))
+
+
+def _read_raw_trips(path: Path) -> Any:
+    """The 20 features of a raw green/yellow TLC CSV, or None when the file is not one."""
+    _score_module()  # puts this folder, which holds taxi_fare, on sys.path
+    from taxi_fare.errors import TaxiFareError
+    from taxi_fare.ingest import detect_kind, read_header, read_raw
+    from taxi_fare.schema import FEATURES
+
+    try:
+        header = read_header(path)
+        if not {"lpepPickupDatetime", "tpepPickupDateTime"} & set(header):
+            return None
+        kind = detect_kind(path, header)
+        return read_raw(path, kind).loc[:, list(FEATURES)].reset_index(drop=True)
+    except TaxiFareError as exc:  # names the file, column and line already
+        raise BadFile(f"{path.name}: {exc}".replace(f"{path}: ", "")) from None
+    except UnicodeDecodeError:
+        raise BadFile(f"{path.name}: cannot be read (not UTF-8 text)") from None
 
 
 def format_rows(file_name: str, predictions: list[float]) -> list[str]:
@@ -111,7 +139,7 @@ def run(mini_batch: list[str]) -> list[str]:
         path = Path(item)
         try:
             frame = read_features(path, _MODEL.columns)
-        except ValueError as exc:
+        except BadFile as exc:
             logger.error("cannot score %s", exc)
             failures.append(str(exc))
             continue

@@ -1,0 +1,89 @@
+"""The rollout :class:`~mlops.endpoints.rollout.Executor` for an Azure ML managed online endpoint.
+
+Deployments are created from ``mlops/azureml/deploy/online/online-deployment.yml`` with the
+colour, endpoint and model reference overridden, so the spec in git is what runs. Traffic
+changes go through the endpoint object (``traffic`` dict), and smoke tests reach the
+endpoint's scoring URI with the endpoint key (or AML token) and, for one colour, the
+``azureml-model-deployment`` header.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mlops.endpoints.smoke import SmokeResult, smoke_test
+from mlops.errors import MlopsError
+from mlops.settings import REPO_ROOT
+
+logger = logging.getLogger(__name__)
+
+DEPLOYMENT_SPEC = REPO_ROOT / "mlops" / "azureml" / "deploy" / "online" / "online-deployment.yml"
+
+
+def load_deployment(spec: Path, colour: str, endpoint: str, model: str) -> Any:
+    """The online deployment of ``spec`` for one colour, endpoint and model reference."""
+    from azure.ai.ml import load_online_deployment
+
+    if not spec.is_file():
+        raise MlopsError(f"{spec}: online deployment spec not found")
+    return load_online_deployment(
+        str(spec),
+        params_override=[{"name": colour}, {"endpoint_name": endpoint}, {"model": model}],
+    )
+
+
+class AzureEndpoint:
+    """Applies rollout decisions to one managed online endpoint through ``MLClient``."""
+
+    def __init__(
+        self,
+        ml_client: Any,
+        endpoint: str,
+        model: str,
+        spec: Path = DEPLOYMENT_SPEC,
+        latency_ms: float = 500.0,
+    ) -> None:
+        self.client = ml_client
+        self.endpoint = endpoint
+        self.model = model
+        self.spec = spec
+        self.latency_ms = latency_ms
+
+    def _endpoint(self) -> Any:
+        try:
+            return self.client.online_endpoints.get(self.endpoint)
+        except Exception as exc:  # ResourceNotFoundError and friends
+            raise MlopsError(
+                f"online endpoint {self.endpoint} not found or not readable ({exc}); "
+                "create it from mlops/azureml/deploy/online/online-endpoint.yml first"
+            ) from None
+
+    def traffic(self) -> dict[str, int]:
+        return {str(k): int(v) for k, v in (self._endpoint().traffic or {}).items()}
+
+    def deploy(self, colour: str) -> None:
+        deployment = load_deployment(self.spec, colour, self.endpoint, self.model)
+        logger.info("deploying %s to %s/%s at 0%% traffic", self.model, self.endpoint, colour)
+        self.client.online_deployments.begin_create_or_update(deployment).result()
+
+    def set_traffic(self, traffic: Mapping[str, int]) -> None:
+        endpoint = self._endpoint()
+        endpoint.traffic = {str(k): int(v) for k, v in traffic.items()}
+        self.client.online_endpoints.begin_create_or_update(endpoint).result()
+        logger.info("traffic of %s now %s", self.endpoint, endpoint.traffic)
+
+    def _key(self) -> str:
+        creds = self.client.online_endpoints.get_keys(self.endpoint)
+        key = getattr(creds, "primary_key", None) or getattr(creds, "access_token", None)
+        if not key:
+            raise MlopsError(f"online endpoint {self.endpoint} returned no key or token")
+        return str(key)
+
+    def smoke(self, colour: str | None) -> SmokeResult:
+        url = self._endpoint().scoring_uri
+        if not url:
+            raise MlopsError(f"online endpoint {self.endpoint} has no scoring URI yet")
+        return smoke_test(url, key=self._key(), latency_ms=self.latency_ms, deployment=colour)
