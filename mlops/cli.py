@@ -43,7 +43,10 @@ def main(argv: list[str] | None = None) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        app(args=argv, prog_name="mlops", standalone_mode=False)
+        # Without standalone mode, click returns (not raises) the code of typer.Exit.
+        code = app(args=argv, prog_name="mlops", standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except (MlopsError, TaxiFareError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)

@@ -97,7 +97,8 @@ class AdoProject:
         try:
             doc = load(text, strings=True)
         except yaml.YAMLError as exc:
-            ado_file = AdoFile(path, self.rel(path), None, None, (error_line(exc), _first_line(exc)))
+            problem = (error_line(exc), _first_line(exc))
+            ado_file = AdoFile(path, self.rel(path), None, None, problem)
         else:
             ado_file = AdoFile(path, self.rel(path), doc, ado_schema.kind_of(doc))
         self.files[path] = ado_file

@@ -36,6 +36,17 @@ class Script:
     rel: str
     first_line: int
     text: str
+    env: tuple[str, ...] = ()
+
+    def for_bash(self) -> str:
+        """The text bash and shellcheck see: one line declaring the step's ``env:``, then it.
+
+        Declaring them keeps shellcheck from calling ``$OUTPUTS`` a misspelling of
+        a lower-case ``outputs`` when the step's ``env:`` sets it.
+        """
+        names = " ".join(f"{name}=ado_env" for name in self.env)
+        prelude = f"export {names}" if names else ":"
+        return f"{prelude}\n{_placeholders(self.text)}"
 
 
 def _placeholders(text: str) -> str:
@@ -49,22 +60,36 @@ def _is_true(value: Any) -> bool:
     return isinstance(value, str) and value.strip().lower() in ("true", "yes", "on")
 
 
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _env_names(step: YDict) -> tuple[str, ...]:
+    env = step.get("env")
+    if not isinstance(env, YDict):
+        return ()
+    return tuple(str(k) for k in env if _ENV_NAME.match(str(k)))
+
+
 def scripts_of(ado_file: AdoFile) -> Iterator[Script]:
     """Bash steps, ``script:`` steps (bash on Linux agents), AzureCLI/Bash task inline scripts."""
     for node in walk_dicts(ado_file.doc):
+        env = _env_names(node)
         for key in ("bash", "script"):
             if isinstance(node.get(key), str) and "task" not in node:
-                yield Script(ado_file.rel, node.value_line(key), node[key])
+                yield Script(ado_file.rel, node.value_line(key), node[key], env)
         task = str(node.get("task", "")).lower()
         inputs = node.get("inputs")
         if not isinstance(inputs, YDict):
             continue
-        if task.startswith("azurecli@") and str(inputs.get("scriptType", "")).lower() == "bash":
-            if isinstance(inputs.get("inlineScript"), str):
-                yield Script(ado_file.rel, inputs.value_line("inlineScript"), inputs["inlineScript"])
-        if task.startswith("bash@") and str(inputs.get("targetType", "filePath")) == "inline":
-            if isinstance(inputs.get("script"), str):
-                yield Script(ado_file.rel, inputs.value_line("script"), inputs["script"])
+        script_type = str(inputs.get("scriptType", "")).lower()
+        if task.startswith("azurecli@") and script_type == "bash":
+            key = "inlineScript"
+        elif task.startswith("bash@") and str(inputs.get("targetType", "filePath")) == "inline":
+            key = "script"
+        else:
+            continue
+        if isinstance(inputs.get(key), str):
+            yield Script(ado_file.rel, inputs.value_line(key), inputs[key], env)
 
 
 def _shellcheck_binary() -> str:
@@ -86,7 +111,7 @@ def _bash_syntax(script: Script, path: Path) -> list[Finding]:
             findings.append(
                 Finding(
                     script.rel,
-                    script.first_line + int(match.group(1)) - 1,
+                    script.first_line + int(match.group(1)) - 2,
                     RULE,
                     f"bash -n: {match.group(2)}",
                 )
@@ -112,7 +137,7 @@ def _shellcheck(scripts: list[Script], paths: list[Path]) -> list[Finding]:
         findings.append(
             Finding(
                 script.rel,
-                script.first_line + comment["line"] - 1,
+                script.first_line + comment["line"] - 2,
                 RULE,
                 f"shellcheck SC{comment['code']} ({comment['level']}): {comment['message']}",
             )
@@ -129,7 +154,7 @@ def check_scripts(project: AdoProject) -> list[Finding]:
         paths = []
         for index, script in enumerate(scripts):
             path = Path(tmp) / f"script{index}.sh"
-            path.write_text(_placeholders(script.text), encoding="utf-8")
+            path.write_text(script.for_bash(), encoding="utf-8")
             paths.append(path)
             findings.extend(_bash_syntax(script, path))
         findings.extend(_shellcheck(scripts, paths))

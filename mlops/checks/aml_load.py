@@ -1,0 +1,167 @@
+"""Each Azure ML spec through the azure-ai-ml loader of its kind, then ``_validate()``.
+
+azure-ai-ml is slow to import (seconds), so it is imported once, inside ``check``,
+and only when there are specs. Its errors come as marshmallow JSON with a yaml
+path and sometimes a ``file#line N`` location; both are turned into file lines.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mlops.checks.aml_specs import RULE, AmlProject, AmlSpec
+from mlops.checks.findings import Finding
+from mlops.checks.yamlload import YDict, line_at
+
+_LOCATION = re.compile(r"^(.*)#line (\d+)$")
+_MAX_MESSAGE = 240
+# Unknown step-level keys are reported by the binding linter with the allowed keys.
+_STEP_KEY = re.compile(r"^jobs\.[^.]+\.[^.]+$")
+
+
+def _loaders() -> dict[str, Callable[..., Any]]:
+    from azure.ai.ml import (
+        load_batch_deployment,
+        load_batch_endpoint,
+        load_component,
+        load_data,
+        load_environment,
+        load_job,
+        load_model,
+        load_online_deployment,
+        load_online_endpoint,
+    )
+    from azure.ai.ml.entities._load_functions import (
+        load_model_batch_deployment,
+        load_pipeline_component_batch_deployment,
+    )
+
+    return {
+        "job": load_job,
+        "component": load_component,
+        "data": load_data,
+        "environment": load_environment,
+        "model": load_model,
+        "online_endpoint": load_online_endpoint,
+        "online_deployment": load_online_deployment,
+        "batch_endpoint": load_batch_endpoint,
+        "batch_deployment": load_batch_deployment,
+        "model_batch_deployment": load_model_batch_deployment,
+        "pipeline_component_batch_deployment": load_pipeline_component_batch_deployment,
+    }
+
+
+def _short(message: Any) -> str:
+    text = " ".join(str(message).split())
+    # azure-ai-ml appends long how-to-reference hints after the first sentence group.
+    text = text.split("; Not a valid URL.")[0]
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
+
+
+def _path_parts(yaml_path: str) -> list[Any]:
+    return [int(p) if p.isdigit() else p for p in yaml_path.split(".") if p]
+
+
+def _finding(project: AmlProject, spec: AmlSpec, entry: dict[str, Any]) -> Finding:
+    """A diagnostic as a finding, placed in the file and line it points at."""
+    yaml_path = str(entry.get("path") or "")
+    message = _short(entry.get("message", "invalid"))
+    text = f"{message} (at {yaml_path})" if yaml_path else message
+    location = _LOCATION.match(str(entry.get("location") or ""))
+    if location:
+        where = Path(location.group(1))
+        if where.resolve() != spec.path:
+            return Finding(project.rel(where), int(location.group(2)), RULE, text)
+    return Finding(spec.rel, _line(spec.doc, yaml_path), RULE, text)
+
+
+def _line(doc: YDict, yaml_path: str) -> int:
+    return line_at(doc, _path_parts(yaml_path))
+
+
+def _diagnostics(exc: Exception) -> list[dict[str, Any]]:
+    """The error entries of a marshmallow/azure-ai-ml validation message, if it carries JSON."""
+    text = str(exc)
+    start = text.find("{")
+    if start < 0:
+        return []
+    try:
+        payload, _ = json.JSONDecoder().raw_decode(text[start:])
+    except ValueError:
+        return []
+    errors = payload.get("errors") if isinstance(payload, dict) else None
+    return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
+
+
+def _component_files(spec: AmlSpec) -> list[Path]:
+    """Local component files a pipeline spec points at."""
+    jobs = spec.doc.get("jobs")
+    files = []
+    if isinstance(jobs, YDict):
+        for job in jobs.values():
+            ref = job.get("component") if isinstance(job, YDict) else None
+            if isinstance(ref, str) and not ref.startswith("azureml:"):
+                files.append((spec.path.parent / ref.removeprefix("file:")).resolve())
+    return files
+
+
+def _check_one(
+    project: AmlProject, spec: AmlSpec, loader: Callable[..., Any], failed: set[Path]
+) -> list[Finding]:
+    try:
+        entity = loader(spec.path)
+    except Exception as exc:  # azure-ai-ml raises many types; all mean "does not load"
+        entries = _diagnostics(exc)
+        if entries:
+            return [_finding(project, spec, e) for e in entries]
+        if any(path in failed for path in _component_files(spec)):
+            return []  # the broken component is reported on its own file
+        first = str(exc).strip().splitlines()
+        detail = first[0] if first else type(exc).__name__
+        return [Finding(spec.rel, 1, RULE, f"azure-ai-ml cannot load it: {_short(detail)}")]
+    validate = getattr(entity, "_validate", None)
+    if validate is None:
+        return []
+    try:
+        result = validate()
+    except Exception as exc:  # some entities raise instead of returning a result
+        return [Finding(spec.rel, 1, RULE, f"azure-ai-ml validation failed: {_short(exc)}")]
+    to_dict = getattr(result, "_to_dict", None)
+    if to_dict is None:
+        return []  # this entity type validates nothing offline beyond loading
+    report = to_dict()
+    findings = [_finding(project, spec, e) for e in report.get("errors", [])]
+    for warning in report.get("warnings", []):
+        if not _STEP_KEY.match(str(warning.get("path", ""))):
+            findings.append(_finding(project, spec, warning))
+    return findings
+
+
+def check(project: AmlProject) -> list[Finding]:
+    """Load and validate every spec; components first so pipelines can defer to them."""
+    if not project.specs:
+        return []
+    # Experimental-class notices (logged while azure-ai-ml imports, on its own
+    # stderr handler) are noise here; silence them and azure-ai-ml's INFO chatter.
+    logging.getLogger("azure.ai.ml._utils._experimental").setLevel(logging.ERROR)
+    loaders = _loaders()
+    quiet = logging.getLogger("azure.ai.ml")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        findings: list[Finding] = []
+        failed: set[Path] = set()
+        order = sorted(project.specs.values(), key=lambda s: (s.kind != "component", s.rel))
+        for spec in order:
+            found = _check_one(project, spec, loaders[spec.kind], failed)
+            if found:
+                failed.add(spec.path)
+            findings.extend(found)
+        return findings
+    finally:
+        quiet.setLevel(level)

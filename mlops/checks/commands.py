@@ -1,0 +1,44 @@
+"""``mlops validate``: offline checks of every Azure-facing file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def validate(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Files or folders whose findings to show (default: everything)."),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print findings as a JSON list of objects.")
+    ] = False,
+    root: Annotated[
+        Path | None,
+        typer.Option(help="Repository root to analyse (default: the current folder)."),
+    ] = None,
+) -> None:
+    """Check Azure ML specs, Azure DevOps YAML and config-infra files; exit 1 on any finding.
+
+    One line per finding, `path:line: rule: message`, sorted.
+    """
+    from mlops.checks.findings import to_json
+    from mlops.checks.run import validate as run
+
+    findings = run(root or Path.cwd(), paths or ())
+    if json_output:
+        typer.echo(to_json(findings))
+    else:
+        for finding in findings:
+            typer.echo(str(finding))
+        if findings:
+            typer.echo(f"{len(findings)} finding(s)", err=True)
+    if findings:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("validate")(validate)
