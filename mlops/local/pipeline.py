@@ -202,8 +202,15 @@ def _check_bindings(steps: Mapping[str, Step], inputs: Mapping[str, PipelineInpu
                 raise MlopsError(
                     f"{where}: component {step.component.path.name} declares no such input"
                 )
-            for binding in embedded_bindings(value, where):
+            bindings = embedded_bindings(value, where)
+            for binding in bindings:
                 _check_binding(binding, steps, inputs, where)
+            if not bindings and value is not None:
+                # A literal (including an AutoML setting mapped onto the stand-in): check it
+                # against the component's declaration now, before anything runs.
+                spec = step.component.inputs[input_name]
+                if spec.type not in PATH_TYPES:
+                    spec.coerce(value, where)
 
 
 def _check_binding(
@@ -248,9 +255,7 @@ def load_pipeline(path: Path, time_budget: int | None = None) -> Pipeline:
     raw = _read_yaml(path)
     base = path.parent
     assets = local_data_assets(base)
-    inputs = {
-        n: _pipeline_input(n, v, base, assets) for n, v in (raw.get("inputs") or {}).items()
-    }
+    inputs = {n: _pipeline_input(n, v, base, assets) for n, v in (raw.get("inputs") or {}).items()}
     steps: dict[str, Step] = {}
     for name, job in raw["jobs"].items():
         where = f"{path.name}: job '{name}'"
@@ -266,6 +271,20 @@ def load_pipeline(path: Path, time_budget: int | None = None) -> Pipeline:
     _check_bindings(steps, inputs)
     experiment = str(raw.get("experiment_name") or raw.get("display_name") or path.stem)
     return Pipeline(path, experiment, inputs, order_steps(steps))
+
+
+def check_pipeline_values(pipeline: Pipeline, values: Mapping[str, Any]) -> None:
+    """Check pipeline input values against every component input they feed, up front, so
+    that a bad ``--set``/``--seed`` stops the run before any step or MLflow run starts."""
+    for step in pipeline.steps:
+        for input_name, value in step.bindings.items():
+            spec = step.component.inputs[input_name]
+            binding = whole_binding(value, f"job '{step.name}' input '{input_name}'")
+            if spec.type in PATH_TYPES or not isinstance(binding, ParentInput):
+                continue
+            if values.get(binding.name) is not None:
+                where = f"pipeline input '{binding.name}' (job '{step.name}' input '{input_name}')"
+                spec.coerce(values[binding.name], where)
 
 
 def resolve_step_inputs(

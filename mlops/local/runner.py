@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from mlops import settings
 from mlops.errors import MlopsError
 from mlops.local.component import render_command
-from mlops.local.pipeline import Pipeline, Step, resolve_step_inputs
+from mlops.local.pipeline import Pipeline, Step, check_pipeline_values, resolve_step_inputs
 
 log = logging.getLogger(__name__)
 TAIL_LINES = 20
@@ -217,6 +217,7 @@ def run_pipeline(
     """Run every step in order; stop at the first failure (logs and MLflow runs kept)."""
     display = display or SilentDisplay()
     values = pipeline_values(pipeline, overrides or {})
+    check_pipeline_values(pipeline, values)
     data_plan: Path | dict[Path, Path] | None = None
     if data:
         if data_input not in values:
