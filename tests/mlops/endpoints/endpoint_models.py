@@ -61,6 +61,7 @@ def save_model(path: Path, kind: str = "good", seed: int = 0) -> Path:
     ``raises`` (predict raises), ``shifted`` (a second healthy version, +1 USD).
     """
     import mlflow.sklearn
+    import sklearn
     from mlflow.models import infer_signature
     from sklearn.linear_model import Ridge
     from sklearn.pipeline import Pipeline
@@ -79,7 +80,12 @@ def save_model(path: Path, kind: str = "good", seed: int = 0) -> Path:
     elif kind not in ("good", "shifted"):
         raise ValueError(f"unknown model kind {kind!r}")
     signature = infer_signature(x, np.zeros(len(x)))
+    # Explicit requirements: inferring them starts a subprocess that costs seconds per model.
     mlflow.sklearn.save_model(
-        pipe, str(path), signature=signature, serialization_format="cloudpickle"
+        pipe,
+        str(path),
+        signature=signature,
+        serialization_format="cloudpickle",
+        pip_requirements=[f"scikit-learn=={sklearn.__version__}", f"pandas=={pd.__version__}"],
     )
     return path
