@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from mlops.checks import ado_schema
-from mlops.checks.yamlload import YDict, YList, error_line, load
+from mlops.checks.yamlload import YDict, YList, error_line, error_message, load
 
 # Folders (relative to the root) whose YAML files are Azure DevOps pipelines/templates,
 # plus the per-environment variable templates at the root.
@@ -97,7 +97,7 @@ class AdoProject:
         try:
             doc = load(text, strings=True)
         except yaml.YAMLError as exc:
-            problem = (error_line(exc), _first_line(exc))
+            problem = (error_line(exc), error_message(exc))
             ado_file = AdoFile(path, self.rel(path), None, None, problem)
         else:
             ado_file = AdoFile(path, self.rel(path), doc, ado_schema.kind_of(doc))
@@ -117,11 +117,6 @@ class AdoProject:
         if path_part.startswith("/"):
             return (self.root / path_part.lstrip("/")).resolve()
         return (source.path.parent / path_part).resolve()
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def discover(root: Path) -> AdoProject:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops.checks.ado_model import AdoFile, AdoProject, walk_dicts
-from mlops.checks.ado_variables import MACRO
+from mlops.checks.ado_variables import MACRO, is_command
 from mlops.checks.findings import Finding
 from mlops.checks.yamlload import YDict
 
@@ -38,6 +38,11 @@ class Script:
     text: str
     env: tuple[str, ...] = ()
 
+    def line_of(self, bash_line: int) -> int:
+        """YAML line of a line of the file bash sees (its first line is the env prelude)."""
+        last = self.first_line + max(len(self.text.rstrip("\n").splitlines()), 1) - 1
+        return min(self.first_line + bash_line - 2, last)
+
     def for_bash(self) -> str:
         """The text bash and shellcheck see: one line declaring the step's ``env:``, then it.
 
@@ -53,7 +58,11 @@ def _placeholders(text: str) -> str:
     def expression(match: re.Match[str]) -> str:
         return "ADO_EXPRESSION" + "\n" * match.group(0).count("\n")
 
-    return MACRO.sub("ADO_MACRO", _TEMPLATE_EXPRESSION.sub(expression, text))
+    def macro(match: re.Match[str]) -> str:
+        # ``$(pwd)`` that names no variable stays as it is: bash runs it as a command.
+        return match.group(0) if is_command(match.group(1)) else "ADO_MACRO"
+
+    return MACRO.sub(macro, _TEMPLATE_EXPRESSION.sub(expression, text))
 
 
 def _is_true(value: Any) -> bool:
@@ -111,7 +120,7 @@ def _bash_syntax(script: Script, path: Path) -> list[Finding]:
             findings.append(
                 Finding(
                     script.rel,
-                    script.first_line + int(match.group(1)) - 2,
+                    script.line_of(int(match.group(1))),
                     RULE,
                     f"bash -n: {match.group(2)}",
                 )
@@ -137,7 +146,7 @@ def _shellcheck(scripts: list[Script], paths: list[Path]) -> list[Finding]:
         findings.append(
             Finding(
                 script.rel,
-                script.first_line + comment["line"] - 2,
+                script.line_of(comment["line"]),
                 RULE,
                 f"shellcheck SC{comment['code']} ({comment['level']}): {comment['message']}",
             )

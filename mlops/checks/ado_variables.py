@@ -119,7 +119,7 @@ def _collect(ado_file: AdoFile, scope: Scope) -> None:
                     scope.output_names.add(name.lower())
 
 
-def _is_command(name: str) -> bool:
+def is_command(name: str) -> bool:
     """``$(pwd)`` in a script is bash command substitution when no variable has that name."""
     return "." not in name and (shutil.which(name) is not None or name in _BASH_BUILTINS)
 
@@ -173,7 +173,7 @@ def check(project: AdoProject) -> list[Finding]:
             continue  # a variable group's contents live in Azure DevOps, not in the repo
         for ado_file in files:
             for line, name, in_script in _references(ado_file):
-                if scope.defines(name) or (in_script and _is_command(name)):
+                if scope.defines(name) or (in_script and is_command(name)):
                     continue
                 where = "" if ado_file is entry else f" (included by {entry.rel})"
                 findings.append(

@@ -36,18 +36,50 @@ _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 # Keys a pipeline step may hold, by step type (the azure-ai-ml node schemas; it only warns).
 _COMMON_STEP_KEYS = set(
-    "type name display_name description tags properties comment experiment_name compute "
-    "inputs outputs identity queue_settings resources services environment_variables".split()
+    [
+        "type",
+        "name",
+        "display_name",
+        "description",
+        "tags",
+        "properties",
+        "comment",
+        "experiment_name",
+        "compute",
+        "inputs",
+        "outputs",
+        "identity",
+        "queue_settings",
+        "resources",
+        "services",
+        "environment_variables",
+    ]
 )
 _STEP_KEYS = {
     "command": _COMMON_STEP_KEYS
-    | set("component code command environment limits distribution".split()),
+    | set(["component", "code", "command", "environment", "limits", "distribution"]),
     "automl": _COMMON_STEP_KEYS
     | set(
-        "task primary_metric target_column_name training_data validation_data test_data "
-        "validation_data_size test_data_size n_cross_validations cv_split_column_names "
-        "weight_column_name limits training featurization log_verbosity environment_id "
-        "positive_label forecasting".split()
+        [
+            "task",
+            "primary_metric",
+            "target_column_name",
+            "training_data",
+            "validation_data",
+            "test_data",
+            "validation_data_size",
+            "test_data_size",
+            "n_cross_validations",
+            "cv_split_column_names",
+            "weight_column_name",
+            "limits",
+            "training",
+            "featurization",
+            "log_verbosity",
+            "environment_id",
+            "positive_label",
+            "forecasting",
+        ]
     ),
     "pipeline": _COMMON_STEP_KEYS | {"component", "settings"},
 }

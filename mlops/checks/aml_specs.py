@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from mlops.checks.findings import Finding
-from mlops.checks.yamlload import YDict, error_line, load
+from mlops.checks.yamlload import YDict, error_line, error_message, load
 
 RULE = "aml-schema"
 SPEC_GLOBS = ("mlops/azureml/**/*.yml", "mlops/azureml/**/*.yaml")
@@ -115,8 +115,8 @@ def discover(root: Path) -> AmlProject:
             try:
                 doc: Any = load(path.read_text(encoding="utf-8"))
             except yaml.YAMLError as exc:
-                message = str(exc).strip().splitlines()[0]
-                project.findings.append(Finding(rel, error_line(exc), RULE, f"YAML: {message}"))
+                message = f"YAML: {error_message(exc)}"
+                project.findings.append(Finding(rel, error_line(exc), RULE, message))
                 continue
             if not isinstance(doc, YDict):
                 project.findings.append(Finding(rel, 1, RULE, "not a YAML mapping"))

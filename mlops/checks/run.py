@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from mlops.checks import ado, aml_bindings, aml_load, config_keys
-from mlops.checks.aml_specs import discover
+from mlops.checks.aml_specs import RULE, discover
 from mlops.checks.findings import Finding, sort_unique
 from mlops.errors import MlopsError
 
@@ -49,4 +49,11 @@ def validate(root: Path, paths: Iterable[Path] = ()) -> list[Finding]:
         findings += aml_load.check(project)
     findings += ado.check(root)
     findings += config_keys.check(root)
+    findings = _without_echoes(findings)
     return sort_unique(f for f in findings if _wanted(f.path, prefixes))
+
+
+def _without_echoes(findings: list[Finding]) -> list[Finding]:
+    """Drop azure-ai-ml's finding where the binding linter said the same, more precisely."""
+    linted = {(f.path, f.line) for f in findings if f.rule.startswith("aml-") and f.rule != RULE}
+    return [f for f in findings if f.rule != RULE or (f.path, f.line) not in linted]

@@ -111,6 +111,16 @@ def error_line(exc: yaml.YAMLError) -> int:
     return mark.line + 1 if mark is not None else 1
 
 
+def error_message(exc: yaml.YAMLError) -> str:
+    """One line saying what is wrong, e.g. "while parsing a block mapping: expected <block end>"."""
+    parts = [getattr(exc, "context", None), getattr(exc, "problem", None)]
+    text = ": ".join(str(p) for p in parts if p)
+    if not text:
+        lines = str(exc).strip().splitlines()
+        text = lines[0] if lines else type(exc).__name__
+    return text
+
+
 def line_at(doc: Any, path: list[Any] | tuple[Any, ...]) -> int:
     """Line of the deepest element of ``path`` (keys and indexes) that exists in ``doc``."""
     line = getattr(doc, "line", 1)
