@@ -171,88 +171,6 @@ def release_vars(
         typer.echo(set_variable(key, value))
 
 
-def online_colours(
-    endpoint: Annotated[str, typer.Option(help="Online endpoint name.")],
-    subscription_id: SubscriptionOpt = None,
-    resource_group: ResourceGroupOpt = None,
-    workspace: WorkspaceOpt = None,
-) -> None:
-    """Decide the live and idle colour; print LIVE_COLOUR, IDLE_COLOUR, RESTORE_TRAFFIC."""
-    from mlops.azure.online import read_plan
-    from mlops.azure.vso import set_variable
-
-    _, client = _client(subscription_id, resource_group, workspace)
-    plan = read_plan(client, endpoint)
-    for key, value in plan.variables().items():
-        typer.echo(set_variable(key, value))
-
-
-def smoke_deployment(
-    endpoint: Annotated[str, typer.Option(help="Online endpoint name.")],
-    sample: Annotated[Path, typer.Option(help="Sample request file (data/requests/...).")],
-    latency_ms: Annotated[int, typer.Option(help="Latency budget per request.")],
-    deployment: Annotated[
-        str | None, typer.Option(help="Route to this colour regardless of traffic.")
-    ] = None,
-    subscription_id: SubscriptionOpt = None,
-    resource_group: ResourceGroupOpt = None,
-    workspace: WorkspaceOpt = None,
-) -> None:
-    """Smoke-test an online endpoint (or one colour of it) with `mlops smoke-test`."""
-    from mlops.azure.online import scoring_target, smoke
-
-    _, client = _client(subscription_id, resource_group, workspace)
-    url, key = scoring_target(client, endpoint)
-    smoke(url, key, sample, latency_ms, deployment)
-    typer.echo(f"smoke test passed: {deployment or endpoint}")
-
-
-def rollout_online(
-    endpoint: Annotated[str, typer.Option(help="Online endpoint name.")],
-    live: Annotated[str, typer.Option(help="Colour serving now ('' on the first rollout).")],
-    idle: Annotated[str, typer.Option(help="Colour holding the new model.")],
-    steps: Annotated[str, typer.Option(help="Traffic % for the new colour, e.g. '10 50 100'.")],
-    sample: Annotated[Path, typer.Option(help="Sample request file for the smoke tests.")],
-    latency_ms: Annotated[int, typer.Option(help="Latency budget per request.")],
-    subscription_id: SubscriptionOpt = None,
-    resource_group: ResourceGroupOpt = None,
-    workspace: WorkspaceOpt = None,
-) -> None:
-    """Shift traffic to the new colour step by step, smoke-testing after each step."""
-    from mlops.azure.online import scoring_target, set_traffic, smoke
-    from mlops.azure.traffic import ColourPlan, parse_steps, walk_steps
-
-    plan = ColourPlan(live=live, idle=idle, restore="")
-    parsed = parse_steps(steps)
-    _, client = _client(subscription_id, resource_group, workspace)
-    url, key = scoring_target(client, endpoint)
-    walk_steps(
-        plan,
-        parsed,
-        lambda traffic: set_traffic(client, endpoint, traffic),
-        lambda _percent: smoke(url, key, sample, latency_ms),
-    )
-    typer.echo(f"{endpoint}: {idle} serves 100%")
-
-
-def restore_traffic(
-    endpoint: Annotated[str, typer.Option(help="Online endpoint name.")],
-    traffic: Annotated[str, typer.Option(help="Traffic recorded before the rollout.")],
-    subscription_id: SubscriptionOpt = None,
-    resource_group: ResourceGroupOpt = None,
-    workspace: WorkspaceOpt = None,
-) -> None:
-    """Put the recorded traffic back after a failed rollout ('' = nothing served before)."""
-    from mlops.azure.online import set_traffic
-
-    if not traffic.strip():
-        typer.echo(f"{endpoint}: first rollout, no earlier traffic to restore")
-        return
-    _, client = _client(subscription_id, resource_group, workspace)
-    set_traffic(client, endpoint, traffic)
-    typer.echo(f"{endpoint}: traffic restored to {traffic}")
-
-
 def batch_rows(
     input_folder: Annotated[Path, typer.Option("--input", help="Folder the batch job scored.")],
     predictions: Annotated[Path, typer.Option(help="Downloaded append_row output file.")],
@@ -273,9 +191,5 @@ def register(app: typer.Typer) -> None:
     azure_app.command("ensure-asset")(ensure_asset)
     azure_app.command("names")(names)
     azure_app.command("release-vars")(release_vars)
-    azure_app.command("online-colours")(online_colours)
-    azure_app.command("smoke-deployment")(smoke_deployment)
-    azure_app.command("rollout-online")(rollout_online)
-    azure_app.command("restore-traffic")(restore_traffic)
     azure_app.command("batch-rows")(batch_rows)
     app.add_typer(azure_app, name="azure")

@@ -32,6 +32,8 @@ RULES: dict[str, Rule] = {
     "resource_group": Rule(r"[\w\-.()]{1,89}[\w\-()]", "1-90 chars: letters, digits, -_.()"),
     "shared_resource_group": Rule(r"[\w\-.()]{1,89}[\w\-()]", "1-90 chars: letters, digits, -_.()"),
     "aml_workspace": Rule(r"[A-Za-z0-9][A-Za-z0-9_\-]{2,32}", "3-33 chars: letters, digits, -_"),
+    "dev_resource_group": Rule(r"[\w\-.()]{1,89}[\w\-()]", "1-90 chars: letters, digits, -_.()"),
+    "dev_workspace": Rule(r"[A-Za-z0-9][A-Za-z0-9_\-]{2,32}", "3-33 chars: letters, digits, -_"),
     "storage_account": Rule(r"[a-z0-9]{3,24}", "3-24 lowercase letters and digits"),
     "key_vault": Rule(
         r"(?!.*--)[A-Za-z][A-Za-z0-9\-]{1,22}[A-Za-z0-9]",
