@@ -22,8 +22,12 @@ log = logging.getLogger("prep")
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--raw_data", nargs="+", required=True,
-                        help="raw green/yellow CSV files or folders, or a feature-table CSV")  # fmt: skip
+    parser.add_argument(
+        "--raw_data",
+        nargs="+",
+        required=True,
+        help="raw green/yellow CSV files or folders, or a feature-table CSV",
+    )
     parser.add_argument("--train_data", type=Path, required=True)
     parser.add_argument("--test_data", type=Path, required=True)
     parser.add_argument("--quality_report", type=Path, required=True)
@@ -40,8 +44,12 @@ def run(args: argparse.Namespace) -> int:
     check_drop_share(rows_read, result, args.max_drop_fraction)
     train, test = seeded_split(result.kept, args.test_size, args.seed)
     if result.rows_dropped:
-        log.info("dropped %s of %s rows: %s", f"{result.rows_dropped:,}", f"{rows_read:,}",
-                 top_reasons(result.dropped, limit=len(result.dropped)))  # fmt: skip
+        log.info(
+            "dropped %s of %s rows: %s",
+            f"{result.rows_dropped:,}",
+            f"{rows_read:,}",
+            top_reasons(result.dropped, limit=len(result.dropped)),
+        )
     quality = {
         "files": [{"path": str(f.path), "kind": f.kind, "rows": f.rows} for f in files],
         "rows_read": rows_read,
@@ -57,19 +65,35 @@ def run(args: argparse.Namespace) -> int:
     args.quality_report.mkdir(parents=True, exist_ok=True)
     report = args.quality_report / "quality.json"
     report.write_text(json.dumps(quality, indent=2) + "\n")
-    log.info("kept %s rows: %s train, %s test; fingerprint %s", f"{len(result.kept):,}",
-             f"{len(train):,}", f"{len(test):,}", data_fingerprint[:12])  # fmt: skip
+    log.info(
+        "kept %s rows: %s train, %s test; fingerprint %s",
+        f"{len(result.kept):,}",
+        f"{len(train):,}",
+        f"{len(test):,}",
+        data_fingerprint[:12],
+    )
 
     import mlflow
 
     with mlflow_run("prep"):
-        mlflow.log_params({"test_size": args.test_size, "seed": args.seed,
-                           "max_drop_fraction": args.max_drop_fraction,
-                           "input_files": len(files)})  # fmt: skip
+        mlflow.log_params(
+            {
+                "test_size": args.test_size,
+                "seed": args.seed,
+                "max_drop_fraction": args.max_drop_fraction,
+                "input_files": len(files),
+            }
+        )
         mlflow.set_tag("data_fingerprint", data_fingerprint)
-        mlflow.log_metrics({"rows_read": rows_read, "rows_kept": len(result.kept),
-                            "train_rows": len(train), "test_rows": len(test),
-                            **{f"dropped_{k}": v for k, v in result.dropped.items()}})  # fmt: skip
+        mlflow.log_metrics(
+            {
+                "rows_read": rows_read,
+                "rows_kept": len(result.kept),
+                "train_rows": len(train),
+                "test_rows": len(test),
+                **{f"dropped_{k}": v for k, v in result.dropped.items()},
+            }
+        )
         mlflow.log_artifact(str(report), artifact_path="quality")
     return 0
 

@@ -1,6 +1,6 @@
 """Train2 step: a RandomForest behind the derived-feature stage, saved as an MLflow model.
 
-    python train2.py --train_data out/train --model_output out/model
+python train2.py --train_data out/train --model_output out/model
 """
 
 from __future__ import annotations
@@ -48,14 +48,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def run(args: argparse.Namespace) -> int:
     train = read_split(args.train_data)
     X, y = train[list(FEATURES)], train[TARGET]  # noqa: N806 (sklearn naming)
-    params = {k: getattr(args, k) for k in ("n_estimators", "max_depth", "min_samples_leaf",
-                                            "min_samples_split", "max_features", "seed")}  # fmt: skip
+    params = {
+        k: getattr(args, k)
+        for k in (
+            "n_estimators",
+            "max_depth",
+            "min_samples_leaf",
+            "min_samples_split",
+            "max_features",
+            "seed",
+        )
+    }
     pipeline = random_forest_pipeline(**params)
     pipeline.fit(X, y)
     fit_metrics = regression_metrics(y.to_numpy(), pipeline.predict(X))
-    log.info("fitted RandomForest on %s rows: train RMSE %.3f", f"{len(train):,}",
-             fit_metrics["root_mean_squared_error"])  # fmt: skip
-    save_model(pipeline, args.model_output, X, {"trainer": "rf", **{k: str(v) for k, v in params.items()}})
+    log.info(
+        "fitted RandomForest on %s rows: train RMSE %.3f",
+        f"{len(train):,}",
+        fit_metrics["root_mean_squared_error"],
+    )
+    save_model(
+        pipeline, args.model_output, X, {"trainer": "rf", **{k: str(v) for k, v in params.items()}}
+    )
 
     import mlflow
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 
 def generate_data(
-    rows: int = typer.Option(12_000, "--rows", help="Total number of trips over both kinds."),
-    out: Path = typer.Option(Path("data/sample"), "--out", help="Folder to write the CSVs to."),
-    seed: int = typer.Option(42, "--seed", help="Random seed: same seed, same files."),
-    files_per_kind: int = typer.Option(2, "--files-per-kind", help="CSV files per kind."),
+    rows: Annotated[int, typer.Option("--rows", help="Total number of trips over both kinds.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the CSVs to.")],
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same files.")] = 42,
+    files_per_kind: Annotated[
+        int, typer.Option("--files-per-kind", help="CSV files per kind.")
+    ] = 2,
 ) -> None:
     """Write green_*.csv and yellow_*.csv trip records (about 35% green)."""
     from mlops.datagen.generator import generate

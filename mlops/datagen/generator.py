@@ -21,7 +21,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
-
 from taxi_fare.features import AIRPORTS, haversine_miles
 from taxi_fare.schema import GREEN_COLUMNS, YELLOW_COLUMNS
 
@@ -35,14 +34,62 @@ GREEN_SHARE = 0.35
 
 #: Relative pickup volume per hour of day (TLC 2016 pattern).
 HOUR_WEIGHTS = np.array(
-    [2.9, 2.2, 1.6, 1.2, 0.9, 0.9, 2.0, 3.6, 4.4, 4.5, 4.3, 4.5,
-     4.8, 4.8, 5.1, 5.1, 5.0, 5.7, 6.4, 6.5, 6.1, 5.8, 5.5, 4.3]
-)  # fmt: skip
+    [
+        2.9,
+        2.2,
+        1.6,
+        1.2,
+        0.9,
+        0.9,
+        2.0,
+        3.6,
+        4.4,
+        4.5,
+        4.3,
+        4.5,
+        4.8,
+        4.8,
+        5.1,
+        5.1,
+        5.0,
+        5.7,
+        6.4,
+        6.5,
+        6.1,
+        5.8,
+        5.5,
+        4.3,
+    ]
+)
 #: Typical street speed (mph) per hour of day on weekdays.
 HOUR_SPEED = np.array(
-    [20, 21, 22, 22, 22, 19, 15, 11, 9.5, 10, 11, 11,
-     11, 11, 11, 10.5, 10, 9.5, 9.5, 11, 13, 14, 15, 17]
-)  # fmt: skip
+    [
+        20,
+        21,
+        22,
+        22,
+        22,
+        19,
+        15,
+        11,
+        9.5,
+        10,
+        11,
+        11,
+        11,
+        11,
+        11,
+        10.5,
+        10,
+        9.5,
+        9.5,
+        11,
+        13,
+        14,
+        15,
+        17,
+    ]
+)
 
 # Pickup/dropoff areas: name, latitude, longitude, sd lat, sd lon, yellow weight, green weight.
 AREAS = (
@@ -120,8 +167,12 @@ def trips(n: int, kind: str, rng: np.random.Generator) -> dict[str, np.ndarray]:
     slow_share = np.clip(1.0 - speed / 18.0, 0.05, 0.85)
     fare = 2.5 + 2.5 * distance + 0.5 * (duration_s / 60.0) * slow_share
     fare = np.round(fare * 2) / 2
-    jfk = np.stack([haversine_miles(la, lo, *AIRPORTS["jfk"]) < 1.5 for la, lo in
-                    ((p_lat, p_lon), (d_lat, d_lon))])  # fmt: skip
+    jfk = np.stack(
+        [
+            haversine_miles(la, lo, *AIRPORTS["jfk"]) < 1.5
+            for la, lo in ((p_lat, p_lon), (d_lat, d_lon))
+        ]
+    )
     jfk_manhattan = (jfk[0] & _in_manhattan(d_lat, d_lon)) | (jfk[1] & _in_manhattan(p_lat, p_lon))
     rate_code = np.where(jfk_manhattan, 2, np.where(to_newark, 3, 1))
     fare = np.where(jfk_manhattan, 52.0, fare)
@@ -140,10 +191,13 @@ def trips(n: int, kind: str, rng: np.random.Generator) -> dict[str, np.ndarray]:
     card_share = 0.62 if kind == "yellow" else 0.48
     payment = np.where(rng.random(n) < card_share, 1, 2)
     payment = np.where(rng.random(n) < 0.01, rng.integers(3, 5, n), payment)
-    tip_share = rng.choice([0.0, 0.1, 0.15, 0.2, 0.25, 0.3], size=n,
-                           p=[0.08, 0.07, 0.2, 0.4, 0.15, 0.1])  # fmt: skip
+    tip_share = rng.choice(
+        [0.0, 0.1, 0.15, 0.2, 0.25, 0.3], size=n, p=[0.08, 0.07, 0.2, 0.4, 0.15, 0.1]
+    )
     tip_share = np.clip(tip_share + rng.normal(0.0, 0.01, n), 0.0, None)
-    tip = np.where(payment == 1, np.round((fare + extra + mta_tax + improvement) * tip_share, 2), 0.0)
+    tip = np.where(
+        payment == 1, np.round((fare + extra + mta_tax + improvement) * tip_share, 2), 0.0
+    )
     passengers = rng.choice(np.arange(1, 7), size=n, p=[0.70, 0.14, 0.04, 0.02, 0.06, 0.04])
 
     # Dirt, at rates close to the 2016 files.
@@ -160,9 +214,14 @@ def trips(n: int, kind: str, rng: np.random.Generator) -> dict[str, np.ndarray]:
     sign = np.where((u >= 0.031) & (u < 0.034), -1.0, 1.0)
     zeroed = (u >= 0.034) & (u < 0.036)
     amounts = {}
-    for name, values in (("fareAmount", fare), ("extra", extra), ("mtaTax", mta_tax),
-                         ("improvementSurcharge", improvement), ("tipAmount", tip),
-                         ("tollsAmount", tolls)):  # fmt: skip
+    for name, values in (
+        ("fareAmount", fare),
+        ("extra", extra),
+        ("mtaTax", mta_tax),
+        ("improvementSurcharge", improvement),
+        ("tipAmount", tip),
+        ("tollsAmount", tolls),
+    ):
         amounts[name] = np.where(zeroed, 0.0, sign * values)
     total = sum(amounts.values())
 
@@ -191,10 +250,22 @@ def trips(n: int, kind: str, rng: np.random.Generator) -> dict[str, np.ndarray]:
 
 def _rename(columns: dict[str, np.ndarray], kind: str, n: int, rng: np.random.Generator):
     names = GREEN_COLUMNS if kind == "green" else YELLOW_COLUMNS
-    generic = ("vendorID", "pickup", "dropoff", "passengerCount", "tripDistance", "puLocationId",
-               "doLocationId", "p_lon", "p_lat", "d_lon", "d_lat", "rateCode")  # fmt: skip
+    generic = (
+        "vendorID",
+        "pickup",
+        "dropoff",
+        "passengerCount",
+        "tripDistance",
+        "puLocationId",
+        "doLocationId",
+        "p_lon",
+        "p_lat",
+        "d_lon",
+        "d_lat",
+        "rateCode",
+    )
     out = {names[i]: columns[g] for i, g in enumerate(generic)}
-    for name in names[len(generic):]:
+    for name in names[len(generic) :]:
         if name in columns:
             out[name] = columns[name]
     if kind == "green":

@@ -37,7 +37,9 @@ def _missing(t: pd.DataFrame) -> pd.Series:
 
 def _outside_nyc(t: pd.DataFrame) -> pd.Series:
     lat_ok = t[["pickup_latitude", "dropoff_latitude"]].apply(lambda c: c.between(*LATITUDE_RANGE))
-    lon_ok = t[["pickup_longitude", "dropoff_longitude"]].apply(lambda c: c.between(*LONGITUDE_RANGE))
+    lon_ok = t[["pickup_longitude", "dropoff_longitude"]].apply(
+        lambda c: c.between(*LONGITUDE_RANGE)
+    )
     return ~(lat_ok.all(axis=1) & lon_ok.all(axis=1))
 
 

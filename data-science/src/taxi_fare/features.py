@@ -34,14 +34,21 @@ class FeatureSchemaError(TaxiFareError):
 
 def haversine_miles(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray):
     """Great-circle distance in miles (vectorised)."""
-    lat1, lon1, lat2, lon2 = (np.radians(np.asarray(a, dtype="float64")) for a in (lat1, lon1, lat2, lon2))
-    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    lat1, lon1, lat2, lon2 = (
+        np.radians(np.asarray(a, dtype="float64")) for a in (lat1, lon1, lat2, lon2)
+    )
+    a = (
+        np.sin((lat2 - lat1) / 2) ** 2
+        + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    )
     return 2 * EARTH_RADIUS_MILES * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
 def bearing_degrees(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray):
     """Initial compass bearing from point 1 to point 2, in [0, 360)."""
-    lat1, lon1, lat2, lon2 = (np.radians(np.asarray(a, dtype="float64")) for a in (lat1, lon1, lat2, lon2))
+    lat1, lon1, lat2, lon2 = (
+        np.radians(np.asarray(a, dtype="float64")) for a in (lat1, lon1, lat2, lon2)
+    )
     y = np.sin(lon2 - lon1) * np.cos(lat2)
     x = np.cos(lat1) * np.sin(lat2) - np.sin(lat1) * np.cos(lat2) * np.cos(lon2 - lon1)
     return np.degrees(np.arctan2(y, x)) % 360.0
@@ -77,7 +84,9 @@ def select_features(frame: pd.DataFrame, source: str = "model input") -> pd.Data
     """The 20 features by name as float64; a missing or non-numeric column is an error."""
     missing = [c for c in FEATURES if c not in frame.columns]
     if missing:
-        raise FeatureSchemaError(f"{source}: missing column {missing[0]!r} (expected {', '.join(FEATURES)})")
+        raise FeatureSchemaError(
+            f"{source}: missing column {missing[0]!r} (expected {', '.join(FEATURES)})"
+        )
     selected = frame.loc[:, list(FEATURES)]
     for column in FEATURES:
         if not pd.api.types.is_numeric_dtype(selected[column]):

@@ -129,15 +129,18 @@ def _store_forward(frame: pd.DataFrame, column: str, path: Path) -> pd.Series:
     known = values.isna() | values.isin(list(STORE_FORWARD))
     if not known.all():
         row = int(values[~known].index[0]) + 2
-        raise InputError(f"{path}: column {column!r} line {row}: {values[~known].iloc[0]!r} is not N or Y")
+        raise InputError(
+            f"{path}: column {column!r} line {row}: {values[~known].iloc[0]!r} is not N or Y"
+        )
     return values.map(STORE_FORWARD).astype("float64").fillna(0.0)
 
 
 def read_raw(path: Path, kind: str) -> pd.DataFrame:
     """A green or yellow file as engineered features + target + ``duration_s``."""
     layout = RAW_LAYOUTS[kind]
-    frame = pd.read_csv(path, usecols=list(layout.mapping), dtype=str, keep_default_na=False,
-                        na_values=[""])  # fmt: skip
+    frame = pd.read_csv(
+        path, usecols=list(layout.mapping), dtype=str, keep_default_na=False, na_values=[""]
+    )
     trips = pd.DataFrame(index=frame.index)
     for column, field in layout.mapping.items():
         if field.endswith("_datetime"):

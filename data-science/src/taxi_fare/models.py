@@ -50,8 +50,9 @@ def flaml_estimators(allowed: str | Iterable[str]) -> list[str]:
     names = [n.strip() for n in allowed.split(",")] if isinstance(allowed, str) else list(allowed)
     names = [n for n in names if n]
     if not names:
-        raise ModelError("allowed_algorithms is empty: name at least one of "
-                         + ", ".join(AZURE_DISPLAY_NAMES))  # fmt: skip
+        raise ModelError(
+            "allowed_algorithms is empty: name at least one of " + ", ".join(AZURE_DISPLAY_NAMES)
+        )
     out: list[str] = []
     for name in names:
         key = name.lower()
@@ -152,6 +153,20 @@ def load_model(folder: str | Path):
         return mlflow.pyfunc.load_model(str(path))
     except Exception as exc:  # MLflow raises many types for a broken model folder
         raise ModelError(f"{path}: cannot load MLflow model: {exc}") from exc
+
+
+def model_uuid(folder: str | Path) -> str:
+    """The ``model_uuid`` MLflow wrote into the folder's MLmodel file: the model's identity."""
+    import yaml
+
+    path = Path(folder) / "MLmodel"
+    try:
+        uuid = yaml.safe_load(path.read_text(encoding="utf-8")).get("model_uuid")
+    except (OSError, yaml.YAMLError, AttributeError) as exc:
+        raise ModelError(f"{folder}: not an MLflow model ({path.name} unreadable: {exc})") from None
+    if not isinstance(uuid, str) or not uuid:
+        raise ModelError(f"{path}: has no model_uuid; save the model with MLflow")
+    return uuid
 
 
 def load_model_uri(uri: str):

@@ -125,7 +125,9 @@ GREEN = RawLayout(
 YELLOW = RawLayout(
     "yellow",
     YELLOW_COLUMNS,
-    _mapping("tpepPickupDateTime", "tpepDropoffDateTime", ("startLon", "startLat", "endLon", "endLat")),
+    _mapping(
+        "tpepPickupDateTime", "tpepDropoffDateTime", ("startLon", "startLat", "endLon", "endLat")
+    ),
 )
 RAW_LAYOUTS: dict[str, RawLayout] = {"green": GREEN, "yellow": YELLOW}
 

@@ -27,7 +27,9 @@ def seeded_split(
     n = len(table)
     n_test = int(round(n * test_size))
     if n_test < 1 or n_test >= n:
-        raise SplitError(f"{n} rows cannot be split with test_size {test_size}: need rows on both sides")
+        raise SplitError(
+            f"{n} rows cannot be split with test_size {test_size}: need rows on both sides"
+        )
     order = np.random.default_rng(seed).permutation(n)
     test = table.iloc[np.sort(order[:n_test])].reset_index(drop=True)
     train = table.iloc[np.sort(order[n_test:])].reset_index(drop=True)

@@ -7,10 +7,14 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from taxi_fare.errors import TaxiFareError
 
 log = logging.getLogger(__name__)
+
+#: Experiment of steps run by hand (the local runner and Azure ML name their own).
+HAND_RUN_EXPERIMENT = "taxi-fare-steps"
 
 
 def run_step(body: Callable[[], int]) -> int:
@@ -38,6 +42,28 @@ def mlflow_run(step: str) -> Iterator[object]:
     if active is not None:
         yield active
         return
-    name = None if os.environ.get("MLFLOW_RUN_ID") else step
-    with mlflow.start_run(run_name=name) as run:
+    by_hand = not os.environ.get("MLFLOW_RUN_ID")
+    if by_hand and not (
+        os.environ.get("MLFLOW_EXPERIMENT_ID") or os.environ.get("MLFLOW_EXPERIMENT_NAME")
+    ):
+        _hand_run_experiment()
+    with mlflow.start_run(run_name=step if by_hand else None) as run:
         yield run
+
+
+def _hand_run_experiment() -> None:
+    """For a step run by hand on a sqlite store: artifacts beside the database, not in cwd.
+
+    MLflow's Default experiment stores artifacts under ``./mlruns`` of whatever folder
+    the first run started in, which would litter the source tree.
+    """
+    import mlflow
+
+    uri = mlflow.get_tracking_uri()
+    if not uri.startswith("sqlite:///"):
+        return
+    database = Path(uri.removeprefix("sqlite:///"))
+    if mlflow.get_experiment_by_name(HAND_RUN_EXPERIMENT) is None:
+        location = (database.parent / "artifacts").resolve().as_uri()
+        mlflow.create_experiment(HAND_RUN_EXPERIMENT, artifact_location=location)
+    mlflow.set_experiment(HAND_RUN_EXPERIMENT)

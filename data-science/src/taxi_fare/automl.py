@@ -1,0 +1,73 @@
+"""AutoML search with FLAML over the derived features; the winner becomes a model Pipeline."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from taxi_fare.features import DerivedFeatures
+from taxi_fare.flaml_compat import automl_class
+from taxi_fare.models import ModelError, pipeline_with
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    pipeline: Pipeline
+    estimator: str
+    config: dict[str, Any]
+    best_loss: float
+    trials: int
+
+
+def search(
+    X: pd.DataFrame,  # noqa: N803 (sklearn naming)
+    y: pd.Series,
+    metric: str | Callable,
+    estimators: list[str],
+    time_budget_seconds: int,
+    max_trials: int | None,
+    seed: int,
+) -> SearchResult:
+    """Search ``estimators`` for ``time_budget_seconds`` (and at most ``max_trials``).
+
+    FLAML searches on the derived features, so the winner sees exactly what it will see
+    inside the Pipeline; the final Pipeline is a fresh clone of the winner refitted
+    behind the derived-feature stage on all training rows.
+    """
+    AutoML = automl_class()  # noqa: N806 (a class)
+    derived = DerivedFeatures().fit(X).transform(X)
+    automl = AutoML()
+    settings: dict[str, Any] = {
+        "task": "regression",
+        "metric": metric,
+        "estimator_list": estimators,
+        "time_budget": time_budget_seconds,
+        "seed": seed,
+        "verbose": 0,
+        "log_file_name": "",
+        "retrain_full": False,  # the Pipeline refit below trains on all rows once
+    }
+    if max_trials is not None:
+        settings["max_iter"] = max_trials
+    automl.fit(X_train=derived, y_train=y.to_numpy(), **settings)
+    if automl.model is None or automl.best_estimator is None:
+        raise ModelError(
+            f"AutoML found no model within {time_budget_seconds} s; raise time_budget_seconds"
+        )
+    pipeline = pipeline_with(automl.model.estimator)
+    pipeline.fit(X, y)
+    trials = len(automl.config_history) if automl.config_history else 1
+    return SearchResult(
+        pipeline,
+        automl.best_estimator,
+        dict(automl.best_config or {}),
+        float(automl.best_loss),
+        trials,
+    )

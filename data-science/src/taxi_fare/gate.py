@@ -1,0 +1,249 @@
+"""The champion/challenger gate: a pure decision over two metric dicts (DESIGN section 5).
+
+Both models are scored on the same test rows. The challenger is promoted when the
+primary metric improves strictly, by at least the absolute and relative minimums,
+and no guardrail metric gets worse by more than the tolerance. No champion yet
+means a bootstrap promotion. ``decision.json`` is the serialised ``Decision``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from taxi_fare.errors import TaxiFareError
+from taxi_fare.metrics import METRIC_NAMES, higher_is_better
+
+MODES: tuple[str, ...] = ("enforce", "dry_run", "off")
+DECISION_FILE = "decision.json"
+METRICS_FILE = "metrics.json"
+#: R2 is a monotone function of RMSE on the same rows, so it adds nothing as a guardrail.
+DEFAULT_GUARDRAILS: tuple[str, ...] = (
+    "root_mean_squared_error",
+    "mean_absolute_error",
+    "mean_absolute_percentage_error",
+)
+
+Metrics = dict[str, float]
+
+
+class GateError(TaxiFareError):
+    """A gate setting is invalid, or a decision file cannot be trusted."""
+
+
+@dataclass(frozen=True)
+class GatePolicy:
+    """What the challenger must achieve; every threshold is named with its direction."""
+
+    primary_metric: str = "root_mean_squared_error"
+    min_improvement: float = 0.0
+    min_relative_improvement: float = 0.0
+    guardrail_tolerance: float = 0.05
+    guardrail_metrics: tuple[str, ...] = DEFAULT_GUARDRAILS
+    mode: str = "enforce"
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise GateError(f"gate_mode: {self.mode!r} is not one of {', '.join(MODES)}")
+        for metric in (self.primary_metric, *self.guardrail_metrics):
+            if metric not in METRIC_NAMES:
+                raise GateError(f"metric {metric!r} is not one of {', '.join(METRIC_NAMES)}")
+        for name in ("min_improvement", "min_relative_improvement", "guardrail_tolerance"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise GateError(f"{name}: {value!r} must be a finite number >= 0")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["guardrail_metrics"] = [m for m in self.guardrails]
+        out["direction"] = (
+            "higher_is_better" if higher_is_better(self.primary_metric) else "lower_is_better"
+        )
+        return out
+
+    @property
+    def guardrails(self) -> tuple[str, ...]:
+        return tuple(m for m in self.guardrail_metrics if m != self.primary_metric)
+
+
+@dataclass(frozen=True)
+class Decision:
+    promote: bool
+    reason: str
+    mode: str
+    challenger: Metrics
+    champion: Metrics | None
+    champion_version: int | None
+    policy: dict[str, Any]
+    #: What ``enforce`` would have decided (differs from ``promote`` only in dry_run/off).
+    would_promote: bool = False
+    checks: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _check_metrics(metrics: Metrics, who: str) -> None:
+    for name in METRIC_NAMES:
+        value = metrics.get(name)
+        if not isinstance(value, int | float) or isinstance(value, bool) or math.isnan(value):
+            raise GateError(f"{who} metrics: {name!r} is {value!r}, not a number")
+
+
+def _gain(metric: str, challenger: float, champion: float) -> float:
+    """Improvement of the challenger, positive when better, in the metric's own units."""
+    return challenger - champion if higher_is_better(metric) else champion - challenger
+
+
+def _verdict(challenger: Metrics, champion: Metrics, policy: GatePolicy):
+    primary = policy.primary_metric
+    gain = _gain(primary, challenger[primary], champion[primary])
+    relative = gain / abs(champion[primary]) if champion[primary] else math.inf * (gain > 0)
+    checks: list[dict[str, Any]] = [
+        {
+            "metric": primary,
+            "role": "primary",
+            "challenger": challenger[primary],
+            "champion": champion[primary],
+            "improvement": gain,
+            "relative_improvement": relative,
+        }
+    ]
+    failures: list[str] = []
+    if gain <= 0:
+        failures.append(
+            f"{primary} {challenger[primary]:.4f} is not better than the champion's "
+            f"{champion[primary]:.4f}"
+        )
+    elif gain < policy.min_improvement:
+        failures.append(
+            f"{primary} improves by {gain:.4f}, less than min_improvement {policy.min_improvement}"
+        )
+    elif relative < policy.min_relative_improvement:
+        failures.append(
+            f"{primary} improves by {relative:.2%}, less than min_relative_improvement "
+            f"{policy.min_relative_improvement:.2%}"
+        )
+    for metric in policy.guardrails:
+        loss = -_gain(metric, challenger[metric], champion[metric])
+        allowed = policy.guardrail_tolerance * abs(champion[metric])
+        checks.append(
+            {
+                "metric": metric,
+                "role": "guardrail",
+                "challenger": challenger[metric],
+                "champion": champion[metric],
+                "worsening": loss,
+                "allowed": allowed,
+            }
+        )
+        if loss > allowed:
+            failures.append(
+                f"guardrail {metric} worsens from {champion[metric]:.4f} to "
+                f"{challenger[metric]:.4f}, beyond guardrail_tolerance "
+                f"{policy.guardrail_tolerance:.0%}"
+            )
+    if failures:
+        return False, "; ".join(failures), checks
+    reason = (
+        f"{primary} {challenger[primary]:.4f} beats the champion's {champion[primary]:.4f} "
+        f"by {gain:.4f} ({relative:.2%}); guardrails hold"
+    )
+    return True, reason, checks
+
+
+def _verb(promote: bool) -> str:
+    return "promote" if promote else "refuse"
+
+
+def decide(
+    challenger: Metrics,
+    champion: Metrics | None,
+    policy: GatePolicy,
+    champion_version: int | None = None,
+) -> Decision:
+    """The gate. ``champion`` is None when nothing is registered yet (bootstrap)."""
+    _check_metrics(challenger, "challenger")
+    if champion is None:
+        would, reason, checks = True, "no champion registered yet: bootstrap promotion", []
+    else:
+        _check_metrics(champion, "champion")
+        would, reason, checks = _verdict(challenger, champion, policy)
+        reason = f"champion version {champion_version}: {reason}"
+    if policy.mode == "enforce":
+        promote = would
+    elif policy.mode == "dry_run":
+        # A dry run has no side effects: it records the verdict, nothing gets registered.
+        promote = False
+        reason = f"dry_run, nothing registered; enforce would {_verb(would)}: {reason}"
+    else:
+        promote = True
+        reason = f"gate off, promoted without comparison; enforce would {_verb(would)}: {reason}"
+    return Decision(
+        promote,
+        reason,
+        policy.mode,
+        dict(challenger),
+        None if champion is None else dict(champion),
+        champion_version,
+        policy.to_dict(),
+        would,
+        checks,
+    )
+
+
+def fail_closed(
+    challenger: Metrics, policy: GatePolicy, reason: str, champion_version: int | None = None
+) -> Decision:
+    """Something unexpected (the champion cannot be loaded or scored): do not promote."""
+    return Decision(
+        False,
+        f"fail closed: {reason}",
+        policy.mode,
+        dict(challenger),
+        None,
+        champion_version,
+        policy.to_dict(),
+        False,
+        [],
+    )
+
+
+def write_decision(decision: Decision, folder: Path, extra: dict[str, Any] | None = None) -> Path:
+    """``decision.json`` in ``folder``; ``extra`` adds keys (e.g. the challenger's model id)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / DECISION_FILE
+    path.write_text(json.dumps({**decision.to_dict(), **(extra or {})}, indent=2) + "\n")
+    return path
+
+
+def read_decision(folder: str | Path) -> dict[str, Any]:
+    """``decision.json`` from an evaluation folder, checked; anything odd is a ``GateError``."""
+    path = Path(folder) / DECISION_FILE
+    if not path.is_file():
+        raise GateError(f"{path}: decision file not found; register refuses without a decision")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise GateError(f"{path}: decision file is not readable JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise GateError(f"{path}: decision file must hold a JSON object, got {type(data).__name__}")
+    if not isinstance(data.get("promote"), bool):
+        raise GateError(f"{path}: key 'promote' must be true or false, got {data.get('promote')!r}")
+    if not isinstance(data.get("reason"), str) or not data["reason"].strip():
+        raise GateError(f"{path}: key 'reason' must be a non-empty string")
+    if data.get("mode") not in MODES:
+        raise GateError(
+            f"{path}: key 'mode' must be one of {', '.join(MODES)}, got {data.get('mode')!r}"
+        )
+    challenger = data.get("challenger")
+    if not isinstance(challenger, dict):
+        raise GateError(f"{path}: key 'challenger' must hold the challenger's metrics")
+    try:
+        _check_metrics(challenger, "challenger")
+    except GateError as exc:
+        raise GateError(f"{path}: {exc}") from None
+    return data
