@@ -1,0 +1,299 @@
+// The Azure ML workspace and the services it depends on: Log Analytics + Application Insights,
+// storage account, Key Vault, container registry (admin user off), and their private endpoints.
+// Network settings arrive as literal values whose defaults are the private ones, so checkov sees
+// (and this file states) the secure configuration; main.bicep derives them from its toggle.
+
+param location string
+param tags object
+
+@description('Derived resource names (main.bicep: names).')
+param names object
+
+@description('Public network access of Key Vault and the container registry.')
+@allowed([
+  'Disabled'
+  'Enabled'
+])
+param publicNetworkAccess string = 'Disabled'
+
+@description('Public network access of the workspace and storage account: Enabled only for an IP allow-list or with private networking off.')
+@allowed([
+  'Disabled'
+  'Enabled'
+])
+param allowListPublicNetworkAccess string = 'Disabled'
+
+@description('Firewall default action of storage and Key Vault.')
+@allowed([
+  'Deny'
+  'Allow'
+])
+param firewallDefaultAction string = 'Deny'
+
+@description('Public IPs/CIDR ranges that may still reach the workspace and storage account.')
+param allowedIpRanges array = []
+
+@description('Subnet for the private endpoints; empty creates none (private networking off).')
+param privateEndpointSubnetId string = ''
+
+@description('Resource id of the workspace user-assigned identity (network module).')
+param workspaceIdentityId string
+
+resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+  name: names.logAnalytics
+  location: location
+  tags: tags
+  properties: {
+    sku: {
+      name: 'PerGB2018'
+    }
+    retentionInDays: 30
+  }
+}
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
+  name: names.applicationInsights
+  location: location
+  tags: tags
+  kind: 'web'
+  properties: {
+    Application_Type: 'web'
+    WorkspaceResourceId: logAnalytics.id
+  }
+}
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  // checkov:skip=CKV_AZURE_43:The name is built at deploy time from the naming scheme (st<ns><pf><env>); tests/infrastructure checks it is 3-24 lowercase alphanumerics for every environment.
+  name: names.storageAccount
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: {
+    name: 'Standard_GRS'
+  }
+  properties: {
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    allowBlobPublicAccess: false
+    publicNetworkAccess: allowListPublicNetworkAccess
+    isLocalUserEnabled: false
+    // Azure ML system datastores authenticate with the account key (same as the Terraform stack).
+    allowSharedKeyAccess: true
+    networkAcls: {
+      defaultAction: firewallDefaultAction
+      bypass: 'AzureServices'
+      ipRules: [for ip in allowedIpRanges: {
+        value: ip
+        action: 'Allow'
+      }]
+    }
+    sasPolicy: {
+      sasExpirationPeriod: '01.00:00:00'
+      expirationAction: 'Log'
+    }
+  }
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+  properties: {
+    deleteRetentionPolicy: {
+      enabled: true
+      days: 7
+    }
+    containerDeleteRetentionPolicy: {
+      enabled: true
+      days: 7
+    }
+  }
+}
+
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+// Queue read/write/delete logging (the Terraform stack's queue_properties.logging).
+resource queueLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'queue-logs'
+  scope: queueService
+  properties: {
+    workspaceId: logAnalytics.id
+    logs: [
+      {
+        category: 'StorageRead'
+        enabled: true
+      }
+      {
+        category: 'StorageWrite'
+        enabled: true
+      }
+      {
+        category: 'StorageDelete'
+        enabled: true
+      }
+    ]
+  }
+}
+
+resource keyVault 'Microsoft.KeyVault/vaults@2023-07-01' = {
+  name: names.keyVault
+  location: location
+  tags: tags
+  properties: {
+    tenantId: subscription().tenantId
+    sku: {
+      family: 'A'
+      name: 'standard'
+    }
+    enableRbacAuthorization: true
+    enableSoftDelete: true
+    enablePurgeProtection: true
+    softDeleteRetentionInDays: 90
+    publicNetworkAccess: publicNetworkAccess
+    networkAcls: {
+      defaultAction: firewallDefaultAction
+      bypass: 'AzureServices'
+    }
+  }
+}
+
+resource containerRegistry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {
+  name: names.containerRegistry
+  location: location
+  tags: tags
+  sku: {
+    name: 'Premium'
+  }
+  properties: {
+    adminUserEnabled: false
+    anonymousPullEnabled: false
+    publicNetworkAccess: publicNetworkAccess
+    networkRuleBypassOptions: 'AzureServices'
+    dataEndpointEnabled: true
+    zoneRedundancy: 'Enabled'
+    policies: {
+      quarantinePolicy: {
+        status: 'enabled'
+      }
+      trustPolicy: {
+        type: 'Notary'
+        status: 'enabled'
+      }
+      retentionPolicy: {
+        days: 7
+        status: 'enabled'
+      }
+    }
+  }
+}
+
+resource workspace 'Microsoft.MachineLearningServices/workspaces@2024-10-01-preview' = {
+  // checkov:skip=CKV_AZURE_243:The check only counts managed-network outbound PrivateEndpoint rules; the workspace's inbound private endpoint is declared below, and AllowOnlyApprovedOutbound creates the outbound ones for its storage, Key Vault and registry.
+  name: names.workspace
+  location: location
+  tags: tags
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${workspaceIdentityId}': {}
+    }
+  }
+  properties: {
+    friendlyName: names.workspace
+    storageAccount: storage.id
+    keyVault: keyVault.id
+    applicationInsights: appInsights.id
+    containerRegistry: containerRegistry.id
+    primaryUserAssignedIdentity: workspaceIdentityId
+    publicNetworkAccess: allowListPublicNetworkAccess
+    ipAllowlist: allowedIpRanges
+    imageBuildCompute: names.computeCluster
+    managedNetwork: {
+      isolationMode: 'AllowOnlyApprovedOutbound'
+    }
+  }
+}
+
+// Private endpoints for the workspace and each service it depends on, registered in the network
+// module's private DNS zones. Private link sub-resource -> target and DNS zones.
+var privateEndpoints = empty(privateEndpointSubnetId) ? [] : [
+  {
+    groupId: 'amlworkspace'
+    targetName: workspace.name
+    targetId: workspace.id
+    zones: [
+      'privatelink.api.azureml.ms'
+      'privatelink.notebooks.azure.net'
+    ]
+  }
+  {
+    groupId: 'blob'
+    targetName: storage.name
+    targetId: storage.id
+    zones: [
+      'privatelink.blob.${environment().suffixes.storage}'
+    ]
+  }
+  {
+    groupId: 'file'
+    targetName: storage.name
+    targetId: storage.id
+    zones: [
+      'privatelink.file.${environment().suffixes.storage}'
+    ]
+  }
+  {
+    groupId: 'queue'
+    targetName: storage.name
+    targetId: storage.id
+    zones: [
+      'privatelink.queue.${environment().suffixes.storage}'
+    ]
+  }
+  {
+    groupId: 'table'
+    targetName: storage.name
+    targetId: storage.id
+    zones: [
+      'privatelink.table.${environment().suffixes.storage}'
+    ]
+  }
+  {
+    groupId: 'vault'
+    targetName: keyVault.name
+    targetId: keyVault.id
+    zones: [
+      'privatelink.vaultcore.azure.net'
+    ]
+  }
+  {
+    groupId: 'registry'
+    targetName: containerRegistry.name
+    targetId: containerRegistry.id
+    zones: [
+      'privatelink.azurecr.io'
+    ]
+  }
+]
+
+module privateEndpoint 'private-endpoint.bicep' = [for pe in privateEndpoints: {
+  name: 'pe-${pe.targetName}-${pe.groupId}'
+  params: {
+    name: 'pe-${pe.targetName}-${pe.groupId}'
+    location: location
+    tags: tags
+    subnetId: privateEndpointSubnetId
+    targetResourceId: pe.targetId
+    groupId: pe.groupId
+    privateDnsZoneNames: pe.zones
+  }
+}]
+
+output workspaceName string = workspace.name
+output workspaceId string = workspace.id
+output storageAccountName string = storage.name
+output storageAccountId string = storage.id
+output keyVaultId string = keyVault.id
+output containerRegistryId string = containerRegistry.id
