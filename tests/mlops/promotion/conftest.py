@@ -19,9 +19,13 @@ import dev_store  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def dev_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def dev_home(tmp_path_factory: pytest.TempPathFactory, empty_registry_db: Path) -> Path:
     """A home whose dev store holds taxi-fare v1 (optimistic tags), v2 and v3 (champion)."""
+    import shutil
+
     home = tmp_path_factory.mktemp("promotion-dev")
+    (home / "dev").mkdir()
+    shutil.copyfile(empty_registry_db, home / "dev" / "mlflow.db")
     saved = os.environ.get("MLOPS_HOME")
     try:
         dev_store.build(home)
@@ -29,6 +33,23 @@ def dev_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
         if saved is not None:
             os.environ["MLOPS_HOME"] = saved
     return home
+
+
+@pytest.fixture(scope="session")
+def empty_registry_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An initialised, empty MLflow sqlite store: copying it is instant, creating one is not."""
+    template = tmp_path_factory.mktemp("registry-template")
+    saved = os.environ.get("MLOPS_HOME")
+    os.environ["MLOPS_HOME"] = str(template)
+    try:
+        from mlops import settings
+        from mlops.promotion import local_registry
+
+        local_registry.client(settings.REGISTRY).search_registered_models()
+    finally:
+        if saved is not None:
+            os.environ["MLOPS_HOME"] = saved
+    return template / "registry" / "mlflow.db"
 
 
 @dataclass
@@ -39,12 +60,17 @@ class Home:
 
 
 @pytest.fixture
-def home(dev_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Home:
+def home(
+    dev_home: Path, empty_registry_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Home:
     """Fresh $MLOPS_HOME sharing the session's dev store; empty release files in tmp."""
+    import shutil
+
     from mlops.promotion import releases
 
     root = tmp_path / "home"
-    root.mkdir()
+    (root / "registry").mkdir(parents=True)
+    shutil.copyfile(empty_registry_db, root / "registry" / "mlflow.db")
     (root / "dev").symlink_to(dev_home / "dev", target_is_directory=True)
     monkeypatch.setenv("MLOPS_HOME", str(root))
     rel = tmp_path / "releases"
