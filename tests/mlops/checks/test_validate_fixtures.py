@@ -1,0 +1,79 @@
+"""Every rule against its broken fixture file; the clean fixture has no finding."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mlops.checks.findings import Finding
+from mlops.checks.run import validate
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "validate"
+AML = "mlops/azureml/train"
+ADO = "mlops/devops-pipelines"
+
+# (path, line, rule, words the message must contain): one or more per broken file.
+EXPECTED = [
+    ("config-infra-stage.yml", 2, "config-keys", "'environment' is missing here"),
+    (f"{AML}/components/bad-command.yml", 11, "aml-binding", "declares no 'rowz'"),
+    (f"{AML}/components/bad-path.yml", 5, "aml-path", "no-such-folder"),
+    (f"{AML}/components/bad-reference.yml", 6, "aml-reference", "'no-such-env'"),
+    (f"{AML}/components/bad-schema.yml", 6, "aml-schema", "'mltabel'"),
+    (f"{AML}/mystery.yml", 1, "aml-schema", "add a $schema line"),
+    (f"{AML}/pipeline-bad-binding.yml", 14, "aml-binding", "no input 'raww'"),
+    (f"{AML}/pipeline-bad-binding.yml", 19, "aml-binding", "job 'make' has no output 'tabel'"),
+    (f"{AML}/pipeline-bad-input.yml", 15, "aml-input", "declares no input 'rowz'"),
+    (f"{AML}/pipeline-bad-input.yml", 16, "aml-input", "'medium' is not one of fast, slow"),
+    (f"{AML}/pipeline-bad-input.yml", 20, "aml-input", "required input 'table'"),
+    (f"{AML}/pipeline-bad-key.yml", 13, "aml-key", "unknown key 'comput'"),
+    (f"{AML}/pipeline-cycle.yml", 6, "aml-cycle", "make -> use -> make"),
+    (f"{ADO}/bad-continue.yml", 5, "ado-continue-on-error", "continueOnError: true"),
+    (f"{ADO}/bad-parameter.yml", 3, "ado-parameter", "required parameter 'who'"),
+    (f"{ADO}/bad-parameter.yml", 5, "ado-parameter", "'whom' is not declared"),
+    (f"{ADO}/bad-parameter.yml", 6, "ado-parameter", "'medium' is not one of fast, slow"),
+    (f"{ADO}/bad-schema.yml", 4, "ado-schema", "unknown key 'displayNme'"),
+    (f"{ADO}/bad-script.yml", 6, "ado-script", "bash -n: syntax error"),
+    (f"{ADO}/bad-script.yml", 10, "ado-script", "SC2045"),
+    (f"{ADO}/bad-template.yml", 3, "ado-template", "'templates/missing.yml' not found"),
+    (f"{ADO}/bad-variable.yml", 5, "ado-variable", "$(regoin) is not defined"),
+    (f"{ADO}/bad-yaml.yml", 4, "ado-schema", "YAML: while parsing a block collection"),
+]
+
+
+def broken_tree(target: Path) -> Path:
+    """The clean fixture with the broken files laid over it."""
+    shutil.copytree(FIXTURES / "clean", target)
+    shutil.copytree(FIXTURES / "broken", target, dirs_exist_ok=True)
+    (target / "README.md").unlink()
+    return target
+
+
+@pytest.fixture(scope="module")
+def broken_findings(tmp_path_factory: pytest.TempPathFactory) -> list[Finding]:
+    return validate(broken_tree(tmp_path_factory.mktemp("validate") / "repo"))
+
+
+def test_clean_fixture_has_no_findings() -> None:
+    assert validate(FIXTURES / "clean") == []
+
+
+@pytest.mark.parametrize(("path", "line", "rule", "words"), EXPECTED)
+def test_rule_reports_its_fixture(
+    broken_findings: list[Finding], path: str, line: int, rule: str, words: str
+) -> None:
+    at = [f for f in broken_findings if (f.path, f.line, f.rule) == (path, line, rule)]
+    assert at, f"no {rule} finding at {path}:{line}; got {[str(f) for f in broken_findings]}"
+    assert any(words in f.message for f in at), [f.message for f in at]
+
+
+def test_nothing_else_is_reported(broken_findings: list[Finding]) -> None:
+    # bad-script.yml's missing `fi` also draws shellcheck's parse errors on the same lines.
+    expected = {(p, rule) for p, _, rule, _ in EXPECTED}
+    assert {(f.path, f.rule) for f in broken_findings} == expected
+    assert [f.path for f in broken_findings if f.path.endswith("pipeline.yml")] == []
+
+
+def test_findings_are_sorted_and_unique(broken_findings: list[Finding]) -> None:
+    assert broken_findings == sorted(set(broken_findings))
