@@ -20,6 +20,16 @@ from taxi_fare.steps import mlflow_run, run_step
 log = logging.getLogger("prep")
 
 
+def _fraction(value: str) -> float:
+    try:
+        share = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not 0.0 <= share <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value!r} must be between 0 and 1")
+    return share
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -33,7 +43,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quality_report", type=Path, required=True)
     parser.add_argument("--test_size", type=float, default=0.3)
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--max_drop_fraction", type=float, default=0.2)
+    parser.add_argument(
+        "--max_drop_fraction",
+        type=_fraction,
+        default=0.2,
+        help="fail when more than this share of rows is dropped",
+    )
     return parser.parse_args(argv)
 
 
@@ -41,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     trips, files, data_fingerprint = read_inputs(args.raw_data)
     rows_read = len(trips)
     result = clean(trips)
-    check_drop_share(rows_read, result, args.max_drop_fraction)
+    check_drop_share(rows_read, result, args.max_drop_fraction, source=" ".join(args.raw_data))
     train, test = seeded_split(result.kept, args.test_size, args.seed)
     if result.rows_dropped:
         log.info(

@@ -97,13 +97,17 @@ def top_reasons(dropped: dict[str, int], limit: int = 3) -> str:
     return ", ".join(f"{r} {n:,}" for n, r in ranked)
 
 
-def check_drop_share(rows_read: int, result: CleanResult, max_drop_fraction: float) -> None:
-    """Fail when every row, or more than the allowed share, was dropped."""
+def check_drop_share(
+    rows_read: int, result: CleanResult, max_drop_fraction: float, source: str = "input"
+) -> None:
+    """Fail when every row, or more than the allowed share, was dropped from ``source``."""
     n = result.rows_dropped
     if len(result.kept) == 0:
-        raise QualityError(f"all {rows_read:,} rows are invalid: {top_reasons(result.dropped)}")
+        raise QualityError(
+            f"{source}: all {rows_read:,} rows are invalid: {top_reasons(result.dropped)}"
+        )
     if n > max_drop_fraction * rows_read:
         raise QualityError(
-            f"dropped {n:,} of {rows_read:,} rows ({n / rows_read:.1%}), more than "
+            f"{source}: dropped {n:,} of {rows_read:,} rows ({n / rows_read:.1%}), more than "
             f"max_drop_fraction {max_drop_fraction:.0%}; top reasons: {top_reasons(result.dropped)}"
         )

@@ -22,7 +22,7 @@ from taxi_fare.schema import FEATURE_TABLE, FEATURE_TABLE_COLUMNS, FEATURES, RAW
 log = logging.getLogger(__name__)
 
 DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-STORE_FORWARD = {"N": 0.0, "Y": 1.0, "0": 0.0, "1": 1.0}
+STORE_FORWARD = {"N": 0.0, "Y": 1.0, "0": 0.0, "1": 1.0, "0.0": 0.0, "1.0": 1.0}
 
 
 class InputError(TaxiFareError):
@@ -125,12 +125,14 @@ def _datetime(frame: pd.DataFrame, column: str, path: Path) -> pd.Series:
 
 
 def _store_forward(frame: pd.DataFrame, column: str, path: Path) -> pd.Series:
-    values = frame[column].astype("string").str.strip().str.upper()
+    """Raw files say N/Y; the feature table says 0/1 (possibly written as 0.0/1.0)."""
+    raw = frame[column].astype("string")
+    values = raw.str.strip().str.upper()
     known = values.isna() | values.isin(list(STORE_FORWARD))
     if not known.all():
         row = int(values[~known].index[0]) + 2
         raise InputError(
-            f"{path}: column {column!r} line {row}: {values[~known].iloc[0]!r} is not N or Y"
+            f"{path}: column {column!r} line {row}: {raw[~known].iloc[0]!r} is not N, Y, 0 or 1"
         )
     return values.map(STORE_FORWARD).astype("float64").fillna(0.0)
 
