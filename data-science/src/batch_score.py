@@ -39,6 +39,10 @@ _MODEL: Any = None  # score.ScoringModel
 class BatchFileError(ValueError):
     """One or more files of a mini-batch could not be scored; the message names them."""
 
+    def __init__(self, message: str, reasons: dict[str, str]) -> None:
+        super().__init__(message)
+        self.reasons = reasons  # file name -> why it failed
+
 
 class BadFile(ValueError):
     """One input file cannot be scored; the message starts with the file name."""
@@ -134,20 +138,21 @@ def run(mini_batch: list[str]) -> list[str]:
     if _MODEL is None:
         raise RuntimeError("init() has not loaded a model")
     rows: list[str] = []
-    failures: list[str] = []
+    failures: dict[str, str] = {}
     for item in mini_batch:
         path = Path(item)
         try:
             frame = read_features(path, _MODEL.columns)
         except BadFile as exc:
             logger.error("cannot score %s", exc)
-            failures.append(str(exc))
+            failures[path.name] = str(exc).removeprefix(f"{path.name}: ")
             continue
         if len(frame):
             rows.extend(format_rows(path.name, _MODEL.predict(frame)))
         logger.info("scored %d rows of %s", len(frame), path.name)
     if failures:
+        listed = "; ".join(f"{name}: {why}" for name, why in failures.items())
         raise BatchFileError(
-            f"{len(failures)} of {len(mini_batch)} files failed: " + "; ".join(failures)
+            f"{len(failures)} of {len(mini_batch)} files failed: {listed}", failures
         )
     return rows

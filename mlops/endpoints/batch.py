@@ -121,8 +121,11 @@ def run_batch(
     for batch in mini_batches(files, settings.mini_batch_size):
         rows = _run_with_retries(script, batch, settings.max_retries)
         if isinstance(rows, Exception):
+            reasons = getattr(rows, "reasons", {})  # batch_score.BatchFileError, per file
             for path in batch:
-                report.failed[path.name] = str(rows)
+                report.failed[path.name] = (
+                    reasons.get(path.name) or f"its mini-batch failed: {rows}"
+                )
             logger.error("mini-batch of %d files failed: %s", len(batch), rows)
         else:
             lines.extend(rows)
