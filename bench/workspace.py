@@ -1,0 +1,141 @@
+"""The bench's scratch folder and the inputs several benches share (made once, on demand).
+
+Everything lives under one work folder: generated raw CSVs, prep's split folders, the
+trained model, and an MLflow store and ``MLOPS_HOME`` of its own, so a bench run never
+touches the repository's ``.mlops/``. Building an input here is never timed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.procs import run_measured
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SRC = REPO_ROOT / "data-science" / "src"
+SEED = 7
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How big each bench is: quick (a few minutes on 2 cores) or full (10 million rows)."""
+
+    mode: str
+    prep_rows: int
+    train_rows: int
+    batch_rows: int
+    online_requests: int
+    online_warmup: int
+
+    @classmethod
+    def quick(cls) -> Sizes:
+        return cls("quick", 1_000_000, 50_000, 200_000, 2_000, 200)
+
+    @classmethod
+    def full(cls) -> Sizes:
+        return cls("full", 10_000_000, 500_000, 2_000_000, 10_000, 500)
+
+
+class Workspace:
+    """Paths and lazily built shared inputs of one bench run."""
+
+    def __init__(self, root: Path, sizes: Sizes) -> None:
+        self.root = root
+        self.sizes = sizes
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.logs = root / "logs"
+        self._store_ready = False
+
+    @property
+    def tracking_uri(self) -> str:
+        return f"sqlite:///{self.root / 'mlflow.db'}"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """Environment for measured subprocesses: our own MLflow store and MLOPS_HOME."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_RUN")}
+        env.update(
+            MLFLOW_TRACKING_URI=self.tracking_uri,
+            MLOPS_HOME=str(self.root / "mlops-home"),
+            PYTHONUNBUFFERED="1",
+        )
+        env.update(extra)
+        return env
+
+    def ensure_store(self) -> None:
+        """Create the MLflow store before any timing: its first use runs migrations (seconds)."""
+        if self._store_ready:
+            return
+        code = "import mlflow; mlflow.MlflowClient().search_experiments()"
+        run_measured([sys.executable, "-c", code], env=self.env(), log_file=self.logs / "store.log")
+        self._store_ready = True
+
+    def raw_data(self) -> Path:
+        """Generated raw TLC CSVs (green and yellow) of ``prep_rows`` rows in total."""
+        folder = self.root / f"raw-{self.sizes.prep_rows}"
+        done = folder / ".complete"
+        if not done.exists():
+            from mlops.datagen.generator import generate
+
+            log.info("generating %s raw rows in %s", f"{self.sizes.prep_rows:,}", folder)
+            files_per_kind = max(2, self.sizes.prep_rows // 1_000_000)
+            generate(self.sizes.prep_rows, folder, SEED, files_per_kind)
+            done.write_text("")
+        return folder
+
+    @property
+    def prep_out(self) -> Path:
+        return self.root / "prep"
+
+    def splits(self) -> tuple[Path, Path]:
+        """prep's train and test folders; prep runs here (untimed) if the prep bench did not."""
+        train, test = self.prep_out / "train", self.prep_out / "test"
+        if not (train / "data.parquet").exists() or not (test / "data.parquet").exists():
+            self.ensure_store()
+            run_measured(self.prep_command(self.raw_data()), env=self.env(),
+                         log_file=self.logs / "prep-untimed.log")  # fmt: skip
+        return train, test
+
+    def prep_command(self, raw: Path) -> list[str]:
+        out = self.prep_out
+        return [
+            sys.executable, str(SRC / "prep.py"), "--raw_data", str(raw),
+            "--train_data", str(out / "train"), "--test_data", str(out / "test"),
+            "--quality_report", str(out / "quality"), "--seed", str(SEED),
+        ]  # fmt: skip
+
+    def train_subset(self) -> Path:
+        """A split folder with a seeded sample of ``train_rows`` rows of prep's train split."""
+        folder = self.root / f"train-{self.sizes.train_rows}"
+        if not (folder / "data.parquet").exists():
+            import pandas as pd
+            from taxi_fare.split import write_split
+
+            train, _ = self.splits()
+            table = pd.read_parquet(train / "data.parquet")
+            rows = min(self.sizes.train_rows, len(table))
+            write_split(table.sample(n=rows, random_state=SEED).reset_index(drop=True), folder)
+        return folder
+
+    @property
+    def model_dir(self) -> Path:
+        return self.root / "model"
+
+    def train2_command(self, train_data: Path, model_output: Path) -> list[str]:
+        return [
+            sys.executable, str(SRC / "train2.py"), "--train_data", str(train_data),
+            "--model_output", str(model_output), "--seed", str(SEED),
+        ]  # fmt: skip
+
+    def model(self) -> Path:
+        """The train2 model of the train bench; trained here (untimed) if it did not run."""
+        if not (self.model_dir / "MLmodel").exists():
+            self.ensure_store()
+            run_measured(self.train2_command(self.train_subset(), self.model_dir), env=self.env(),
+                         log_file=self.logs / "train2-untimed.log")  # fmt: skip
+        return self.model_dir
