@@ -23,16 +23,29 @@ logger = logging.getLogger(__name__)
 DEPLOYMENT_SPEC = REPO_ROOT / "mlops" / "azureml" / "deploy" / "online" / "online-deployment.yml"
 
 
-def load_deployment(spec: Path, colour: str, endpoint: str, model: str) -> Any:
-    """The online deployment of ``spec`` for one colour, endpoint and model reference."""
+def load_deployment(
+    spec: Path,
+    colour: str,
+    endpoint: str,
+    model: str,
+    instance_type: str | None = None,
+    instance_count: int | None = None,
+) -> Any:
+    """The online deployment of ``spec`` for one colour, endpoint, model and size."""
     from azure.ai.ml import load_online_deployment
 
     if not spec.is_file():
         raise MlopsError(f"{spec}: online deployment spec not found")
-    return load_online_deployment(
-        str(spec),
-        params_override=[{"name": colour}, {"endpoint_name": endpoint}, {"model": model}],
-    )
+    overrides: list[dict[str, Any]] = [
+        {"name": colour},
+        {"endpoint_name": endpoint},
+        {"model": model},
+    ]
+    if instance_type:
+        overrides.append({"instance_type": instance_type})
+    if instance_count is not None:
+        overrides.append({"instance_count": instance_count})
+    return load_online_deployment(str(spec), params_override=overrides)
 
 
 class AzureEndpoint:
@@ -45,12 +58,16 @@ class AzureEndpoint:
         model: str,
         spec: Path = DEPLOYMENT_SPEC,
         latency_ms: float = 500.0,
+        instance_type: str | None = None,
+        instance_count: int | None = None,
     ) -> None:
         self.client = ml_client
         self.endpoint = endpoint
         self.model = model
         self.spec = spec
         self.latency_ms = latency_ms
+        self.instance_type = instance_type
+        self.instance_count = instance_count
 
     def _endpoint(self) -> Any:
         try:
@@ -65,7 +82,9 @@ class AzureEndpoint:
         return {str(k): int(v) for k, v in (self._endpoint().traffic or {}).items()}
 
     def deploy(self, colour: str) -> None:
-        deployment = load_deployment(self.spec, colour, self.endpoint, self.model)
+        deployment = load_deployment(
+            self.spec, colour, self.endpoint, self.model, self.instance_type, self.instance_count
+        )
         logger.info("deploying %s to %s/%s at 0%% traffic", self.model, self.endpoint, colour)
         self.client.online_deployments.begin_create_or_update(deployment).result()
 

@@ -237,6 +237,12 @@ def rollout_azure(
         Path | None, typer.Option("--deployment-spec", help="Online deployment YAML.")
     ] = None,
     steps: Annotated[str | None, typer.Option("--steps", help="Override, e.g. 10,50,100")] = None,
+    instance_type: Annotated[
+        str | None, typer.Option("--instance-type", help="Override the spec's VM size.")
+    ] = None,
+    instance_count: Annotated[
+        int | None, typer.Option("--instance-count", min=1, help="Override the spec's count.")
+    ] = None,
     subscription_id: Annotated[
         str | None, typer.Option("--subscription-id", envvar="AML_SUBSCRIPTION_ID")
     ] = None,
@@ -256,7 +262,13 @@ def rollout_azure(
     model = load_release_file(release).model.azureml_uri()
     ref = WorkspaceRef.resolve(subscription_id, resource_group, workspace)
     executor = AzureEndpoint(
-        ml_client(ref), endpoint, model, spec or DEPLOYMENT_SPEC, latency_ms=latency
+        ml_client(ref),
+        endpoint,
+        model,
+        spec or DEPLOYMENT_SPEC,
+        latency_ms=latency,
+        instance_type=instance_type,
+        instance_count=instance_count,
     )
     _report(run_rollout(executor, parsed), result_json)
 
