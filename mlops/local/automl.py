@@ -19,20 +19,21 @@ from mlops.errors import MlopsError
 
 log = logging.getLogger(__name__)
 
-# Azure AutoML regression algorithm names (RegressionModels in azure-ai-ml); YAML may also
-# spell them in snake case (light_gbm), which Azure accepts too.
-AZURE_REGRESSION_MODELS = (
-    "ElasticNet",
-    "GradientBoosting",
-    "DecisionTree",
-    "KNN",
-    "LassoLars",
-    "SGD",
-    "RandomForest",
-    "ExtremeRandomTrees",
-    "LightGBM",
-    "XGBoostRegressor",
-)
+# Azure AutoML regression algorithms (RegressionModels in azure-ai-ml) -> the FLAML
+# estimator train.py runs for it, or None where FLAML has no equivalent (those are refused).
+# YAML may spell the names in snake case (light_gbm), as Azure accepts too.
+AZURE_REGRESSION_MODELS: dict[str, str | None] = {
+    "LightGBM": "lgbm",
+    "RandomForest": "rf",
+    "ExtremeRandomTrees": "extra_tree",
+    "GradientBoosting": "histgb",
+    "ElasticNet": None,
+    "DecisionTree": None,
+    "KNN": None,
+    "LassoLars": None,
+    "SGD": None,
+    "XGBoostRegressor": None,  # xgboost is not in the pinned set
+}
 
 # Settings that only steer Azure compute or bookkeeping; they do not change the model.
 IGNORED = frozenset(
@@ -70,8 +71,14 @@ def _snake(name: str) -> str:
 
 
 def _algorithm(name: str, where: str) -> str:
-    for canonical in AZURE_REGRESSION_MODELS:
+    for canonical, flaml in AZURE_REGRESSION_MODELS.items():
         if name in (canonical, _snake(canonical), canonical.lower()):
+            if flaml is None:
+                supported = ", ".join(k for k, v in AZURE_REGRESSION_MODELS.items() if v)
+                raise MlopsError(
+                    f"{where}: AutoML algorithm '{name}' has no local (FLAML) equivalent; "
+                    f"supported locally: {supported}"
+                )
             return canonical
     raise MlopsError(f"{where}: unknown AutoML regression algorithm '{name}'")
 

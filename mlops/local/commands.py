@@ -85,24 +85,27 @@ def train(
         summary_json.parent.mkdir(parents=True, exist_ok=True)
         summary_json.write_text(json.dumps(summary, indent=2) + "\n")
 
-    out = display.console
-    out.print(f"run {result.run_id}: logs and outputs in {result.run_dir}")
+    # soft_wrap: paths and commands stay on one line, so they can be copied.
+    def say(text: str) -> None:
+        display.console.print(text, soft_wrap=True, highlight=False, markup=False)
+
+    say(f"run {result.run_id}: logs and outputs in {result.run_dir}")
     if summary_json is not None:
-        out.print(f"summary: {summary_json}")
+        say(f"summary: {summary_json}")
     failed = result.failed
     if failed is not None:
         raise MlopsError(f"step '{failed.name}' failed: {failed.cause} (log: {failed.log})")
     if summary["gate"] is not None:
         verdict = "promote" if summary["gate"]["promote"] else "no promotion"
-        out.print(f"gate: {verdict}: {summary['gate']['reason']}")
+        say(f"gate: {verdict}: {summary['gate']['reason']}")
     model = summary["model"]
     if model is not None and model["registered"]:
-        out.print(f"registered {model['name']} version {model['version']} in {env}")
+        say(f"registered {model['name']} version {model['version']} in {env}")
     elif model is not None:
-        out.print(f"not registered: {model['reason']}")
+        say(f"not registered: {model['reason']}")
     if summary["report"]:
-        out.print(f"report: {summary['report']}")
-    out.print(f"MLflow UI: {summary['mlflow_ui']}")
+        say(f"report: {summary['report']}")
+    say(f"MLflow UI: {summary['mlflow_ui']}")
 
 
 def register(app: typer.Typer) -> None:

@@ -36,9 +36,9 @@ class RichDisplay:
             f"{escape(result.name)}: [{style}]{result.state}[/] in {result.seconds:.1f} s"
         )
         if tail:
-            self.console.print(f"[bold]last lines of {escape(str(result.log))}:[/]")
+            self.console.print(f"[bold]last lines of {escape(str(result.log))}:[/]", soft_wrap=True)
             for line in tail:
-                self.console.print(f"  {escape(line)}", highlight=False)
+                self.console.print(f"  {escape(line)}", highlight=False, soft_wrap=True)
 
     def table(self, steps: list[StepResult]) -> None:
         """The final step / state / duration table."""

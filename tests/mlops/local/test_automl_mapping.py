@@ -113,6 +113,11 @@ def test_no_outputs_still_exposes_best_model() -> None:
             node(training={"allowed_training_algorithms": ["Prophet"]}),
             "unknown AutoML regression algorithm 'Prophet'",
         ),
+        (
+            node(training={"allowed_training_algorithms": ["LightGBM", "KNN"]}),
+            "AutoML algorithm 'KNN' has no local \\(FLAML\\) equivalent; supported locally: "
+            "LightGBM, RandomForest, ExtremeRandomTrees, GradientBoosting",
+        ),
         (node(task="classification"), "AutoML task 'classification' has no local equivalent"),
         (node(outputs={"best_model": {}, "scores": {}}), "AutoML output 'scores'"),
     ],
@@ -123,6 +128,7 @@ def test_no_outputs_still_exposes_best_model() -> None:
         "stack-ensemble-on",
         "blocked-algorithms",
         "unknown-algorithm",
+        "no-flaml-equivalent",
         "task",
         "extra-output",
     ],
@@ -138,3 +144,13 @@ def test_training_data_is_required() -> None:
     del settings["training_data"]
     with pytest.raises(MlopsError, match="AutoML node needs 'training_data'"):
         map_automl_node(settings, WHERE)
+
+
+def test_locally_supported_algorithms_are_those_train_py_runs() -> None:
+    """The mapping refuses exactly the algorithms the FLAML trainer cannot run."""
+    from taxi_fare.models import AZURE_ALGORITHMS
+
+    from mlops.local.automl import AZURE_REGRESSION_MODELS
+
+    supported = {k.lower(): v for k, v in AZURE_REGRESSION_MODELS.items() if v is not None}
+    assert supported == AZURE_ALGORITHMS
