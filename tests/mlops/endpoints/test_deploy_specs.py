@@ -53,12 +53,10 @@ def test_online_deployment(aml: Any) -> None:
     code = _resolved(spec.parent, dep.code_configuration.code)
     assert dep.code_configuration.scoring_script == "score.py"
     assert (code / "score.py").is_file() and (code / "taxi_fare").is_dir()
-    conda = _resolved(
-        spec.parent,
-        dep.environment.conda_file
-        if isinstance(dep.environment.conda_file, str)
-        else yaml.safe_load(spec.read_text())["environment"]["conda_file"],
-    )
+    # azure-ai-ml reads the conda file into the environment: it is the project's score spec.
+    score_conda = yaml.safe_load((ROOT / "data-science/environment/score-conda.yml").read_text())
+    assert dep.environment.conda_file == score_conda
+    conda = _resolved(spec.parent, yaml.safe_load(spec.read_text())["environment"]["conda_file"])
     assert conda == ROOT / "data-science" / "environment" / "score-conda.yml"
     assert (dep.instance_type, dep.instance_count) == (
         CONFIG["online_instance_type"],
