@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from mlops.checks import ado_schema, ado_scripts, ado_templates, ado_variables
@@ -9,9 +10,11 @@ from mlops.checks.ado_model import AdoProject, discover
 from mlops.checks.findings import Finding
 
 
-def _syntax_and_schema(project: AdoProject) -> list[Finding]:
+def _syntax_and_schema(project: AdoProject, wanted: Callable[[str], bool]) -> list[Finding]:
     findings = []
     for ado_file in list(project.files.values()):
+        if not wanted(ado_file.rel):
+            continue
         if ado_file.syntax_error is not None:
             line, message = ado_file.syntax_error
             findings.append(Finding(ado_file.rel, line, ado_schema.RULE, f"YAML: {message}"))
@@ -30,12 +33,16 @@ def _syntax_and_schema(project: AdoProject) -> list[Finding]:
     return findings
 
 
-def check(root: Path) -> list[Finding]:
-    """Schema, templates and parameters, variables, scripts and continueOnError."""
+def check(root: Path, wanted: Callable[[str], bool] = lambda rel: True) -> list[Finding]:
+    """Schema, templates and parameters, variables, scripts and continueOnError.
+
+    Templates and variables are judged across files, so they always run in full;
+    the schema and the scripts (the slow parts) only for files ``wanted`` accepts.
+    """
     project = discover(root)
     findings = ado_templates.check(project)  # loads included templates into the project
     findings += ado_variables.check(project)
-    findings += _syntax_and_schema(project)
-    findings += ado_scripts.check_scripts(project)
+    findings += _syntax_and_schema(project, wanted)
+    findings += ado_scripts.check_scripts(project, wanted)
     findings += ado_scripts.check_continue_on_error(project)
     return findings

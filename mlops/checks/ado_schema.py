@@ -118,6 +118,49 @@ def _is_integer(checker: Any, instance: Any) -> bool:
     return isinstance(instance, int) and not isinstance(instance, bool)
 
 
+def _task_pattern(branch: Any) -> re.Pattern[str] | None:
+    task = branch.get("properties", {}).get("task") if isinstance(branch, dict) else None
+    pattern = task.get("pattern") if isinstance(task, dict) else None
+    return re.compile(pattern, re.IGNORECASE) if isinstance(pattern, str) else None
+
+
+_TASK_BRANCHES: dict[int, list[re.Pattern[str] | None]] = {}
+
+
+def _any_of(validator: Any, any_of: list[Any], instance: Any, schema: Any) -> Any:
+    """``anyOf`` that tries only the branch of the step's own task.
+
+    The task definition is an anyOf of several hundred task schemas, each picked by
+    a ``task: Name@N`` pattern; trying them all for every step is what makes plain
+    validation slow. A step is judged by the branches its task name matches (all of
+    them when none does, so an unknown task is still reported as such).
+    """
+    from jsonschema.exceptions import ValidationError
+
+    indexes: list[int] = list(range(len(any_of)))
+    if isinstance(instance, dict) and len(any_of) > 50:
+        key = id(any_of)
+        if key not in _TASK_BRANCHES:
+            _TASK_BRANCHES[key] = [_task_pattern(b) for b in any_of]
+        patterns = _TASK_BRANCHES[key]
+        if all(pattern is not None for pattern in patterns):
+            task = instance.get("task")
+            if not isinstance(task, str):
+                narrowed = [0]  # no task name: every branch fails the same way; one says why
+            else:
+                narrowed = [i for i, p in enumerate(patterns) if p is not None and p.search(task)]
+            indexes = narrowed or indexes
+    errors = []
+    for index in indexes:  # as jsonschema's anyOf, keeping each branch's original index
+        branch_errors = list(validator.descend(instance, any_of[index], schema_path=index))
+        if not branch_errors:
+            return
+        errors.extend(branch_errors)
+    yield ValidationError(
+        f"{instance!r} is not valid under any of the given schemas", context=errors
+    )
+
+
 @functools.cache
 def _validator(definition: str) -> Any:
     import jsonschema
@@ -127,7 +170,9 @@ def _validator(definition: str) -> Any:
     checker = jsonschema.Draft7Validator.TYPE_CHECKER.redefine_many(
         {"boolean": _is_boolean, "number": _is_number, "integer": _is_integer}
     )
-    cls = jsonschema.validators.extend(jsonschema.Draft7Validator, type_checker=checker)
+    cls = jsonschema.validators.extend(
+        jsonschema.Draft7Validator, {"anyOf": _any_of}, type_checker=checker
+    )
     schema = _schema()
     root = {
         "$schema": schema["$schema"],
@@ -191,38 +236,37 @@ def _discriminated(error: Any) -> str | None:
     return None
 
 
-def _pick(error: Any) -> tuple[Any, str | None]:
-    """Descend anyOf/oneOf errors into the branch that matches the instance's shape.
+def _leaves(error: Any) -> list[tuple[Any, str | None]]:
+    """The errors a person should read: anyOf/oneOf descended into the branch that applies.
 
-    A step with ``bash:`` is judged by the bash branch, an AzureCLI@2 task by
-    that task's inputs, so the message names the misspelt key instead of "is not
-    valid under any of the given schemas".
+    A step with ``bash:`` is judged by the bash branch, an AzureCLI@2 task by that
+    task's inputs, so the message names the misspelt key instead of "is not valid
+    under any of the given schemas". Every problem inside that branch is kept, so
+    two broken steps give two findings.
     """
-    while error.context:
-        if (special := _discriminated(error)) is not None:
-            return error, special
-        branches: dict[int, list[Any]] = {}
-        for sub in error.context:
-            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
-        alternatives = error.schema.get(error.validator)
-        candidates = []
-        for index, subs in branches.items():
-            branch = alternatives[index] if isinstance(alternatives, list) else {}
-            if any(s.validator == "required" and not s.relative_path for s in subs):
-                continue
-            if any(s.validator == "type" and not s.relative_path for s in subs):
-                continue
-            if isinstance(branch, dict) and not _branch_applies(branch, error.instance):
-                continue
-            depth = max(len(s.path) for s in subs)
-            candidates.append((-depth, len(subs), index, subs))
-        if not candidates:
-            break
-        candidates.sort(key=lambda c: c[:3])
-        subs = candidates[0][3]
-        subs.sort(key=lambda s: (-len(s.path), s.validator != "additionalProperties"))
-        error = subs[0]
-    return error, None
+    if not error.context:
+        return [(error, None)]
+    if (special := _discriminated(error)) is not None:
+        return [(error, special)]
+    branches: dict[int, list[Any]] = {}
+    for sub in error.context:
+        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+    alternatives = error.schema.get(error.validator)
+    candidates = []
+    for index, subs in branches.items():
+        branch = alternatives[index] if isinstance(alternatives, list) else {}
+        if any(s.validator == "required" and not s.relative_path for s in subs):
+            continue
+        if any(s.validator == "type" and not s.relative_path for s in subs):
+            continue
+        if isinstance(branch, dict) and not _branch_applies(branch, error.instance):
+            continue
+        depth = max(len(s.path) for s in subs)
+        candidates.append((-depth, len(subs), index, subs))
+    if not candidates:
+        return [(error, None)]
+    candidates.sort(key=lambda c: c[:3])
+    return [leaf for sub in candidates[0][3] for leaf in _leaves(sub)]
 
 
 def _message(error: Any, special: str | None) -> str:
@@ -244,14 +288,20 @@ def check(rel_path: str, doc: Any, kind: str) -> list[Finding]:
     """Schema findings of one Azure DevOps document of a known kind."""
     flat = unnest(doc)
     validator = _validator(_DEFINITIONS[kind])
-    findings = []
-    for error in validator.iter_errors(flat):
-        best, special = _pick(error)
+    # One finding per line and problem: the same unknown task is seen from the step and
+    # from its task key; the deeper location is kept.
+    chosen: dict[tuple[int, str], tuple[int, Finding]] = {}
+    leaves = [leaf for error in validator.iter_errors(flat) for leaf in _leaves(error)]
+    for best, special in leaves:
         path = list(best.absolute_path)
         if best.validator == "additionalProperties" and isinstance(best.instance, dict):
             allowed = set(best.schema.get("properties", {}))
             unknown = [k for k in best.instance if k not in allowed]
             if unknown:
                 path.append(unknown[0])
-        findings.append(Finding(rel_path, line_at(flat, path), RULE, _message(best, special)))
-    return findings
+        line = line_at(flat, path)
+        finding = Finding(rel_path, line, RULE, _message(best, special))
+        key = (line, special or finding.message)
+        if key not in chosen or chosen[key][0] < len(path):
+            chosen[key] = (len(path), finding)
+    return [finding for _, finding in chosen.values()]

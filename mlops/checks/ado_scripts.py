@@ -12,7 +12,7 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -154,8 +154,11 @@ def _shellcheck(scripts: list[Script], paths: list[Path]) -> list[Finding]:
     return findings
 
 
-def check_scripts(project: AdoProject) -> list[Finding]:
-    scripts = [s for f in project.files.values() if f.doc is not None for s in scripts_of(f)]
+def check_scripts(
+    project: AdoProject, wanted: Callable[[str], bool] = lambda rel: True
+) -> list[Finding]:
+    files = [f for f in project.files.values() if f.doc is not None and wanted(f.rel)]
+    scripts = [s for f in files for s in scripts_of(f)]
     if not scripts:
         return []
     findings: list[Finding] = []

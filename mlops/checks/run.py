@@ -47,7 +47,7 @@ def validate(root: Path, paths: Iterable[Path] = ()) -> list[Finding]:
     findings += aml_bindings.check(project)
     if any(_wanted(spec.rel, prefixes) for spec in project.specs.values()):
         findings += aml_load.check(project)
-    findings += ado.check(root)
+    findings += ado.check(root, lambda rel: _wanted(rel, prefixes))
     findings += config_keys.check(root)
     findings = _without_echoes(findings)
     return sort_unique(f for f in findings if _wanted(f.path, prefixes))

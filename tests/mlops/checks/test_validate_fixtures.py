@@ -36,6 +36,8 @@ EXPECTED = [
     (f"{ADO}/bad-schema.yml", 4, "ado-schema", "unknown key 'displayNme'"),
     (f"{ADO}/bad-script.yml", 6, "ado-script", "bash -n: syntax error"),
     (f"{ADO}/bad-script.yml", 10, "ado-script", "SC2045"),
+    (f"{ADO}/bad-task.yml", 9, "ado-schema", "unknown key 'inlineScrpt'"),
+    (f"{ADO}/bad-task.yml", 10, "ado-schema", "unknown task 'AzureCLII@2'"),
     (f"{ADO}/bad-template.yml", 3, "ado-template", "'templates/missing.yml' not found"),
     (f"{ADO}/bad-variable.yml", 5, "ado-variable", "$(regoin) is not defined"),
     (f"{ADO}/bad-yaml.yml", 4, "ado-schema", "YAML: while parsing a block collection"),
