@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +13,10 @@ import requests
 from conftest import SAMPLES
 from endpoint_models import FEATURES
 
-from mlops.endpoints.local_server import LocalServer
+from mlops.cli import main
+from mlops.endpoints.local_server import LocalServer, free_port
+from mlops.endpoints.smoke import check_predictions, load_sample, smoke_test
+from mlops.errors import MlopsError
 
 pytestmark = pytest.mark.e2e
 
@@ -156,3 +160,82 @@ def test_row_limit_allows_exactly_the_limit(good_server: LocalServer) -> None:
     assert resp.status_code == 200, resp.text
     values = resp.json()
     assert len(values) == 50 and all(math.isfinite(v) for v in values)
+
+
+# The smoke test, against the same server ------------------------------------------------
+
+
+def test_smoke_test_passes_on_a_healthy_endpoint(good_server: LocalServer) -> None:
+    result = smoke_test(good_server.score_url, latency_ms=10_000)
+    assert result.ok, result.reason
+    assert result.rows == 5  # 3 split rows + 2 records
+    assert result.verdict().startswith(f"smoke test passed for {good_server.score_url}: 5 rows")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"latency_ms": 1e-6}, "exceeds the 1e-06 ms budget"),
+        ({"high": 5.0}, "outside the sane range [0, 5]"),
+    ],
+)
+def test_smoke_test_fails_on_budget_or_insane_predictions(
+    good_server: LocalServer, kwargs: dict[str, float], fragment: str
+) -> None:
+    result = smoke_test(good_server.score_url, **kwargs)
+    assert not result.ok
+    assert fragment in result.reason
+    assert result.verdict().startswith("smoke test FAILED")
+
+
+def test_smoke_test_fails_on_a_wrong_route_or_a_dead_port(good_server: LocalServer) -> None:
+    wrong = smoke_test(good_server.url + "/nowhere")
+    assert not wrong.ok and "HTTP 404" in wrong.reason
+    dead = smoke_test(f"http://127.0.0.1:{free_port()}/score", timeout_s=5)
+    assert not dead.ok and "request failed" in dead.reason
+
+
+def test_smoke_test_cli_exit_codes(good_server: LocalServer, capsys: pytest.CaptureFixture) -> None:
+    main(["smoke-test", "--url", good_server.score_url, "--latency-ms", "10000"])
+    assert capsys.readouterr().out.startswith("smoke test passed")
+    with pytest.raises(SystemExit) as failed:
+        main(["smoke-test", "--url", good_server.url + "/nowhere"])
+    assert failed.value.code == 1
+    assert "smoke test FAILED" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (None, "sample request not found"),
+        ("{", "not valid JSON"),
+        ('{"rows": []}', "no input_data"),
+        ('{"input_data": []}', "sample has no rows"),
+    ],
+)
+def test_bad_sample_files_are_named(tmp_path: Path, content: str | None, fragment: str) -> None:
+    path = tmp_path / "sample.json"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(MlopsError, match=fragment) as err:
+        load_sample(path)
+    assert str(path) in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("payload", "fragment"),
+    [
+        ({"predictions": [1.0]}, "response is dict"),
+        ([1.0], "1 predictions for 2 rows"),
+        ([1.0, "x"], "prediction 1 is not a number"),
+        ([1.0, True], "prediction 1 is not a number"),
+        ([1.0, float("inf")], "prediction 1 is not finite"),
+        ([1.0, -3.0], "outside the sane range"),
+    ],
+)
+def test_check_predictions_names_the_problem(payload: Any, fragment: str) -> None:
+    assert fragment in (check_predictions(payload, 2, 0.0, 1000.0) or "")
+
+
+def test_check_predictions_accepts_sane_values() -> None:
+    assert check_predictions([0.0, 999.5], 2, 0.0, 1000.0) is None
