@@ -28,7 +28,7 @@ def validate(
     from mlops.checks.findings import to_json
     from mlops.checks.run import validate as run
 
-    findings = run(root or Path.cwd(), paths or ())
+    findings = run(root or Path.cwd(), paths or (), parallel=True)
     if json_output:
         typer.echo(to_json(findings))
     else:

@@ -32,11 +32,13 @@ def _prefixes(root: Path, paths: Iterable[Path]) -> list[str]:
     return prefixes
 
 
-def validate(root: Path, paths: Iterable[Path] = ()) -> list[Finding]:
+def validate(root: Path, paths: Iterable[Path] = (), *, parallel: bool = False) -> list[Finding]:
     """All findings (sorted, unique) of the repository at ``root``, limited to ``paths``.
 
     The whole repository is always analysed, because a file is judged by what it
-    includes and what includes it; only the findings are filtered.
+    includes and what includes it; only the findings are filtered. ``parallel``
+    loads the Azure ML specs in a child process (worth it for one run from the
+    command line; in-process keeps azure-ai-ml imported once for repeated calls).
     """
     root = root.resolve()
     if not root.is_dir():
@@ -45,9 +47,13 @@ def validate(root: Path, paths: Iterable[Path] = ()) -> list[Finding]:
     project = discover(root)
     findings = list(project.findings)
     findings += aml_bindings.check(project)
-    if any(_wanted(spec.rel, prefixes) for spec in project.specs.values()):
+    load_specs = any(_wanted(spec.rel, prefixes) for spec in project.specs.values())
+    child = aml_load.start(root) if load_specs and parallel else None
+    if load_specs and child is None:
         findings += aml_load.check(project)
     findings += ado.check(root, lambda rel: _wanted(rel, prefixes))
+    if child is not None:
+        findings += aml_load.collect(child)
     findings += config_keys.check(root)
     findings = _without_echoes(findings)
     return sort_unique(f for f in findings if _wanted(f.path, prefixes))
