@@ -78,7 +78,10 @@ def train(
         )
 
     display = RichDisplay()
-    result = run_pipeline(loaded, env=env, overrides=overrides, data=data, display=display)
+    try:
+        result = run_pipeline(loaded, env=env, overrides=overrides, data=data, display=display)
+    finally:
+        display.close()
     display.table(result.steps)
     summary = build_summary(result, trainer=trainer, env=env)
     if summary_json is not None:

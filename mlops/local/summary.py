@@ -66,7 +66,11 @@ def build_summary(result: RunResult, trainer: str, env: str) -> dict[str, Any]:
         else {short: metrics.get(long) for long, short in METRIC_KEYS.items()},
         "gate": None
         if decision is None
-        else {"promote": decision.get("promote"), "reason": decision.get("reason")},
+        else {
+            "promote": decision.get("promote"),
+            "reason": decision.get("reason"),
+            "champion_version": decision.get("champion_version"),
+        },
         "model": None
         if model_info is None
         else {
