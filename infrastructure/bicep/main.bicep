@@ -201,7 +201,7 @@ module workspace 'modules/workspace.bicep' = {
     tags: allTags
     names: names
     publicNetworkAccess: privateNetworkingEnabled ? 'Disabled' : 'Enabled'
-    allowListPublicNetworkAccess: privateNetworkingEnabled && empty(allowedIpRanges) ? 'Disabled' : 'Enabled'
+    allowListPublicNetworkAccess: (privateNetworkingEnabled && empty(allowedIpRanges)) ? 'Disabled' : 'Enabled'
     firewallDefaultAction: privateNetworkingEnabled ? 'Deny' : 'Allow'
     allowedIpRanges: allowedIpRanges
     privateEndpointSubnetId: privateNetworkingEnabled ? network.outputs.subnetId : ''

@@ -1,0 +1,505 @@
+"""Terraform and Bicep declare the same infrastructure (issue 8).
+
+Same resource kinds, same role assignments (principal, built-in role GUID, scope), same security
+settings in every networking scenario, and resource names that follow config-infra-<env>.yml and
+Azure's length limits. The negative tests mutate a copy of the stacks and expect the very check
+that guards the real files to name the change.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+import sys
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+INFRA = REPO / "infrastructure"
+ENVIRONMENTS = ("dev", "stage", "prod")
+USER_ID = "00000000-0000-0000-0000-0000000000aa"
+
+
+def _load_model_module() -> Any:
+    """tests/ is not a package (importlib mode), so load the sibling helper by path."""
+    if "iac_model" not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            "iac_model", Path(__file__).with_name("iac_model.py")
+        )
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["iac_model"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["iac_model"]
+
+
+iac = _load_model_module()
+
+BUILT_IN_ROLES = {
+    "Azure AI Administrator": "b78c5d69-af96-48a3-bf8d-a8b4d589de94",
+    "Azure AI Developer": "64702f94-c441-49e6-a78b-ef80e0188fee",
+    "AzureML Compute Operator": "e503ece1-11d0-4e8e-8e2c-7a6c3bf38815",
+    "AzureML Data Scientist": "f6c7c914-8db3-469d-8ca1-694a8f32e121",
+    "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+    "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
+}
+
+# The assignments issue 8 asks for (the workspace identity's own roles come on top).
+REQUIRED_ROLES = {
+    ("user", "Azure AI Developer", "workspace"),
+    ("user", "AzureML Compute Operator", "workspace"),
+    ("user", "AzureML Data Scientist", "workspace"),
+    ("user", "Storage Blob Data Contributor", "storage"),
+    ("compute", "AzureML Data Scientist", "resource_group"),
+    ("compute", "Storage Blob Data Contributor", "resource_group"),
+    ("compute", "Key Vault Secrets User", "resource_group"),
+}
+
+ALLOWED_IPS = ["203.0.113.0/24"]
+
+# scenario -> (Terraform variables, Bicep parameters)
+SCENARIOS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "private": ({}, {}),
+    "allow-list": ({"allowed_ip_ranges": ALLOWED_IPS}, {"allowedIpRanges": ALLOWED_IPS}),
+    "public": ({"private_networking_enabled": False}, {"privateNetworkingEnabled": False}),
+}
+
+PRIVATE_SECURITY = {
+    "workspace.public_network_access": False,
+    "workspace.ip_allowlist": [],
+    "workspace.isolation_mode": "AllowOnlyApprovedOutbound",
+    "workspace.identity": "UserAssigned",
+    "storage.public_network_access": False,
+    "storage.firewall_default_action": "Deny",
+    "storage.ip_rules": [],
+    "storage.blob_public_access": False,
+    "storage.shared_key_access": True,
+    "storage.local_users": False,
+    "storage.min_tls": "TLS1_2",
+    "storage.https_only": True,
+    "key_vault.public_network_access": False,
+    "key_vault.firewall_default_action": "Deny",
+    "key_vault.rbac_authorization": True,
+    "key_vault.purge_protection": True,
+    "container_registry.admin_user": False,
+    "container_registry.anonymous_pull": False,
+    "container_registry.public_network_access": False,
+    "compute.node_public_ip": False,
+    "compute.ssh_public_access": False,
+    "compute.local_auth": False,
+    "compute.identity": "UserAssigned",
+    "compute.idle_before_scale_down": "PT15M",
+}
+
+EXPECTED_SECURITY = {
+    "private": PRIVATE_SECURITY,
+    # An allow-list opens the workspace and storage to those addresses only; the rest stays shut.
+    "allow-list": {
+        **PRIVATE_SECURITY,
+        "workspace.public_network_access": True,
+        "workspace.ip_allowlist": ALLOWED_IPS,
+        "storage.public_network_access": True,
+        "storage.ip_rules": ALLOWED_IPS,
+    },
+    "public": {
+        **PRIVATE_SECURITY,
+        "workspace.public_network_access": True,
+        "storage.public_network_access": True,
+        "storage.firewall_default_action": "Allow",
+        "key_vault.public_network_access": True,
+        "key_vault.firewall_default_action": "Allow",
+        "container_registry.public_network_access": True,
+    },
+}
+
+PRIVATE_ENDPOINTS = ["amlworkspace", "blob", "file", "queue", "registry", "table", "vault"]
+PRIVATE_DNS_ZONES = sorted(
+    [
+        "privatelink.api.azureml.ms",
+        "privatelink.notebooks.azure.net",
+        "privatelink.blob.core.windows.net",
+        "privatelink.file.core.windows.net",
+        "privatelink.queue.core.windows.net",
+        "privatelink.table.core.windows.net",
+        "privatelink.vaultcore.azure.net",
+        "privatelink.azurecr.io",
+        "privatelink.monitor.azure.com",
+    ]
+)
+
+# Azure naming rules for the resources whose limits bite (common.md, issue 8).
+NAME_RULES = {
+    "storage_account": re.compile(r"^[a-z0-9]{3,24}$"),
+    "key_vault": re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$"),
+    "container_registry": re.compile(r"^[a-zA-Z0-9]{5,50}$"),
+    "workspace": re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}$"),
+    "registry": re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}$"),
+    "online_endpoint": re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{2,31}$"),
+    "batch_endpoint": re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{2,31}$"),
+}
+
+
+# ----------------------------------------------------------------------------------- helpers
+
+
+def config(env: str, repo: Path = REPO) -> dict[str, Any]:
+    return yaml.safe_load((repo / f"config-infra-{env}.yml").read_text())["variables"]
+
+
+def scheme_names(namespace: str, postfix: str, env: str) -> dict[str, str]:
+    """The naming scheme of common.md, written out independently of both stacks."""
+    base = f"{namespace}-{postfix}{env}"
+    return {
+        "resource_group": f"rg-{base}",
+        "workspace": f"mlw-{base}",
+        "storage_account": f"st{namespace}{postfix}{env}",
+        "key_vault": f"kv-{base}",
+        "container_registry": f"cr{namespace}{postfix}{env}",
+        "application_insights": f"appi-{base}",
+        "log_analytics": f"log-{base}",
+        "virtual_network": f"vnet-{base}",
+        "workspace_identity": f"id-{base}-ws",
+        "compute_identity": f"id-{base}-compute",
+        "compute_cluster": "cpu-cluster",
+        "online_endpoint": f"ep-{base}",
+        "batch_endpoint": f"bep-{base}",
+        "registry": f"mlr-{namespace}-{postfix}",
+        "registry_resource_group": f"rg-{namespace}-{postfix}shared",
+        "shared_log_analytics": f"log-{namespace}-{postfix}shared",
+    }
+
+
+@cache
+def env_model(flavour: str, env: str, scenario: str, infra: Path = INFRA) -> Any:
+    tf_vars, bicep_params = SCENARIOS[scenario]
+    if flavour == "terraform":
+        return iac.terraform_env(infra / "terraform", env, {"user_object_id": USER_ID, **tf_vars})
+    return iac.bicep_env(infra / "bicep", env, {"userObjectId": USER_ID, **bicep_params})
+
+
+@cache
+def shared_model(flavour: str, infra: Path = INFRA) -> Any:
+    if flavour == "terraform":
+        return iac.terraform_shared(infra / "terraform", {})
+    return iac.bicep_shared(infra / "bicep", {})
+
+
+def differences(expected: dict[str, Any], **actual: dict[str, Any]) -> list[str]:
+    """One line per key where a stack disagrees with the expectation."""
+    problems = []
+    for flavour, values in actual.items():
+        for key in sorted(expected.keys() | values.keys()):
+            want, got = expected.get(key, "<absent>"), values.get(key, "<absent>")
+            if want != got:
+                problems.append(f"{flavour}: {key} is {got!r}, expected {want!r}")
+    return problems
+
+
+def role_problems(tf_model: Any, bicep_model: Any) -> list[str]:
+    by_guid = {guid: name for name, guid in BUILT_IN_ROLES.items()}
+    named = {}
+    for flavour, model in (("terraform", tf_model), ("bicep", bicep_model)):
+        roles = iac.role_assignments(model, USER_ID)
+        named[flavour] = sorted((p, by_guid.get(g, f"unknown role {g}"), s) for p, g, s in roles)
+    problems = [
+        f"{flavour}: missing role assignment {missing}"
+        for flavour, roles in named.items()
+        for missing in sorted(REQUIRED_ROLES - set(roles))
+    ]
+    problems += [
+        f"terraform only: {ra}" for ra in named["terraform"] if ra not in named["bicep"]
+    ] + [f"bicep only: {ra}" for ra in named["bicep"] if ra not in named["terraform"]]
+    problems += [
+        f"{flavour}: {ra} has no built-in role GUID"
+        for flavour, roles in named.items()
+        for ra in roles
+        if ra[1].startswith("unknown role")
+    ]
+    return problems
+
+
+def name_problems(model: Any, cfg: dict[str, Any]) -> list[str]:
+    expected = scheme_names(cfg["namespace"], cfg["postfix"], cfg["environment"])
+    problems = []
+    for key, values in iac.names(model).items():
+        problems += [
+            f"{model.flavour}: {key} named {value!r}, config says {expected[key]!r}"
+            for value in values
+            if value != expected[key]
+        ]
+    return problems
+
+
+def config_problems(env: str, infra: Path = INFRA, repo: Path = REPO) -> list[str]:
+    """Per-environment values of both stacks equal config-infra-<env>.yml."""
+    cfg = config(env, repo)
+    want = {
+        "namespace": cfg["namespace"],
+        "postfix": cfg["postfix"],
+        "environment": cfg["environment"],
+        "location": cfg["location"],
+    }
+    compute = {
+        "compute_vm_size": cfg["compute_vm_size"],
+        "compute_min_instances": cfg["compute_min_instances"],
+        "compute_max_instances": cfg["compute_max_instances"],
+    }
+    sources = {
+        f"aml-vnet/env/{env}.tfvars": (
+            iac.load_tfvars(infra / "terraform" / "aml-vnet" / "env" / f"{env}.tfvars"),
+            want,
+        ),
+        f"aml-managed-smi/env/{env}.tfvars": (
+            iac.load_tfvars(infra / "terraform" / "aml-managed-smi" / "env" / f"{env}.tfvars"),
+            {**want, **compute},
+        ),
+    }
+    bicep = iac.load_bicep_parameters(infra / "bicep" / "env" / f"{env}.parameters.json")
+    bicep_keys = {
+        "environment": "environmentName",
+        "compute_vm_size": "computeVmSize",
+        "compute_min_instances": "computeMinInstances",
+        "compute_max_instances": "computeMaxInstances",
+    }
+    bicep_as_tf = {key: bicep.get(bicep_keys.get(key, key)) for key in {**want, **compute}}
+    sources[f"bicep/env/{env}.parameters.json"] = (bicep_as_tf, {**want, **compute})
+    return [
+        f"{source}: {key} = {values.get(key)!r}, config-infra-{env}.yml says {value!r}"
+        for source, (values, expected) in sources.items()
+        for key, value in expected.items()
+        if values.get(key) != value
+    ]
+
+
+# ------------------------------------------------------------------------------------- tests
+
+
+def test_same_resource_kinds() -> None:
+    declared = iac.terraform_declared_types(INFRA / "terraform")
+    azapi = {
+        arm for tf_type, arms in declared.items() if tf_type.startswith("azapi") for arm in arms
+    }
+    unmapped = sorted(t for t in declared if not t.startswith("azapi") and t not in iac.TF_TO_ARM)
+    assert not unmapped, f"Terraform resource types without an ARM kind in TF_TO_ARM: {unmapped}"
+    terraform = {arm for t in declared if t in iac.TF_TO_ARM for arm in iac.TF_TO_ARM[t]} | azapi
+    bicep = iac.bicep_declared_kinds(INFRA / "bicep")
+    assert sorted(terraform - bicep) == [], "declared in Terraform only"
+    assert sorted(bicep - terraform) == [], "declared in Bicep only"
+    assert "Microsoft.MachineLearningServices/registries" in bicep
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_same_role_assignments(env: str) -> None:
+    problems = role_problems(
+        env_model("terraform", env, "private"), env_model("bicep", env, "private")
+    )
+    assert problems == []
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_same_security_settings(scenario: str) -> None:
+    tf = iac.security(env_model("terraform", "dev", scenario))
+    bicep = iac.security(env_model("bicep", "dev", scenario))
+    expected = {**EXPECTED_SECURITY[scenario]}
+    cfg = config("dev")
+    expected.update(
+        {
+            "compute.vm_size": cfg["compute_vm_size"],
+            "compute.min_nodes": cfg["compute_min_instances"],
+            "compute.max_nodes": cfg["compute_max_instances"],
+        }
+    )
+    assert differences(expected, terraform=tf, bicep=bicep) == []
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_same_private_endpoints_and_dns_zones(scenario: str) -> None:
+    endpoints = [] if scenario == "public" else PRIVATE_ENDPOINTS
+    for flavour in ("terraform", "bicep"):
+        model = env_model(flavour, "dev", scenario)
+        assert iac.private_endpoints(model) == endpoints, flavour
+        assert iac.private_dns_zones(model) == PRIVATE_DNS_ZONES, flavour
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_names_follow_config(env: str) -> None:
+    cfg = config(env)
+    assert config_problems(env) == []
+    for flavour in ("terraform", "bicep"):
+        model = env_model(flavour, env, "private")
+        assert name_problems(model, cfg) == []
+        covered = set(iac.names(model))
+        # Every resource named by the scheme is checked (endpoints are the pipelines' job).
+        assert covered == set(scheme_names("n", "0", env)) - {
+            "online_endpoint",
+            "batch_endpoint",
+            "registry",
+            "registry_resource_group",
+            "shared_log_analytics",
+        }, flavour
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_names_within_azure_limits(env: str) -> None:
+    cfg = config(env)
+    names = scheme_names(cfg["namespace"], cfg["postfix"], cfg["environment"])
+    for key, rule in NAME_RULES.items():
+        assert rule.match(names[key]), f"{key} name {names[key]!r} breaks Azure's naming rule"
+
+
+def test_shared_registry_stacks_agree() -> None:
+    cfg = config("dev")
+    tf, bicep = shared_model("terraform"), shared_model("bicep")
+    expected = {
+        "registry.public_network_access": False,
+        "registry.storage_blob_public_access": False,
+        "registry.acr_sku": "Premium",
+    }
+    assert (
+        differences(
+            expected, terraform=iac.registry_security(tf), bicep=iac.registry_security(bicep)
+        )
+        == []
+    )
+    assert iac.private_endpoints(tf) == iac.private_endpoints(bicep) == ["amlregistry"] * 3
+    for model in (tf, bicep):
+        assert name_problems(model, cfg) == []
+        assert set(iac.names(model)) == {
+            "registry",
+            "registry_resource_group",
+            "shared_log_analytics",
+        }
+
+
+# ------------------------------------------------------------------------- negative cases
+
+
+@pytest.fixture(scope="module")
+def infra_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A pristine copy of infrastructure/ + config; each negative test mutates its own copy."""
+    base = tmp_path_factory.mktemp("pristine")
+    shutil.copytree(INFRA, base / "infrastructure", ignore=shutil.ignore_patterns("pipelines"))
+    for env in ENVIRONMENTS:
+        shutil.copy(REPO / f"config-infra-{env}.yml", base)
+    return base
+
+
+def mutated(base: Path, tmp_path: Path, relative: str, old: str, new: str) -> Path:
+    """Copy ``base`` to ``tmp_path`` and replace ``old`` by ``new`` in one file."""
+    target = tmp_path / "repo"
+    shutil.copytree(base, target)
+    path = target / relative
+    text = path.read_text()
+    assert text.count(old) == 1, f"mutation anchor {old!r} not found once in {relative}"
+    path.write_text(text.replace(old, new))
+    return target
+
+
+def test_detects_bicep_registry_admin_user(infra_copy: Path, tmp_path: Path) -> None:
+    repo = mutated(
+        infra_copy,
+        tmp_path,
+        "infrastructure/bicep/modules/workspace.bicep",
+        "adminUserEnabled: false",
+        "adminUserEnabled: true",
+    )
+    bicep = iac.security(env_model("bicep", "dev", "private", repo / "infrastructure"))
+    tf = iac.security(env_model("terraform", "dev", "private"))
+    problems = differences({**tf}, terraform=tf, bicep=bicep)
+    assert problems == ["bicep: container_registry.admin_user is True, expected False"]
+
+
+def test_detects_terraform_isolation_mode(infra_copy: Path, tmp_path: Path) -> None:
+    repo = mutated(
+        infra_copy,
+        tmp_path,
+        "infrastructure/terraform/aml-managed-smi/main.tf",
+        'isolation_mode = "AllowOnlyApprovedOutbound"',
+        'isolation_mode = "AllowInternetOutbound"',
+    )
+    tf = iac.security(env_model("terraform", "dev", "private", repo / "infrastructure"))
+    assert differences(
+        {"workspace.isolation_mode": "AllowOnlyApprovedOutbound"},
+        terraform={"workspace.isolation_mode": tf["workspace.isolation_mode"]},
+    ) == [
+        "terraform: workspace.isolation_mode is 'AllowInternetOutbound', "
+        "expected 'AllowOnlyApprovedOutbound'"
+    ]
+
+
+def test_detects_missing_terraform_role_assignment(infra_copy: Path, tmp_path: Path) -> None:
+    repo = mutated(
+        infra_copy,
+        tmp_path,
+        "infrastructure/terraform/aml-managed-smi/main.tf",
+        '    compute-secrets-user     = { principal = "compute", role = "Key Vault Secrets User",'
+        ' scope = "resource_group" }\n',
+        "",
+    )
+    problems = role_problems(
+        env_model("terraform", "dev", "private", repo / "infrastructure"),
+        env_model("bicep", "dev", "private"),
+    )
+    missing = ("compute", "Key Vault Secrets User", "resource_group")
+    assert problems == [f"terraform: missing role assignment {missing}", f"bicep only: {missing}"]
+
+
+def test_detects_bicep_role_on_wrong_scope(infra_copy: Path, tmp_path: Path) -> None:
+    repo = mutated(
+        infra_copy,
+        tmp_path,
+        "infrastructure/bicep/modules/role-assignments.bicep",
+        "ra => ra.scope == 'storage'",
+        "ra => ra.scope == 'nowhere'",
+    )
+    problems = role_problems(
+        env_model("terraform", "dev", "private"),
+        env_model("bicep", "dev", "private", repo / "infrastructure"),
+    )
+    assert (
+        "bicep: missing role assignment ('user', 'Storage Blob Data Contributor', 'storage')"
+        in (problems)
+    )
+    assert "terraform only: ('workspace', 'Storage Blob Data Contributor', 'storage')" in problems
+
+
+def test_detects_bicep_name_off_scheme(infra_copy: Path, tmp_path: Path) -> None:
+    repo = mutated(
+        infra_copy,
+        tmp_path,
+        "infrastructure/bicep/main.bicep",
+        "storageAccount: 'st${namespace}${postfix}${environmentName}'",
+        "storageAccount: 'sa${namespace}${postfix}${environmentName}'",
+    )
+    model = env_model("bicep", "dev", "private", repo / "infrastructure")
+    assert name_problems(model, config("dev")) == [
+        "bicep: storage_account named 'sataxifare0001dev', config says 'sttaxifare0001dev'"
+    ]
+
+
+def test_detects_tfvars_drifting_from_config(infra_copy: Path, tmp_path: Path) -> None:
+    repo = mutated(
+        infra_copy,
+        tmp_path,
+        "infrastructure/terraform/aml-managed-smi/env/prod.tfvars",
+        "compute_max_instances = 4",
+        "compute_max_instances = 8",
+    )
+    assert config_problems("prod", repo / "infrastructure", repo) == [
+        "aml-managed-smi/env/prod.tfvars: compute_max_instances = 8, config-infra-prod.yml says 4"
+    ]
+
+
+def test_name_rules_reject_names_over_azure_limits() -> None:
+    assert not NAME_RULES["storage_account"].match(
+        scheme_names("taxifare", "0001", "stage-eu")["storage_account"]
+    )
+    assert not NAME_RULES["key_vault"].match(
+        scheme_names("taxifarewesteu", "0001", "stage")["key_vault"]
+    )
+    assert not NAME_RULES["online_endpoint"].match("ep-" + "x" * 30)
