@@ -15,7 +15,7 @@ from pathlib import Path
 
 from taxi_fare.automl import search
 from taxi_fare.metrics import regression_metrics
-from taxi_fare.models import flaml_estimators, flaml_metric, save_model
+from taxi_fare.models import check_output_folder, flaml_estimators, flaml_metric, save_model
 from taxi_fare.schema import FEATURES, TARGET
 from taxi_fare.split import read_split
 from taxi_fare.steps import mlflow_run, run_step
@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     # Settings first: a wrong name fails before any data is read.
     metric = flaml_metric(args.primary_metric)
     estimators = flaml_estimators(args.allowed_algorithms)
+    check_output_folder(args.model_output)
     train = read_split(args.train_data)
     X, y = train[list(FEATURES)], train[TARGET]  # noqa: N806 (sklearn naming)
     result = search(

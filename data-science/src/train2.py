@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from taxi_fare.metrics import regression_metrics
-from taxi_fare.models import random_forest_pipeline, save_model
+from taxi_fare.models import check_output_folder, random_forest_pipeline, save_model
 from taxi_fare.schema import FEATURES, TARGET
 from taxi_fare.split import read_split
 from taxi_fare.steps import mlflow_run, run_step
@@ -46,6 +46,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output_folder(args.model_output)
     train = read_split(args.train_data)
     X, y = train[list(FEATURES)], train[TARGET]  # noqa: N806 (sklearn naming)
     params = {

@@ -113,7 +113,10 @@ def _verdict(challenger: Metrics, champion: Metrics, policy: GatePolicy):
         }
     ]
     failures: list[str] = []
-    if gain <= 0:
+    # Equal up to float noise is not better: a forest sums its trees in thread order, so
+    # the very same model can score 1e-16 apart on two runs.
+    same = math.isclose(challenger[primary], champion[primary], rel_tol=1e-9, abs_tol=1e-12)
+    if gain <= 0 or same:
         failures.append(
             f"{primary} {challenger[primary]:.4f} is not better than the champion's "
             f"{champion[primary]:.4f}"

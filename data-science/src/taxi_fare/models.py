@@ -114,6 +114,12 @@ def pipeline_with(estimator) -> Pipeline:
     return Pipeline([("features", DerivedFeatures()), ("model", clone(estimator))])
 
 
+def check_output_folder(folder: Path) -> None:
+    """MLflow refuses to save into a used folder: say so before training, not after."""
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise ModelError(f"{folder}: model_output folder is not empty")
+
+
 def save_model(pipeline: Pipeline, folder: Path, sample: pd.DataFrame, metadata: dict) -> None:
     """Save a fitted pipeline as an MLflow sklearn model that loads anywhere.
 
@@ -122,13 +128,25 @@ def save_model(pipeline: Pipeline, folder: Path, sample: pd.DataFrame, metadata:
     ``code_paths`` ships the taxi_fare package so the derived-feature stage unpickles
     without this repository.
     """
-    import mlflow.sklearn
     from mlflow.models import infer_signature
 
-    if folder.exists() and any(folder.iterdir()):
-        raise ModelError(f"{folder}: model_output folder is not empty")
+    check_output_folder(folder)
     example = sample.loc[:, list(FEATURES)].astype("float64").head(5).reset_index(drop=True)
     signature = infer_signature(example, pipeline.predict(example))
+    # MLflow warns on every cloudpickle save; the choice is deliberate (see above).
+    quiet = logging.getLogger("mlflow.sklearn")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        _save(pipeline, folder, example, signature, metadata)
+    finally:
+        quiet.setLevel(level)
+    log.info("saved MLflow model to %s", folder)
+
+
+def _save(pipeline: Pipeline, folder: Path, example: pd.DataFrame, signature, metadata) -> None:
+    import mlflow.sklearn
+
     mlflow.sklearn.save_model(
         pipeline,
         str(folder),
@@ -139,7 +157,6 @@ def save_model(pipeline: Pipeline, folder: Path, sample: pd.DataFrame, metadata:
         input_example=example,
         metadata=metadata,
     )
-    log.info("saved MLflow model to %s", folder)
 
 
 def load_model(folder: str | Path):
