@@ -17,13 +17,22 @@ ROOT = Path(__file__).resolve().parents[3]
 SAMPLES = ROOT / "data" / "requests"
 
 
+class _Models(dict[str, Path]):
+    """Model folders by kind, each saved on first use (a save costs about a second)."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__()
+        self.root = root
+
+    def __missing__(self, kind: str) -> Path:
+        self[kind] = endpoint_models.save_model(self.root / kind, kind)
+        return self[kind]
+
+
 @pytest.fixture(scope="session")
 def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Model folders by kind: good, shifted (a second healthy version), nan (predicts NaN)."""
-    root = tmp_path_factory.mktemp("endpoint-models")
-    return {
-        kind: endpoint_models.save_model(root / kind, kind) for kind in ("good", "shifted", "nan")
-    }
+    return _Models(tmp_path_factory.mktemp("endpoint-models"))
 
 
 @pytest.fixture(scope="module")
