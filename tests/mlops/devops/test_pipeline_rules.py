@@ -430,3 +430,35 @@ def test_mlops_validate_finds_nothing_in_these_files() -> None:
     mine = ("mlops/devops-pipelines/", "infrastructure/pipelines/", "config-infra-")
     findings = [str(f) for f in check(REPO_ROOT) if f.path.startswith(mine)]
     assert findings == []
+
+
+REPO_PATH = re.compile(r"^(mlops|data|data-science|infrastructure)/[\w./-]+$")
+
+
+def repo_paths(doc: Any) -> set[str]:
+    """Repository paths given as template parameter values or parameter defaults."""
+    found = set()
+    for node in _dicts(doc):
+        values: list[Any] = []
+        if "template" in node and isinstance(node.get("parameters"), dict):
+            values += list(node["parameters"].values())
+        if "name" in node and "type" in node and "default" in node:
+            values.append(node["default"])
+        found.update(v for v in values if isinstance(v, str) and REPO_PATH.match(v))
+    return found
+
+
+def test_every_referenced_repository_path_exists() -> None:
+    """Specs, release files, samples and IaC files the YAML points at are really there."""
+    referenced = set()
+    for path in _all_files():
+        referenced |= repo_paths(_load(path))
+    assert {
+        "mlops/azureml/train/pipeline.yml",
+        "mlops/releases/stage.yml",
+        "mlops/azureml/deploy/online/online-deployment.yml",
+        "infrastructure/bicep/main.bicep",
+    } <= referenced
+    missing = sorted(p for p in referenced if not (REPO_ROOT / p).exists())
+    assert missing == []
+    assert repo_paths({"parameters": [{"name": "x", "type": "string", "default": "data/x.csv"}]})
