@@ -12,7 +12,7 @@ import logging
 import re
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -96,8 +96,25 @@ def _diagnostics(exc: Exception) -> list[dict[str, Any]]:
         payload, _ = json.JSONDecoder().raw_decode(text[start:])
     except ValueError:
         return []
-    errors = payload.get("errors") if isinstance(payload, dict) else None
-    return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
+    if not isinstance(payload, dict):
+        return []
+    errors = payload.get("errors")
+    if isinstance(errors, list):  # azure-ai-ml's own format: path, message, location
+        return [e for e in errors if isinstance(e, dict)]
+    return list(_marshmallow_messages(payload, ""))  # plain marshmallow: {field: [messages]}
+
+
+def _marshmallow_messages(node: Any, path: str) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _marshmallow_messages(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(node, list) and all(isinstance(m, str) for m in node):
+        yield {"path": path, "message": "; ".join(node)}
+    elif isinstance(node, list):
+        for item in node:
+            yield from _marshmallow_messages(item, path)
+    else:
+        yield {"path": path, "message": str(node)}
 
 
 def _component_files(spec: AmlSpec) -> list[Path]:

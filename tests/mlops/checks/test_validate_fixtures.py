@@ -12,11 +12,16 @@ from mlops.checks.run import validate
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "validate"
 AML = "mlops/azureml/train"
+DEPLOY = "mlops/azureml/deploy"
 ADO = "mlops/devops-pipelines"
 
 # (path, line, rule, words the message must contain): one or more per broken file.
 EXPECTED = [
     ("config-infra-stage.yml", 2, "config-keys", "'environment' is missing here"),
+    (f"{DEPLOY}/bad-batch-deployment.yml", 13, "aml-schema", "'append_rows' passed is not in"),
+    (f"{DEPLOY}/bad-online-deployment.yml", 4, "aml-reference", "model 'no-such-model'"),
+    (f"{DEPLOY}/bad-online-deployment.yml", 7, "aml-path", "'no_such_score.py' does not exist"),
+    (f"{DEPLOY}/bad-online-deployment.yml", 10, "aml-schema", "Not a valid integer"),
     (f"{AML}/components/bad-command.yml", 11, "aml-binding", "declares no 'rowz'"),
     (f"{AML}/components/bad-path.yml", 5, "aml-path", "no-such-folder"),
     (f"{AML}/components/bad-reference.yml", 6, "aml-reference", "'no-such-env'"),
