@@ -161,3 +161,32 @@ def test_unknown_step_and_empty_output_are_named(tmp_path: Path) -> None:
         download_outputs(_client(FILES), "pipe-1", [], tmp_path, step_outputs=["evaluate"])
     with pytest.raises(MlopsError, match="at least one"):
         download_outputs(_client(FILES), "pipe-1", [], tmp_path)
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["azure", "download-outputs", "--name", "j", "--dest", "out"], "at least one --output"),
+        (
+            ["azure", "download-outputs", "--name", "j", "--dest", "out", "--step-output", "x"],
+            "must look like STEP:OUTPUT",
+        ),
+        (["azure", "wait-job", "--name", "j", "--timeout-minutes", "5"], "no workspace given"),
+        (["azure", "wait-job", "--name", "j", "--timeout-minutes", "0"], "must be positive"),
+    ],
+)
+def test_cli_refuses_bad_arguments_before_touching_azure(
+    argv: list[str],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    for var in ("AML_SUBSCRIPTION_ID", "AML_RESOURCE_GROUP", "AML_WORKSPACE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 1
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -382,6 +382,12 @@ def test_training_picks_the_pipeline_by_trainer_and_outlives_its_wait() -> None:
     assert train_job["timeoutInMinutes"] > wait["default"]
     decision = doc["stages"][0]["jobs"][1]
     assert decision["variables"]["promote"] == "$[ dependencies.train.outputs['gate.promote'] ]"
+    # ... which the run-pipeline template's step named 'gate' sets as output variables.
+    steps = _load(TEMPLATE_DIR / "run-pipeline.yml")["steps"]
+    gate = next(s for s in steps if s.get("name") == "gate")
+    assert "python -m mlops azure gate-decision" in gate["bash"]
+    publish = [s for s in steps if s.get("task") == "PublishPipelineArtifact@1"]
+    assert publish and steps.index(publish[0]) < steps.index(gate)
 
 
 def test_cli_versions_are_pinned_and_match_the_checker() -> None:
