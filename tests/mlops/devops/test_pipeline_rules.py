@@ -468,3 +468,19 @@ def test_every_referenced_repository_path_exists() -> None:
     missing = sorted(p for p in referenced if not (REPO_ROOT / p).exists())
     assert missing == []
     assert repo_paths({"parameters": [{"name": "x", "type": "string", "default": "data/x.csv"}]})
+
+
+@pytest.mark.parametrize("spec", ["pipeline.yml", "pipeline-automl.yml"])
+def test_downloaded_step_outputs_exist_in_the_azure_ml_pipelines(spec: str) -> None:
+    """run-pipeline.yml downloads STEP:OUTPUT pairs: each step and output is in the spec."""
+    params = {p["name"]: p for p in _load(TEMPLATE_DIR / "run-pipeline.yml")["parameters"]}
+    train_dir = REPO_ROOT / "mlops" / "azureml" / "train"
+    jobs = _load(train_dir / spec)["jobs"]
+    for pair in params["stepOutputs"]["default"]:
+        step, output = pair.split(":")
+        assert step in jobs, f"{spec} has no step {step}"
+        component = _load(train_dir / jobs[step]["component"])
+        assert output in component["outputs"], f"{step} has no output {output}"
+    folders = {pair.split(":")[0] for pair in params["stepOutputs"]["default"]}
+    for key in ("decisionFile", "modelInfoFile"):
+        assert params[key]["default"].split("/")[0] in folders
