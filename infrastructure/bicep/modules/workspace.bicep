@@ -289,6 +289,12 @@ module privateEndpoint 'private-endpoint.bicep' = [for pe in privateEndpoints: {
     groupId: pe.groupId
     privateDnsZoneNames: pe.zones
   }
+  dependsOn: [
+    workspace
+    storage
+    keyVault
+    containerRegistry
+  ]
 }]
 
 output workspaceName string = workspace.name
