@@ -484,3 +484,28 @@ def test_downloaded_step_outputs_exist_in_the_azure_ml_pipelines(spec: str) -> N
     folders = {pair.split(":")[0] for pair in params["stepOutputs"]["default"]}
     for key in ("decisionFile", "modelInfoFile"):
         assert params[key]["default"].split("/")[0] in folders
+
+
+DEPLOYING_TEMPLATES = {
+    "templates/create-endpoint.yml",
+    "templates/create-deployment.yml",
+    "templates/allocate-traffic.yml",
+    "templates/run-stage-tests.yml",
+}
+
+
+@pytest.mark.parametrize(
+    "name", sorted(n for n in ENTRY_PIPELINES if n.startswith(("stage-", "prod-")))
+)
+def test_release_is_checked_before_anything_is_deployed(name: str) -> None:
+    """prod refuses a version without a stage pass before touching an endpoint (stage alike)."""
+    env = name.split("-")[0]
+    doc = _load(PIPELINE_DIR / name)
+    for job in (j for n in _dicts(doc) for j in (n.get("jobs") or [])):
+        steps = job["strategy"]["runOnce"]["deploy"]["steps"]
+        used = [s.get("template") for s in steps]
+        assert "templates/release-check.yml" in used, f"{name}: no release check"
+        check = used.index("templates/release-check.yml")
+        assert steps[check]["parameters"]["environment"] == env
+        deploying = [i for i, t in enumerate(used) if t in DEPLOYING_TEMPLATES]
+        assert all(i > check for i in deploying), f"{name}: deploys before the release check"
