@@ -315,6 +315,9 @@ class Linter:
         jobs = _section(doc, "jobs")
         parent_inputs = _section(doc, "inputs")
         parent_outputs = _section(doc, "outputs")
+        for name, job in jobs.items():
+            if not isinstance(job, YDict):
+                self.add(spec, jobs.key_line(name), KEY, f"jobs.{name}: a step must be a mapping")
         interfaces = {name: self.interface(spec, job) for name, job in _jobs(jobs)}
         edges: dict[str, set[str]] = {name: set() for name in interfaces}
         for name, job in _jobs(jobs):
