@@ -24,13 +24,16 @@ from mlops.promotion.local_deploy import LocalDeployer
 
 
 @pytest.fixture
-def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, empty_registry_db: Path) -> Path:
     """A fresh $MLOPS_HOME, tmp release files with a relaxed latency budget, a dev experiment."""
-    from mlflow import MlflowClient
+    import shutil
 
     from mlops.datagen.generator import generate
 
     monkeypatch.setenv("MLOPS_HOME", str(tmp_path / "home"))
+    for store in ("dev", settings.REGISTRY):  # empty stores, without paying for their creation
+        settings.store_dir(store).mkdir(parents=True)
+        shutil.copyfile(empty_registry_db, settings.store_dir(store) / "mlflow.db")
     monkeypatch.setenv(releases.RELEASES_DIR_ENV, str(tmp_path / "releases"))
     monkeypatch.setenv("GIT_COMMIT", "e2e0000")
     for env in releases.RELEASE_ENVIRONMENTS:
@@ -46,7 +49,6 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     experiment = client.create_experiment("e2e", artifact_location=settings.artifact_root("dev"))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", settings.tracking_uri("dev"))
     monkeypatch.setenv("MLFLOW_EXPERIMENT_ID", experiment)
-    assert isinstance(client, MlflowClient)
     generate(1500, tmp_path / "raw", seed=11)
     return tmp_path
 
