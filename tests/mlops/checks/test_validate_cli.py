@@ -28,6 +28,14 @@ def broken(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.fixture(scope="module")
+def clean_ado(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The clean fixture without Azure ML specs: no child process, no azure-ai-ml import."""
+    root = tmp_path_factory.mktemp("cli-clean") / "repo"
+    shutil.copytree(FIXTURES / "clean", root, ignore=shutil.ignore_patterns("azureml"))
+    return root
+
+
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     try:
         main(argv)
@@ -39,6 +47,7 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
 
 
 def test_clean_tree_exits_zero_and_prints_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    # The full fixture: the command loads its Azure ML specs in a child process.
     code, out, _ = run(["validate", "--root", str(FIXTURES / "clean")], capsys)
     assert (code, out) == (0, "")
 
@@ -76,8 +85,10 @@ def test_json_lists_path_line_rule_message(
     } in findings
 
 
-def test_json_of_a_clean_tree_is_an_empty_list(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(["validate", "--json", "--root", str(FIXTURES / "clean")], capsys)
+def test_json_of_a_clean_tree_is_an_empty_list(
+    clean_ado: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(["validate", "--json", "--root", str(clean_ado)], capsys)
     assert (code, json.loads(out)) == (0, [])
 
 
