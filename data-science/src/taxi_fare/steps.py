@@ -43,27 +43,31 @@ def mlflow_run(step: str) -> Iterator[object]:
         yield active
         return
     by_hand = not os.environ.get("MLFLOW_RUN_ID")
+    experiment_id = None
     if by_hand and not (
         os.environ.get("MLFLOW_EXPERIMENT_ID") or os.environ.get("MLFLOW_EXPERIMENT_NAME")
     ):
-        _hand_run_experiment()
-    with mlflow.start_run(run_name=step if by_hand else None) as run:
+        experiment_id = _hand_run_experiment()
+    with mlflow.start_run(run_name=step if by_hand else None, experiment_id=experiment_id) as run:
         yield run
 
 
-def _hand_run_experiment() -> None:
+def _hand_run_experiment() -> str | None:
     """For a step run by hand on a sqlite store: artifacts beside the database, not in cwd.
 
     MLflow's Default experiment stores artifacts under ``./mlruns`` of whatever folder
-    the first run started in, which would litter the source tree.
+    the first run started in, which would litter the source tree. The id is passed to
+    ``start_run`` rather than made active with ``set_experiment``, which would also
+    export ``MLFLOW_EXPERIMENT_ID`` into the environment of this process.
     """
     import mlflow
 
     uri = mlflow.get_tracking_uri()
     if not uri.startswith("sqlite:///"):
-        return
+        return None
     database = Path(uri.removeprefix("sqlite:///"))
-    if mlflow.get_experiment_by_name(HAND_RUN_EXPERIMENT) is None:
-        location = (database.parent / "artifacts").resolve().as_uri()
-        mlflow.create_experiment(HAND_RUN_EXPERIMENT, artifact_location=location)
-    mlflow.set_experiment(HAND_RUN_EXPERIMENT)
+    experiment = mlflow.get_experiment_by_name(HAND_RUN_EXPERIMENT)
+    if experiment is not None:
+        return experiment.experiment_id
+    location = (database.parent / "artifacts").resolve().as_uri()
+    return mlflow.create_experiment(HAND_RUN_EXPERIMENT, artifact_location=location)
