@@ -109,7 +109,10 @@ def load_scoring_model(root: Path) -> ScoringModel:
     import mlflow.pyfunc
 
     path = find_model_dir(root)
-    model = mlflow.pyfunc.load_model(str(path))
+    # The scoring environment and the model's requirements are pinned from the same lock
+    # (tests/test_pins.py), so MLflow's requirement-mismatch scan finds nothing; it walks
+    # every installed distribution and costs seconds on each worker start.
+    model = mlflow.pyfunc.load_model(str(path), suppress_warnings=True)
     signature = model.metadata.signature
     if signature is None or signature.inputs is None or not signature.inputs.has_input_names():
         raise ValueError(f"model at {path} has no column signature; columns cannot be matched")
