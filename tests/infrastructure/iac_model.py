@@ -862,7 +862,14 @@ def security(model: StackModel) -> dict[str, Any]:
             _dig(i.body, "body", "properties", "ipAllowlist")
             for i in model.of_kind("azapi_update_resource")
         ]
+        subnet = model.one("azurerm_subnet")
         return {
+            "subnet.default_outbound_access": subnet["default_outbound_access_enabled"],
+            "subnet.private_endpoint_network_policies": subnet["private_endpoint_network_policies"],
+            "subnet.network_security_group": len(
+                model.of_kind("azurerm_subnet_network_security_group_association")
+            )
+            == 1,
             "workspace.public_network_access": ws["public_network_access_enabled"],
             "workspace.ip_allowlist": allow[0] if allow else [],
             "workspace.isolation_mode": _dig(ws, "managed_network", 0, "isolation_mode"),
@@ -901,7 +908,14 @@ def security(model: StackModel) -> dict[str, Any]:
     cluster = model.one("Microsoft.MachineLearningServices/workspaces/computes")
     cc = cluster["properties"]
     local_auth_off = cc.get("disableLocalAuth", UNKNOWN)
+    subnets = _dig(model.one("Microsoft.Network/virtualNetworks"), "properties", "subnets")
+    subnet = (
+        _dig(subnets, 0, "properties") if isinstance(subnets, list) and len(subnets) == 1 else {}
+    )
     return {
+        "subnet.default_outbound_access": _dig(subnet, "defaultOutboundAccess"),
+        "subnet.private_endpoint_network_policies": _dig(subnet, "privateEndpointNetworkPolicies"),
+        "subnet.network_security_group": isinstance(_dig(subnet, "networkSecurityGroup"), dict),
         "workspace.public_network_access": _enabled(ws["publicNetworkAccess"]),
         "workspace.ip_allowlist": ws.get("ipAllowlist", []),
         "workspace.isolation_mode": _dig(ws, "managedNetwork", "isolationMode"),

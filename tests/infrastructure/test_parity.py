@@ -70,6 +70,9 @@ SCENARIOS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
 }
 
 PRIVATE_SECURITY = {
+    "subnet.default_outbound_access": False,
+    "subnet.private_endpoint_network_policies": "Enabled",
+    "subnet.network_security_group": True,
     "workspace.public_network_access": False,
     "workspace.ip_allowlist": [],
     "workspace.isolation_mode": "AllowOnlyApprovedOutbound",
@@ -342,6 +345,18 @@ def test_names_follow_config(env: str) -> None:
             "registry_resource_group",
             "shared_log_analytics",
         }, flavour
+
+
+def test_terraform_state_keys_are_per_stack_and_environment() -> None:
+    keys = {}
+    for backend in sorted((INFRA / "terraform").glob("*/env/*.azurerm.tfbackend")):
+        stack, env = backend.parent.parent.name, backend.name.split(".")[0]
+        keys[f"{stack}/{env}"] = iac.load_tfvars(backend)["key"]
+    assert keys == {name: f"{name}.tfstate" for name in keys}
+    assert sorted(keys) == sorted(
+        [f"{stack}/{env}" for stack in ("aml-vnet", "aml-managed-smi") for env in ENVIRONMENTS]
+        + ["aml-registry-smi/shared"]
+    )
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
