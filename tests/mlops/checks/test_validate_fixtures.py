@@ -38,6 +38,8 @@ EXPECTED = [
     (f"{ADO}/bad-parameter.yml", 3, "ado-parameter", "required parameter 'who'"),
     (f"{ADO}/bad-parameter.yml", 5, "ado-parameter", "'whom' is not declared"),
     (f"{ADO}/bad-parameter.yml", 6, "ado-parameter", "'medium' is not one of fast, slow"),
+    (f"{ADO}/bad-parameter-type.yml", 6, "ado-parameter", "'retries' of"),
+    (f"{ADO}/bad-parameter-type.yml", 7, "ado-parameter", "expects a boolean"),
     (f"{ADO}/bad-schema.yml", 4, "ado-schema", "unknown key 'displayNme'"),
     (f"{ADO}/bad-script.yml", 6, "ado-script", "bash -n: syntax error"),
     (f"{ADO}/bad-script.yml", 10, "ado-script", "SC2045"),
