@@ -80,6 +80,10 @@ def train(
     display = RichDisplay()
     try:
         result = run_pipeline(loaded, env=env, overrides=overrides, data=data, display=display)
+    except KeyboardInterrupt:
+        # The step subprocess got the same Ctrl-C; the runner has marked it and the MLflow
+        # runs failed, and its logs stay in the run folder.
+        raise typer.Abort() from None
     finally:
         display.close()
     display.table(result.steps)

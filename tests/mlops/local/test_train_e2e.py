@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from mlops.cli import main
+from mlops.local.runner import git_commit
 
 pytestmark = pytest.mark.e2e
 
@@ -89,6 +90,7 @@ def test_first_run_registers_the_bootstrap_champion(first: dict, registry: Any) 
     tags = registry.get_model_version("taxi-fare", "1").tags
     assert tags["trainer"] == "rf"
     assert tags["pipeline_run_id"] == first["run_id"]
+    assert tags["git_commit"] == git_commit()
 
 
 def test_same_data_and_seed_is_not_promoted(second: dict, registry: Any) -> None:
