@@ -72,11 +72,11 @@ def _promote_stage(
     stage_config: Path | None,
 ) -> PromotionResult:
     config = stage_tests.load_config(stage_config)
+    name = release.model.name
+    dev = local_registry.dev_version(version, name)
     if stage_data is None:
         raise MlopsError("promote --to stage needs stage test data (run stageprep.py first)")
     frame = stage_tests.read_stage_data(stage_data)
-    name = release.model.name
-    dev = local_registry.dev_version(version, name)
     local_registry.check_artifact(dev)  # a dev entry without its artifact changes nothing
     previous = history.current_version("stage")
     entry = local_registry.copy_to_registry(dev)

@@ -1,0 +1,123 @@
+"""The promotion CLI: output and exit codes; bad input is one `error:` line and no change."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import FakeDeployer, Home, snapshot
+
+from mlops.cli import main
+from mlops.promotion import local_registry, promote
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    try:
+        main(argv)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _error_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.fixture
+def staged(home: Home, deployer: FakeDeployer) -> Home:
+    """Version 3 passed stage and runs in stage; version 1 is in the registry, failed stage."""
+    with pytest.raises(Exception, match="stage tests failed"):
+        promote.promote("stage", 1, deployer, stage_data=home.stage_data)
+    promote.promote("stage", 3, deployer, stage_data=home.stage_data)
+    return home
+
+
+def test_models_json_shows_tags_champion_released_and_deployed(
+    staged: Home, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = _run(["models", "--env", "stage", "--json"], capsys)
+    assert code == 0
+    view = json.loads(out)
+    assert (view["store"], view["champion"], view["released"], view["deployed"]) == (
+        "registry", 3, 3, 3,
+    )  # fmt: skip
+    rows = {row["version"]: row for row in view["versions"]}
+    assert rows[3]["stage_passed"] and not rows[1]["stage_passed"]
+    assert rows[3]["released_in"] == ["stage"] and rows[1]["released_in"] == []
+    assert rows[3]["lineage"]["git_commit"] == "0123abc"
+    assert rows[3]["metrics"]["root_mean_squared_error"] > 0.5
+    assert rows[1]["tags"]["stage_passed"] == "false"
+
+    code, out, _ = _run(["models"], capsys)
+    assert code == 0
+    assert out.splitlines()[0] == "taxi-fare in dev (store dev)"
+    assert out.splitlines()[-1].startswith("3        yes")
+
+
+def test_release_check(staged: Home, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(["release", "check", "--env", "stage"], capsys)
+    assert code == 0 and "version 3 of taxi-fare in the local registry store: ok" in out
+
+    prod = staged.releases / "prod.yml"
+    prod.write_text(prod.read_text().replace("version: null", "version: 1"))
+    before = snapshot(staged)
+    code, _, err = _run(["release", "check", "--env", "prod"], capsys)
+    assert code == 1
+    assert "version 1 of taxi-fare has not passed stage" in _error_line(err)
+
+    prod.write_text(prod.read_text().replace("version: 1", "version: 8"))
+    code, _, err = _run(["release", "check", "--env", "prod"], capsys)
+    assert code == 1 and "names version 8 of taxi-fare, which the local" in _error_line(err)
+
+    prod.write_text("model: {name: taxi-fare}\n")
+    code, _, err = _run(["release", "check", "--env", "prod"], capsys)
+    assert code == 1 and f"{prod}: key 'rollout': missing" in _error_line(err)
+    prod.unlink()
+    code, _, err = _run(["rollback", "--env", "prod"], capsys)
+    assert code == 1 and "prod.yml: release file not found" in _error_line(err)
+    assert {k: v for k, v in snapshot(staged).items() if k != "files"} == {
+        k: v for k, v in before.items() if k != "files"
+    }
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["promote", "--to", "stage", "--version", "9"], "version 9 of taxi-fare does not exist"),
+        (["promote", "--to", "prod", "--version", "1"], "version 1 of taxi-fare has not passed"),
+        (["promote", "--to", "prod", "--version", "2"], "version 2 of taxi-fare is not in the"),
+        (["rollback", "--env", "stage"], "no previous release of stage"),
+        (["rollback", "--env", "dev"], "cannot roll back 'dev'"),
+        (["models", "--env", "qa"], "unknown environment 'qa'"),
+    ],
+)
+def test_bad_commands_print_one_error_and_change_nothing(
+    staged: Home, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    before = snapshot(staged)
+    code, _, err = _run(argv, capsys)
+    assert code == 1
+    assert message in _error_line(err)
+    assert snapshot(staged) == before
+
+
+def test_record_stage_result_file(
+    staged: Home, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = tmp_path / "stage-result.json"
+    result.write_text(json.dumps({"version": 1, "rows": 50, "passed": True, "reason": "rerun",
+                                  "metrics": {"r2_score": 0.5}}))  # fmt: skip
+    code, out, _ = _run(["release", "record-stage", "--result", str(result)], capsys)
+    assert code == 0 and "recorded stage_passed=true on version 1" in out
+    entry = local_registry.registry_version(1)
+    assert entry is not None and entry.tags["stage_reason"] == "rerun" and entry.stage_passed
+    before = snapshot(staged)
+    result.write_text("{not json")
+    code, _, err = _run(["release", "record-stage", "--result", str(result)], capsys)
+    assert code == 1 and f"{result}: not valid JSON" in _error_line(err)
+    assert snapshot(staged) == before
