@@ -347,6 +347,42 @@ def test_names_follow_config(env: str) -> None:
         }, flavour
 
 
+# names.yml variable (what the Azure DevOps pipelines address) -> naming-scheme key.
+PIPELINE_NAMES = {
+    "resource_group": "resource_group",
+    "aml_workspace": "workspace",
+    "storage_account": "storage_account",
+    "key_vault": "key_vault",
+    "container_registry": "container_registry",
+    "app_insights": "application_insights",
+    "log_analytics": "log_analytics",
+    "virtual_network": "virtual_network",
+    "workspace_identity": "workspace_identity",
+    "compute_identity": "compute_identity",
+    "compute_cluster": "compute_cluster",
+    "aml_registry": "registry",
+    "shared_resource_group": "registry_resource_group",
+}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_pipelines_address_the_resources_the_stacks_create(env: str) -> None:
+    from mlops.azure.names import render
+
+    pipeline = render(env).names
+    for flavour in ("terraform", "bicep"):
+        created = {
+            **iac.names(env_model(flavour, env, "private")),
+            **iac.names(shared_model(flavour)),
+        }
+        mismatched = {
+            variable: (pipeline[variable], created.get(key))
+            for variable, key in PIPELINE_NAMES.items()
+            if [pipeline[variable]] != sorted(set(created.get(key, [])))
+        }
+        assert mismatched == {}, f"{flavour}: names.yml variable -> (pipeline, stack) names differ"
+
+
 def test_terraform_state_keys_are_per_stack_and_environment() -> None:
     keys = {}
     for backend in sorted((INFRA / "terraform").glob("*/env/*.azurerm.tfbackend")):
