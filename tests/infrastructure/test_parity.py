@@ -147,6 +147,24 @@ NAME_RULES = {
 }
 
 
+# names.yml variable (what the Azure DevOps pipelines address) -> naming-scheme key.
+PIPELINE_NAMES = {
+    "resource_group": "resource_group",
+    "aml_workspace": "workspace",
+    "storage_account": "storage_account",
+    "key_vault": "key_vault",
+    "container_registry": "container_registry",
+    "app_insights": "application_insights",
+    "log_analytics": "log_analytics",
+    "virtual_network": "virtual_network",
+    "workspace_identity": "workspace_identity",
+    "compute_identity": "compute_identity",
+    "compute_cluster": "compute_cluster",
+    "aml_registry": "registry",
+    "shared_resource_group": "registry_resource_group",
+}
+
+
 # ----------------------------------------------------------------------------------- helpers
 
 
@@ -345,24 +363,6 @@ def test_names_follow_config(env: str) -> None:
             "registry_resource_group",
             "shared_log_analytics",
         }, flavour
-
-
-# names.yml variable (what the Azure DevOps pipelines address) -> naming-scheme key.
-PIPELINE_NAMES = {
-    "resource_group": "resource_group",
-    "aml_workspace": "workspace",
-    "storage_account": "storage_account",
-    "key_vault": "key_vault",
-    "container_registry": "container_registry",
-    "app_insights": "application_insights",
-    "log_analytics": "log_analytics",
-    "virtual_network": "virtual_network",
-    "workspace_identity": "workspace_identity",
-    "compute_identity": "compute_identity",
-    "compute_cluster": "compute_cluster",
-    "aml_registry": "registry",
-    "shared_resource_group": "registry_resource_group",
-}
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
