@@ -1,0 +1,128 @@
+"""Model quality against the Azure mlops-v2 sample's RandomForest, on one 70/30 split.
+
+    python -m bench.quality --rows 50000 --time-budget 60 --out bench/out/quality.json
+
+Generated trips go through cleaning into the feature-table layout (index, cost, the 20
+features), are read back through ``prep``'s reader, and split 70/30 with one seed.
+The baseline is the mlops-v2 ``train.py`` model (RandomForest, 500 trees, depth 10,
+sqrt features, min leaf 4, min split 5) on the 20 columns as they are; it is compared
+with ``train2.py`` (defaults) and ``train.py`` (FLAML, the given budget). Reported as
+RMSE ratios to the baseline, measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger("bench.quality")
+
+
+def _rmse(actual: np.ndarray, predicted: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((np.asarray(actual) - np.asarray(predicted)) ** 2)))
+
+
+def measure(rows: int, seed: int, time_budget: int) -> dict:
+    from sklearn.ensemble import RandomForestRegressor
+    from taxi_fare.automl import search
+    from taxi_fare.cleaning import clean
+    from taxi_fare.ingest import read_inputs
+    from taxi_fare.models import random_forest_pipeline
+    from taxi_fare.schema import FEATURES, TARGET
+    from taxi_fare.split import seeded_split
+
+    from mlops.datagen.generator import generate
+
+    with tempfile.TemporaryDirectory(prefix="quality-") as tmp:
+        raw = Path(tmp) / "raw"
+        generate(rows, raw, seed=seed)
+        kept = clean(read_inputs([raw])[0]).kept
+        table_csv = Path(tmp) / "features.csv"
+        kept[[TARGET, *FEATURES]].to_csv(table_csv)  # the mlops-v2 feature-table layout
+        table, files, _ = read_inputs([table_csv])
+    assert files[0].kind == "features"
+    train, test = seeded_split(table, 0.3, seed)
+    x_train, y_train = train[list(FEATURES)], train[TARGET]
+    x_test, y_test = test[list(FEATURES)], test[TARGET].to_numpy()
+
+    results: dict[str, dict] = {}
+    started = time.perf_counter()
+    baseline = RandomForestRegressor(
+        n_estimators=500,
+        max_depth=10,
+        max_features="sqrt",
+        min_samples_leaf=4,
+        min_samples_split=5,
+        random_state=seed,
+        n_jobs=-1,
+    ).fit(x_train, y_train)
+    results["baseline_mlops_v2_rf"] = {
+        "rmse": _rmse(y_test, baseline.predict(x_test)),
+        "fit_seconds": time.perf_counter() - started,
+    }
+    started = time.perf_counter()
+    rf = random_forest_pipeline(seed=seed).fit(x_train, y_train)
+    results["train2_rf"] = {
+        "rmse": _rmse(y_test, rf.predict(x_test)),
+        "fit_seconds": time.perf_counter() - started,
+    }
+    started = time.perf_counter()
+    found = search(
+        x_train,
+        y_train,
+        metric="rmse",
+        estimators=["lgbm", "rf", "extra_tree"],
+        time_budget_seconds=time_budget,
+        max_trials=None,
+        seed=seed,
+    )
+    results["train_automl"] = {
+        "rmse": _rmse(y_test, found.pipeline.predict(x_test)),
+        "fit_seconds": time.perf_counter() - started,
+        "estimator": found.estimator,
+        "trials": found.trials,
+        "time_budget_seconds": time_budget,
+    }
+    base = results["baseline_mlops_v2_rf"]["rmse"]
+    for name in ("train2_rf", "train_automl"):
+        results[name]["rmse_ratio_to_baseline"] = results[name]["rmse"] / base
+        results[name]["improvement_over_baseline"] = 1.0 - results[name]["rmse"] / base
+    return {
+        "data": {
+            "generated_rows": rows,
+            "seed": seed,
+            "rows_after_cleaning": len(table),
+            "train_rows": len(train),
+            "test_rows": len(test),
+            "split": "70/30 seeded",
+            "target_std": float(np.std(y_test)),
+        },
+        "targets": {"train2_rf": "improvement >= 0.30", "train_automl": "improvement >= 0.35"},
+        "results": results,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=50_000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--time-budget", type=int, default=60)
+    parser.add_argument("--out", type=Path, default=Path("bench/out/quality.json"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    report = measure(args.rows, args.seed, args.time_budget)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report["results"], indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
