@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from conftest import FakeDeployer, Home, snapshot
 
@@ -121,3 +125,93 @@ def test_record_stage_result_file(
     code, _, err = _run(["release", "record-stage", "--result", str(result)], capsys)
     assert code == 1 and f"{result}: not valid JSON" in _error_line(err)
     assert snapshot(staged) == before
+
+
+class _FormulaHandler(BaseHTTPRequestHandler):
+    """A scoring endpoint speaking the Azure ML request shapes: cost = 3 + 2.5 * distance."""
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server API)
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
+        data = body.get("input_data") if isinstance(body, dict) else None
+        if isinstance(data, dict):
+            column = data["columns"].index("distance")
+            distances = [row[column] for row in data["data"]]
+        elif isinstance(data, list):
+            distances = [row["distance"] for row in data]
+        else:
+            self.send_response(400)
+            self.end_headers()
+            return
+        payload = json.dumps([3.0 + 2.5 * float(d) for d in distances]).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def endpoint_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FormulaHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/score"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def test_stage_test_scores_through_http_and_tags_the_registry_version(
+    staged: Home, endpoint_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    output = tmp_path / "out" / "stage-result.json"
+    argv = ["release", "stage-test", "--url", endpoint_url, "--stage-data",
+            str(staged.stage_data), "--output", str(output)]  # fmt: skip
+    code, out, _ = _run(argv, capsys)
+    assert code == 0, out
+    assert "stage tests passed for version 3" in out
+    result = json.loads(output.read_text())
+    assert result["passed"] is True and result["rows"] == 200
+    assert 0.8 < result["metrics"]["root_mean_squared_error"] < 1.2  # the noise of the data
+    entry = local_registry.registry_version(3)
+    assert entry is not None and entry.tags["stage_tested_at"] == result["tested_at"]
+
+    stage = staged.releases / "stage.yml"
+    stage.write_text(stage.read_text().replace("version: 3", "version: 1"))
+    code, out, _ = _run(argv, capsys)  # v1's dev metrics cannot be met: a fail, recorded
+    assert code == 1 and "stage tests FAILED for version 1" in out
+    assert json.loads(output.read_text())["passed"] is False
+
+    stage.write_text(stage.read_text().replace("version: 1", "version: 2"))
+    output.unlink()
+    code, _, err = _run(argv, capsys)  # never shared: refused before scoring anything
+    assert code == 1 and "names version 2 of taxi-fare, which the local" in _error_line(err)
+    assert not output.exists()
+
+
+def test_promote_raw_data_excludes_the_training_split_of_the_versions_run(
+    home: Home, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from taxi_fare.split import write_split
+    from taxi_fare.stage import build_stage_set
+
+    from mlops import settings
+    from mlops.datagen.generator import generate
+    from mlops.promotion import commands
+
+    generate(400, tmp_path / "raw", seed=5)
+    everything = build_stage_set([tmp_path / "raw"], newest_fraction=1.0, min_rows=1).table
+    run_id = local_registry.dev_version(3).tags["pipeline_run_id"]
+    write_split(everything.iloc[::2], settings.runs_dir() / run_id / "prep_data" / "train_data")
+    target = tmp_path / "stage-data"
+    commands._prepare_stage_data([tmp_path / "raw"], None, 3, target)
+    report = json.loads((target / "stage_report.json").read_text())
+    assert report["excluded_training_rows"] == len(everything.iloc[::2])
+    assert report["rows_eligible"] == len(everything) - len(everything.iloc[::2])
+    assert report["rows_selected"] == len(pd.read_parquet(target / "data.parquet")) > 20
+    assert "training rows excluded" in capsys.readouterr().out
