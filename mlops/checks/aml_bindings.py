@@ -96,6 +96,7 @@ class Interface:
     inputs: dict[str, Any] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
     known: bool = True
+    source: str = "the component"  # named in messages: the file to look at
 
 
 def is_local(value: str) -> bool:
@@ -277,14 +278,17 @@ class Linter:
         step_type = str(job.get("type", "command"))
         if step_type == "automl":
             declared = _section(job, "outputs")
-            return Interface({}, {**dict.fromkeys(_AUTOML_OUTPUTS), **declared})
+            outputs = {**dict.fromkeys(_AUTOML_OUTPUTS), **declared}
+            return Interface({}, outputs, source="the AutoML node")
         ref = job.get("component")
         if isinstance(ref, YDict):
             self.component(spec, ref)
-            return Interface(_section_dict(ref, "inputs"), _section_dict(ref, "outputs"))
+            inline = (_section_dict(ref, "inputs"), _section_dict(ref, "outputs"))
+            return Interface(*inline, source="the inline component")
         if not isinstance(ref, str):
             if step_type == "command" and "command" in job:
-                return Interface(_section_dict(job, "inputs"), _section_dict(job, "outputs"))
+                own = (_section_dict(job, "inputs"), _section_dict(job, "outputs"))
+                return Interface(*own, source="the step")
             return Interface(known=False)
         if ref.startswith("azureml:"):
             self.reference(spec, job, "component", "component")
@@ -294,7 +298,8 @@ class Linter:
         target = (spec.path.parent / ref.removeprefix("file:")).resolve()
         component = self.project.specs.get(target)
         if component is not None:
-            return Interface(_names(component, "inputs"), _names(component, "outputs"))
+            io = (_names(component, "inputs"), _names(component, "outputs"))
+            return Interface(*io, source=component.rel)
         if not target.is_file():
             self.add(
                 spec,
@@ -309,7 +314,8 @@ class Linter:
             return None
         if not isinstance(doc, YDict):
             return None
-        return Interface(_section_dict(doc, "inputs"), _section_dict(doc, "outputs"))
+        io = (_section_dict(doc, "inputs"), _section_dict(doc, "outputs"))
+        return Interface(*io, source=self.project.rel(target))
 
     def pipeline(self, spec: AmlSpec, doc: YDict) -> None:
         jobs = _section(doc, "jobs")
@@ -393,7 +399,8 @@ class Linter:
                 spec,
                 line,
                 BINDING,
-                f"{text}: job {other!r} has no {other_section[:-1]} {other_name!r} (has: {known})",
+                f"{text}: job {other!r} has no {other_section[:-1]} {other_name!r} "
+                f"({target.source} has: {known})",
             )
 
     def step_io(self, spec: AmlSpec, name: str, job: YDict, interface: Interface) -> None:
@@ -407,7 +414,7 @@ class Linter:
                     spec,
                     inputs.key_line(key),
                     INPUT,
-                    f"jobs.{name}.inputs.{key}: the component declares no input {key!r} "
+                    f"jobs.{name}.inputs.{key}: {interface.source} declares no input {key!r} "
                     f"(declares: {known})",
                 )
             else:
@@ -422,7 +429,7 @@ class Linter:
                     spec,
                     job.key_line("inputs") if "inputs" in job else job.line,
                     INPUT,
-                    f"jobs.{name}: required input {key!r} of the component is not bound",
+                    f"jobs.{name}: required input {key!r} of {interface.source} is not bound",
                 )
         outputs = _section(job, "outputs")
         for key in outputs:
@@ -432,7 +439,7 @@ class Linter:
                     spec,
                     outputs.key_line(key),
                     INPUT,
-                    f"jobs.{name}.outputs.{key}: the component declares no output {key!r} "
+                    f"jobs.{name}.outputs.{key}: {interface.source} declares no output {key!r} "
                     f"(declares: {known})",
                 )
 
