@@ -21,6 +21,7 @@ from mlops.checks.ado_model import AdoFile, AdoProject, walk_dicts
 from mlops.checks.ado_variables import MACRO, is_command
 from mlops.checks.findings import Finding
 from mlops.checks.yamlload import YDict
+from mlops.errors import MlopsError
 
 RULE = "ado-script"
 CONTINUE_RULE = "ado-continue-on-error"
@@ -139,7 +140,7 @@ def _shellcheck(scripts: list[Script], paths: list[Path]) -> list[Finding]:
     )
     if result.returncode not in (0, 1):
         problem = result.stderr.strip().splitlines()
-        raise RuntimeError(f"shellcheck failed: {problem[0] if problem else result.returncode}")
+        raise MlopsError(f"shellcheck failed: {problem[0] if problem else result.returncode}")
     findings = []
     for comment in json.loads(result.stdout or '{"comments": []}')["comments"]:
         script = by_path[comment["file"]]

@@ -19,6 +19,7 @@ from typing import Any
 from mlops.checks.aml_specs import RULE, AmlProject, AmlSpec
 from mlops.checks.findings import Finding
 from mlops.checks.yamlload import YDict, line_at
+from mlops.errors import MlopsError
 
 _LOCATION = re.compile(r"^(.*)#line (\d+)$")
 _MAX_MESSAGE = 240
@@ -201,7 +202,7 @@ def collect(child: subprocess.Popen[str]) -> list[Finding]:
     out, err = child.communicate(timeout=600)
     if child.returncode != 0:
         problem = err.strip().splitlines()
-        raise RuntimeError(f"Azure ML spec check failed: {problem[-1] if problem else '?'}")
+        raise MlopsError(f"Azure ML spec check failed: {problem[-1] if problem else '?'}")
     return [Finding(**entry) for entry in json.loads(out)]
 
 
