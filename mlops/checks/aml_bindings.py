@@ -35,8 +35,8 @@ _OWN = re.compile(r"^(inputs|outputs)\.([\w-]+)$")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 # Keys a pipeline step may hold, by step type (the azure-ai-ml node schemas; it only warns).
-_COMMON_STEP_KEYS = set(
-    [
+_COMMON_STEP_KEYS = frozenset(
+    {
         "type",
         "name",
         "display_name",
@@ -53,34 +53,32 @@ _COMMON_STEP_KEYS = set(
         "resources",
         "services",
         "environment_variables",
-    ]
+    }
 )
 _STEP_KEYS = {
     "command": _COMMON_STEP_KEYS
-    | set(["component", "code", "command", "environment", "limits", "distribution"]),
+    | {"component", "code", "command", "environment", "limits", "distribution"},
     "automl": _COMMON_STEP_KEYS
-    | set(
-        [
-            "task",
-            "primary_metric",
-            "target_column_name",
-            "training_data",
-            "validation_data",
-            "test_data",
-            "validation_data_size",
-            "test_data_size",
-            "n_cross_validations",
-            "cv_split_column_names",
-            "weight_column_name",
-            "limits",
-            "training",
-            "featurization",
-            "log_verbosity",
-            "environment_id",
-            "positive_label",
-            "forecasting",
-        ]
-    ),
+    | {
+        "task",
+        "primary_metric",
+        "target_column_name",
+        "training_data",
+        "validation_data",
+        "test_data",
+        "validation_data_size",
+        "test_data_size",
+        "n_cross_validations",
+        "cv_split_column_names",
+        "weight_column_name",
+        "limits",
+        "training",
+        "featurization",
+        "log_verbosity",
+        "environment_id",
+        "positive_label",
+        "forecasting",
+    },
     "pipeline": _COMMON_STEP_KEYS | {"component", "settings"},
 }
 # Expressions Azure ML fills in at run time (output paths).
