@@ -173,3 +173,15 @@ def test_folder_with_a_bad_file_names_it(tmp_path: Path, capsys) -> None:
 def test_path_does_not_exist(tmp_path: Path, capsys) -> None:
     code = run_prep(tmp_path, tmp_path / "nowhere")
     assert_refused(code, capsys, tmp_path, "nowhere", "no such file or folder")
+
+
+def test_malformed_csv(tmp_path: Path, capsys) -> None:
+    broken = GREEN_ROW.replace(",N,", ',"N,')  # a quote that never closes
+    path = write_csv(tmp_path / "green_r.csv", GREEN_HEADER, [GREEN_ROW, broken])
+    assert_refused(run_prep(tmp_path, path), capsys, tmp_path, "green_r.csv", "not a readable CSV")
+
+
+def test_byte_order_mark_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "green_bom.csv"
+    path.write_text("\ufeff" + GREEN_HEADER + "\n" + "\n".join([GREEN_ROW] * 4) + "\n")
+    assert run_prep(tmp_path, path) == 0

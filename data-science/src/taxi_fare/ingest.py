@@ -137,12 +137,26 @@ def _store_forward(frame: pd.DataFrame, column: str, path: Path) -> pd.Series:
     return values.map(STORE_FORWARD).astype("float64").fillna(0.0)
 
 
+def _read_csv(path: Path, usecols: list[str] | None = None) -> pd.DataFrame:
+    """All columns as text (checked one by one later); a malformed file names itself."""
+    try:
+        return pd.read_csv(
+            path,
+            usecols=usecols,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            encoding="utf-8-sig",
+        )
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{path}: not a readable CSV file ({reason})") from None
+
+
 def read_raw(path: Path, kind: str) -> pd.DataFrame:
     """A green or yellow file as engineered features + target + ``duration_s``."""
     layout = RAW_LAYOUTS[kind]
-    frame = pd.read_csv(
-        path, usecols=list(layout.mapping), dtype=str, keep_default_na=False, na_values=[""]
-    )
+    frame = _read_csv(path, usecols=list(layout.mapping))
     trips = pd.DataFrame(index=frame.index)
     for column, field in layout.mapping.items():
         if field.endswith("_datetime"):
@@ -156,7 +170,7 @@ def read_raw(path: Path, kind: str) -> pd.DataFrame:
 
 def read_feature_table(path: Path) -> pd.DataFrame:
     """The feature-table layout (unnamed index column, cost, the 20 features)."""
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    frame = _read_csv(path)
     out = pd.DataFrame(index=frame.index)
     for column in FEATURES:
         if column == "store_forward":
