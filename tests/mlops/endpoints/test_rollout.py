@@ -10,6 +10,7 @@ import pytest
 import requests
 from conftest import SAMPLES
 
+from mlops.cli import main
 from mlops.endpoints.local_endpoint import LocalEndpoint, Router
 from mlops.endpoints.rollout import (
     Plan,
@@ -321,3 +322,50 @@ def test_healthy_new_version_takes_all_traffic(
         json.loads(json.dumps(plan_rollout(endpoint.traffic(), STEPS).to_dict()))["target"]
         == "blue"
     )
+
+
+# The CLI ------------------------------------------------------------------------------------
+
+
+def test_rollout_plan_cli_prints_json(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    release = tmp_path / "prod.yml"
+    release.write_text(
+        "model:\n  name: taxi-fare\n  version: 3\n  registry: mlr-taxifare-0001\n"
+        "rollout:\n  steps: [20, 100]\n  latency_ms: 300\n"
+    )
+    main(["rollout", "plan", "--traffic", '{"green": 100, "blue": 0}', "--release", str(release)])
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["target"] == "blue"
+    assert plan["stages"] == [{"blue": 20, "green": 80}, {"blue": 100, "green": 0}]
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["rollout", "plan", "--traffic", "blue=50,green=50", "--steps", "10,100"], "split"),
+        (["rollout", "plan", "--traffic", "blue=100", "--steps", "10,x"], "--steps '10,x'"),
+        (["rollout", "plan", "--traffic", "blue=100"], "give --release FILE or --steps"),
+    ],
+)
+def test_rollout_cli_errors_are_one_line(
+    argv: list[str], fragment: str, capsys: pytest.CaptureFixture
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and fragment in err and "\n" not in err
+
+
+def test_rollout_azure_refuses_a_release_without_a_version(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    release = tmp_path / "stage.yml"
+    release.write_text(
+        "model:\n  name: taxi-fare\n  version: null\n  registry: mlr-taxifare-0001\n"
+        "rollout:\n  steps: [10, 100]\n  latency_ms: 500\n"
+    )
+    with pytest.raises(SystemExit) as exit_info:
+        main(["rollout", "azure", "--endpoint", "ep-x", "--release", str(release)])
+    assert exit_info.value.code == 1
+    assert "model taxi-fare has no released version yet" in capsys.readouterr().err
