@@ -201,9 +201,7 @@ def _report(outcome: object, result_json: Path | None) -> None:
     from mlops.endpoints.rollout import Outcome
 
     assert isinstance(outcome, Outcome)
-    for line in outcome.log:
-        typer.echo(line)
-    typer.echo(outcome.verdict())
+    typer.echo(outcome.verdict())  # the steps were logged as they happened
     if result_json is not None:
         result_json.parent.mkdir(parents=True, exist_ok=True)
         result_json.write_text(
