@@ -81,6 +81,8 @@ _STEP_KEYS = {
     },
     "pipeline": _COMMON_STEP_KEYS | {"component", "settings"},
 }
+# Curated environments: Azure ML's own, resolvable in every workspace by short name.
+_CURATED = "AzureML-"
 # Expressions Azure ML fills in at run time (output paths).
 _RUNTIME_NAMES = {"name", "output_name", "default_datastore"}
 # Outputs every native AutoML node produces, whether declared or not.
@@ -145,7 +147,7 @@ def _reference(value: str, kinds: str, known: set[str]) -> str | None:
     if body.startswith("//registries/") or body.startswith("/"):
         return None  # registry or ARM id: resolved by Azure, not the repo
     name = re.split(r"[@:]", body, maxsplit=1)[0]
-    if name in known:
+    if name in known or (kinds == "environment" and name.startswith(_CURATED)):
         return None
     where = ", ".join(sorted(known)) or "none"
     return (
