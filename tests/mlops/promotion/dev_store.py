@@ -60,6 +60,11 @@ def register(
         if experiment
         else client.create_experiment("taxi-fare-training", artifact_location=artifact_root)
     )
+    import os
+
+    # set_registry_uri exports MLFLOW_REGISTRY_URI and set_registry_uri(None) leaves it
+    # behind: save and restore both variables so later tests see their own stores.
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
     try:
@@ -87,6 +92,11 @@ def register(
     finally:
         mlflow.set_tracking_uri(None)
         mlflow.set_registry_uri(None)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     return int(version.version)
 
 
