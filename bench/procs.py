@@ -24,6 +24,7 @@ class Measured:
     seconds: float
     peak_rss_bytes: int
     output: str
+    returncode: int = 0
 
 
 def tree_rss(pid: int) -> int:
@@ -49,8 +50,10 @@ def run_measured(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     log_file: Path | None = None,
+    ok_codes: tuple[int, ...] = (0,),
 ) -> Measured:
-    """Run ``argv`` to completion; raise CommandFailed (with the output tail) on non-zero exit.
+    """Run ``argv`` to completion; raise CommandFailed (with the output tail) on another exit
+    code than ``ok_codes``.
 
     Peak RSS is sampled every 20 ms over the process tree, so it may miss a spike shorter
     than that; the sampling thread costs well under 1% of one core.
@@ -84,7 +87,7 @@ def run_measured(
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         log_file.write_text(f"$ {' '.join(argv)}\n{output}")
-    if proc.returncode != 0:
+    if proc.returncode not in ok_codes:
         tail = "\n".join(output.strip().splitlines()[-15:])
         raise CommandFailed(f"{' '.join(argv[:4])} ... exited {proc.returncode}:\n{tail}")
-    return Measured(seconds=seconds, peak_rss_bytes=peak, output=output)
+    return Measured(seconds, peak, output, proc.returncode)

@@ -35,11 +35,11 @@ class Sizes:
 
     @classmethod
     def quick(cls) -> Sizes:
-        return cls("quick", 1_000_000, 50_000, 200_000, 2_000, 200)
+        return cls("quick", 1_000_000, 20_000, 100_000, 1_000, 100)
 
     @classmethod
     def full(cls) -> Sizes:
-        return cls("full", 10_000_000, 500_000, 2_000_000, 10_000, 500)
+        return cls("full", 10_000_000, 200_000, 1_000_000, 4_000, 200)
 
 
 class Workspace:

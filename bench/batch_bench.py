@@ -1,0 +1,88 @@
+"""Batch scoring: rows/s of ``mlops batch-score`` against ``model.predict`` in memory.
+
+``mlops batch-score`` is timed end to end as a user runs it (start-up, model load, reading
+the parquet files, scoring, writing predictions.csv); the floor is the loaded MLflow
+model's ``predict`` on the very same rows, already in memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from bench.procs import run_measured
+from bench.results import BenchResult, Target, measured
+from bench.workspace import SEED, Workspace
+
+log = logging.getLogger(__name__)
+
+TARGET = Target("ratio", ">=", 0.7)
+FILES = 4
+
+
+def write_inputs(test_split: Path, rows: int, folder: Path) -> int:
+    """``FILES`` parquet files holding a seeded sample of ``rows`` test rows; returns rows."""
+    import numpy as np
+    import pandas as pd
+
+    table = pd.read_parquet(test_split / "data.parquet")
+    table = table.sample(n=min(rows, len(table)), random_state=SEED).reset_index(drop=True)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for i, part in enumerate(np.array_split(np.arange(len(table)), FILES)):
+        table.iloc[part].to_parquet(folder / f"part-{i:03d}.parquet", index=False)
+    return len(table)
+
+
+def predict_seconds(model_dir: Path, folder: Path) -> tuple[float, float]:
+    """Seconds of ``predict`` on all rows in memory (and of loading the model, for context)."""
+    import mlflow.pyfunc
+    import pandas as pd
+    from taxi_fare.schema import FEATURES
+
+    frame = pd.concat(
+        [pd.read_parquet(p, columns=list(FEATURES)) for p in sorted(folder.glob("*.parquet"))],
+        ignore_index=True,
+    )
+    started = time.perf_counter()
+    model = mlflow.pyfunc.load_model(str(model_dir))
+    loaded = time.perf_counter()
+    predictions = model.predict(frame)
+    done = time.perf_counter()
+    if len(predictions) != len(frame):
+        raise RuntimeError(f"predict returned {len(predictions)} values for {len(frame)} rows")
+    return done - loaded, loaded - started
+
+
+def count_predictions(output: Path) -> int:
+    with output.open() as handle:
+        return sum(1 for _ in handle) - 1  # header line
+
+
+def run(ws: Workspace) -> list[BenchResult]:
+    model_dir = ws.model()
+    _, test = ws.splits()
+    folder = ws.root / "batch-input"
+    rows = write_inputs(test, ws.sizes.batch_rows, folder)
+    floor_s, load_s = predict_seconds(model_dir, folder)
+
+    output = ws.root / "batch-output" / "predictions.csv"
+    argv = [sys.executable, "-m", "mlops", "batch-score", "--input", str(folder),
+            "--output", str(output), "--model-dir", str(model_dir)]  # fmt: skip
+    ours = run_measured(argv, env=ws.env(), log_file=ws.logs / "batch-score.log")
+    scored = count_predictions(output)
+    if scored != rows:
+        raise RuntimeError(f"{output}: {scored} predictions for {rows} input rows")
+    details = {
+        "rows": rows, "files": FILES, "ours_seconds": ours.seconds, "floor_seconds": floor_s,
+        "floor_model_load_s": load_s,
+        "floor": "mlflow.pyfunc.load_model(...).predict(frame) on the same rows in memory",
+    }  # fmt: skip
+    log.info("batch-score %.1f s, predict %.1f s on %s rows", ours.seconds, floor_s, f"{rows:,}")
+    return [
+        measured("batch_rows_per_s", "rows/s", "in-memory predict of the same rows",
+                 rows / ours.seconds, rows / floor_s, TARGET, details),  # fmt: skip
+    ]

@@ -1,0 +1,94 @@
+"""Online scoring: our score.py in the Azure ML inference server against its floor and a peer.
+
+All three servers run at once on loopback with one worker each and serve the same model;
+the client sends single-row requests sequentially over one keep-alive connection. The
+measured requests are split into rounds that visit the servers in turn, so a change in
+machine load during the run falls on all three alike rather than on whichever came last.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from contextlib import ExitStack
+from pathlib import Path
+
+from bench.load import timed_requests
+from bench.results import BenchResult, Target, measured
+from bench.servers import MlflowServer, noop_server
+from bench.stats import latency_summary
+from bench.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+ROUNDS = 4
+DISTINCT_ROWS = 200
+VS_NOOP = Target("ratio", ">=", 0.8)
+VS_MLFLOW = Target("ratio", ">=", 3.0)
+P99 = Target("ours", "<=", 15.0)
+
+
+def request_rows(test_split: Path, n: int) -> list[dict[str, float]]:
+    """``n`` single rows of the test split as {feature: value} in the model's column order."""
+    import pandas as pd
+    from taxi_fare.schema import FEATURES
+
+    table = pd.read_parquet(test_split / "data.parquet", columns=list(FEATURES)).head(n)
+    return [{c: float(v) for c, v in row.items()} for row in table.to_dict(orient="records")]
+
+
+def azureml_body(row: dict[str, float]) -> bytes:
+    """The no-code Azure ML MLflow split form that score.py accepts."""
+    data = {"columns": list(row), "index": [0], "data": [list(row.values())]}
+    return json.dumps({"input_data": data}).encode()
+
+
+def mlflow_body(row: dict[str, float]) -> bytes:
+    """MLflow scoring server's split form."""
+    data = {"columns": list(row), "data": [list(row.values())]}
+    return json.dumps({"dataframe_split": data}).encode()
+
+
+def run(ws: Workspace) -> list[BenchResult]:
+    model_dir = ws.model()
+    _, test = ws.splits()
+    rows = request_rows(test, DISTINCT_ROWS)
+    bodies = {"ours": [azureml_body(r) for r in rows], "noop": [azureml_body(r) for r in rows],
+              "mlflow": [mlflow_body(r) for r in rows]}  # fmt: skip
+    from mlops.endpoints.local_server import LocalServer
+
+    with ExitStack() as stack:
+        servers = {
+            "ours": LocalServer(model_dir, log_file=ws.logs / "server-ours.log"),
+            "noop": noop_server(ws.root / "noop", model_dir, ws.logs / "server-noop.log"),
+            "mlflow": MlflowServer(model_dir, ws.logs / "server-mlflow.log"),
+        }
+        for name, server in servers.items():
+            stack.enter_context(server)  # started now, stopped on any exit
+            log.info("%s server ready on %s", name, server.score_url)
+        for name, server in servers.items():
+            timed_requests(server.score_url, bodies[name], ws.sizes.online_warmup)
+        latencies: dict[str, list[float]] = {name: [] for name in servers}
+        walls = dict.fromkeys(servers, 0.0)
+        per_round = ws.sizes.online_requests // ROUNDS
+        for _ in range(ROUNDS):
+            for name, server in servers.items():
+                seconds, wall = timed_requests(server.score_url, bodies[name], per_round)
+                latencies[name].extend(seconds)
+                walls[name] += wall
+    summary = {name: latency_summary(latencies[name], walls[name]) for name in latencies}
+    details = {"servers": summary, "workers_per_server": 1, "rounds": ROUNDS,
+               "client": "sequential, one keep-alive connection, single-row JSON"}  # fmt: skip
+    for name, s in summary.items():
+        log.info("%s: %.0f req/s, p50 %.2f ms, p99 %.2f ms", name, s["requests_per_s"],
+                 s["p50_ms"], s["p99_ms"])  # fmt: skip
+    ours, noop, peer = summary["ours"], summary["noop"], summary["mlflow"]
+    return [
+        measured("online_rps_vs_noop", "req/s", "no-op score.py in the same server",
+                 ours["requests_per_s"], noop["requests_per_s"], VS_NOOP, details),
+        measured("online_rps_vs_mlflow", "req/s", "mlflow models serve, same model",
+                 ours["requests_per_s"], peer["requests_per_s"], VS_MLFLOW,
+                 {"mlflow_p50_ms": peer["p50_ms"], "mlflow_p99_ms": peer["p99_ms"]}),
+        measured("online_p99", "ms", "p99 of the no-op score.py", ours["p99_ms"], noop["p99_ms"],
+                 P99, {"ours_p50_ms": ours["p50_ms"], "noop_p50_ms": noop["p50_ms"]}),
+    ]  # fmt: skip
