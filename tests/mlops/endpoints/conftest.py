@@ -13,9 +13,6 @@ import endpoint_models  # noqa: E402
 
 from mlops.endpoints.local_server import LocalServer  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[3]
-SAMPLES = ROOT / "data" / "requests"
-
 
 class _Models(dict[str, Path]):
     """Model folders by kind, each saved on first use (a save costs about a second)."""

@@ -11,6 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+ROOT = Path(__file__).resolve().parents[3]
+SAMPLES = ROOT / "data" / "requests"
+
 try:  # the contract's feature tuple, once the step library provides it
     from taxi_fare.schema import FEATURES
 except ImportError:  # pragma: no cover - only before taxi_fare.schema lands

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import ROOT
-from endpoint_models import FEATURES, feature_frame
+from endpoint_models import FEATURES, ROOT, feature_frame
 
 from mlops.cli import main
 from mlops.endpoints import batch

@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import SAMPLES
-from endpoint_models import FEATURES
+from endpoint_models import FEATURES, SAMPLES
 
 from mlops.cli import main
 from mlops.endpoints.local_server import LocalServer, free_port

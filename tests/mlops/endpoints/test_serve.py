@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import ROOT, SAMPLES
+from endpoint_models import ROOT, SAMPLES
 
 from mlops.cli import main
 from mlops.endpoints.local_server import free_port
