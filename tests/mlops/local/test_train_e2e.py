@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from mlops.cli import main
-from mlops.local.runner import git_commit
 
 pytestmark = pytest.mark.e2e
 
@@ -90,7 +89,9 @@ def test_first_run_registers_the_bootstrap_champion(first: dict, registry: Any) 
     tags = registry.get_model_version("taxi-fare", "1").tags
     assert tags["trainer"] == "rf"
     assert tags["pipeline_run_id"] == first["run_id"]
-    assert tags["git_commit"] == git_commit()
+    # The commit the runner saw when the run started (HEAD may have moved since).
+    parent = registry.get_run(first["run_id"])
+    assert tags["git_commit"] == parent.data.tags["mlflow.source.git.commit"]
 
 
 def test_same_data_and_seed_is_not_promoted(second: dict, registry: Any) -> None:
@@ -104,7 +105,8 @@ def test_same_data_and_seed_is_not_promoted(second: dict, registry: Any) -> None
 
 
 def test_same_data_and_seed_give_the_same_metrics(first: dict, second: dict) -> None:
-    assert second["metrics"] == first["metrics"]
+    # Equal up to the last bits: parallel tree prediction sums in varying order.
+    assert second["metrics"] == pytest.approx(first["metrics"], rel=1e-9)
     assert second["data"] == first["data"]
 
 
