@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from mlops.checks import ado, aml_bindings, aml_load, config_keys
+from mlops.checks import ado, aml_bindings, aml_load, config_keys, config_values
 from mlops.checks.aml_specs import RULE, discover
 from mlops.checks.findings import Finding, sort_unique
 from mlops.errors import MlopsError
@@ -55,6 +55,7 @@ def validate(root: Path, paths: Iterable[Path] = (), *, parallel: bool = False) 
     if child is not None:
         findings += aml_load.collect(child)
     findings += config_keys.check(root)
+    findings += config_values.check(root)
     findings = _without_echoes(findings)
     return sort_unique(f for f in findings if _wanted(f.path, prefixes))
 

@@ -18,6 +18,8 @@ ADO = "mlops/devops-pipelines"
 # (path, line, rule, words the message must contain): one or more per broken file.
 EXPECTED = [
     ("config-infra-stage.yml", 2, "config-keys", "'environment' is missing here"),
+    ("config-infra-stage.yml", 2, "config-values", "'Fixture_1' must be 3-8 lowercase"),
+    ("config-infra-stage.yml", 2, "config-values", "'Fixture_1' differs from config-infra-dev"),
     (f"{DEPLOY}/bad-batch-deployment.yml", 13, "aml-schema", "'append_rows' passed is not in"),
     (f"{DEPLOY}/bad-online-deployment.yml", 4, "aml-reference", "model 'no-such-model'"),
     (f"{DEPLOY}/bad-online-deployment.yml", 7, "aml-path", "'no_such_score.py' does not exist"),
