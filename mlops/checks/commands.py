@@ -18,7 +18,10 @@ def validate(
     ] = False,
     root: Annotated[
         Path | None,
-        typer.Option(help="Repository root to analyse (default: the current folder)."),
+        typer.Option(
+            help="Repository root to analyse (default: the nearest folder upwards from the "
+            "current one that holds .git or pyproject.toml)."
+        ),
     ] = None,
 ) -> None:
     """Check Azure ML specs, Azure DevOps YAML and config-infra files; exit 1 on any finding.
@@ -28,7 +31,7 @@ def validate(
     from mlops.checks.findings import to_json
     from mlops.checks.run import validate as run
 
-    findings = run(root or Path.cwd(), paths or (), parallel=True)
+    findings = run(root or repository_root(Path.cwd()), paths or (), parallel=True)
     if json_output:
         typer.echo(to_json(findings))
     else:
@@ -38,6 +41,15 @@ def validate(
             typer.echo(f"{len(findings)} finding(s)", err=True)
     if findings:
         raise typer.Exit(1)
+
+
+def repository_root(start: Path) -> Path:
+    """The nearest folder from ``start`` upwards holding ``.git`` or ``pyproject.toml``."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists() or (folder / "pyproject.toml").is_file():
+            return folder
+    return start
 
 
 def register(app: typer.Typer) -> None:

@@ -111,3 +111,11 @@ def test_a_path_that_does_not_exist_is_an_error(
     code, out, err = run(["validate", str(missing), "--root", str(broken)], capsys)
     assert (code, out) == (1, "")
     assert err.strip() == f"error: {missing}: no such file or folder"
+
+
+def test_the_root_is_found_upwards_from_a_subfolder(tmp_path: Path) -> None:
+    from mlops.checks.commands import repository_root
+
+    (tmp_path / "pyproject.toml").write_text("", encoding="utf-8")
+    (tmp_path / "mlops" / "azureml").mkdir(parents=True)
+    assert repository_root(tmp_path / "mlops" / "azureml") == tmp_path.resolve()
