@@ -125,12 +125,14 @@ class Catalogue:
             name = spec.doc.get("name")
             if not isinstance(name, str):
                 continue
-            {
-                "environment": catalogue.environments,
-                "data": catalogue.data,
-                "model": catalogue.models,
-                "component": catalogue.components,
-            }.get(spec.kind, set()).add(name)
+            if spec.kind == "environment":
+                catalogue.environments.add(name)
+            elif spec.kind == "data":
+                catalogue.data.add(name)
+            elif spec.kind == "model":
+                catalogue.models.add(name)
+            elif spec.kind == "component":
+                catalogue.components.add(name)
             # The pipeline registers models under its ``model_name`` input default.
             if spec.kind == "component":
                 default = _names(spec, "inputs").get("model_name")

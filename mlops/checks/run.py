@@ -51,9 +51,14 @@ def validate(root: Path, paths: Iterable[Path] = (), *, parallel: bool = False) 
     child = aml_load.start(root) if load_specs and parallel else None
     if load_specs and child is None:
         findings += aml_load.check(project)
-    findings += ado.check(root, lambda rel: _wanted(rel, prefixes))
-    if child is not None:
-        findings += aml_load.collect(child)
+    try:
+        findings += ado.check(root, lambda rel: _wanted(rel, prefixes))
+        if child is not None:
+            findings += aml_load.collect(child)
+    finally:
+        if child is not None and child.poll() is None:  # only when something above failed
+            child.kill()
+            child.wait()
     findings += config_keys.check(root)
     findings += config_values.check(root)
     findings = _without_echoes(findings)
