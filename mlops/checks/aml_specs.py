@@ -121,6 +121,8 @@ def discover(root: Path) -> AmlProject:
             if not isinstance(doc, YDict):
                 project.findings.append(Finding(rel, 1, RULE, "not a YAML mapping"))
                 continue
+            if "dependencies" in doc and "$schema" not in doc:
+                continue  # a conda file that specs point at, not a spec
             kind = kind_of(path, doc)
             if kind is None:
                 project.findings.append(
