@@ -90,7 +90,7 @@ def _promote_stage(
     if not result.passed:
         raise MlopsError(
             f"stage tests failed for version {dev.version}: {result.reason} "
-            f"(stage still runs {previous}; result in {report})"
+            f"(stage still runs {_running(previous)}; result in {report})"
         )
     return _record(release, dev.version, previous, releases_dir, result.to_dict())
 
@@ -114,7 +114,7 @@ def _promote_prod(
     if not smoke.get("passed"):
         raise MlopsError(
             f"prod smoke test failed for version {version}: {smoke.get('message')} "
-            f"(prod still runs {previous})"
+            f"(prod still runs {_running(previous)})"
         )
     return _record(release, version, previous, releases_dir, None)
 
@@ -179,6 +179,10 @@ def rollback(env: str, deployer: Deployer, releases_dir: Path | None = None) -> 
         )
         log.info("%s rolled back: left version %s, restored version %s", env, left, restored)
         return RollbackResult(env, left, restored, str(path))
+
+
+def _running(version: int | None) -> str:
+    return "nothing" if version is None else f"version {version}"
 
 
 def _write_stage_result(result: dict[str, Any]) -> Path:

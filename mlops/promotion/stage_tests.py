@@ -224,8 +224,12 @@ def run_stage_tests(
     smoke = endpoint.smoke_test(latency_ms)
     measured: dict[str, float] = {}
     if smoke.get("passed"):
-        predictions = endpoint.predict(frame[list(FEATURES)])
-        measured = regression_metrics(frame[TARGET], predictions)
+        try:
+            predictions = endpoint.predict(frame[list(FEATURES)])
+        except MlopsError as exc:  # the endpoint broke under the stage set: a fail, recorded
+            smoke = {**smoke, "passed": False, "message": f"scoring the stage set failed: {exc}"}
+        else:
+            measured = regression_metrics(frame[TARGET], predictions)
     return verdict(
         version, len(frame), measured, reference_metrics(dev_tags), config, smoke, tested_at
     )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -212,3 +214,21 @@ def test_corrupt_history_names_file_and_line(home: Home, deployer: FakeDeployer)
     path.write_text('{"action": "release", "version": 2, "at": "x"}\nnot json\n')
     with pytest.raises(MlopsError, match=r"release-history\.jsonl: line 2 is not a release"):
         promote.rollback("stage", deployer)
+
+
+def test_endpoint_failing_on_the_stage_set_is_a_recorded_fail(home: Home) -> None:
+    class Broken(FakeDeployer):
+        @contextlib.contextmanager
+        def deploy(self, env: str, model: object, rollout: object) -> Iterator[object]:
+            with super().deploy(env, model, rollout) as endpoint:
+                endpoint.predict = _raise  # type: ignore[method-assign]
+                yield endpoint
+
+    def _raise(features: object) -> list[float]:
+        raise MlopsError("http://stage/score: scoring returned HTTP 500")
+
+    with pytest.raises(MlopsError, match="scoring the stage set failed: .*HTTP 500"):
+        _promote_stage(home, Broken(), 3)
+    entry = local_registry.registry_version(3)
+    assert entry is not None and entry.tags["stage_passed"] == "false"
+    assert releases.load_release("stage").model.version is None
