@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from mlops.errors import MlopsError
 from mlops.local.runner import RunResult
 
 # metrics.json key (sklearn-style name) -> summary key
@@ -35,7 +36,15 @@ def find_output_file(result: RunResult, filename: str) -> Path | None:
 
 def _read_json(result: RunResult, filename: str) -> dict[str, Any] | None:
     path = find_output_file(result, filename)
-    return json.loads(path.read_text()) if path is not None else None
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise MlopsError(f"{path}: cannot read the step's {filename} ({exc})") from None
+    if not isinstance(data, dict):
+        raise MlopsError(f"{path}: expected a JSON object, found {type(data).__name__}")
+    return data
 
 
 def build_summary(result: RunResult, trainer: str, env: str) -> dict[str, Any]:
