@@ -15,6 +15,7 @@ import pkgutil
 import sys
 
 import typer
+from typer.exceptions import TyperException
 
 import mlops
 from mlops.errors import MlopsError
@@ -54,10 +55,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except typer.Abort:
         sys.exit(130)
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+    except TyperException as exc:
+        # Usage errors (typer vendors click, so this is not click.ClickException).
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            print(f"error: {exc.format_message()}", file=sys.stderr)
+        sys.exit(exc.exit_code)
