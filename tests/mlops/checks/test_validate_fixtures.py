@@ -91,3 +91,11 @@ def test_nothing_else_is_reported(broken_findings: list[Finding]) -> None:
 
 def test_findings_are_sorted_and_unique(broken_findings: list[Finding]) -> None:
     assert broken_findings == sorted(set(broken_findings))
+
+
+def test_the_child_process_path_finds_the_same(
+    broken_findings: list[Finding], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # The command loads Azure ML specs in a child process; its findings must round-trip.
+    root = broken_tree(tmp_path_factory.mktemp("parallel") / "repo")
+    assert validate(root, parallel=True) == broken_findings
