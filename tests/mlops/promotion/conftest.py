@@ -7,7 +7,7 @@ import hashlib
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,38 +18,60 @@ sys.path.insert(0, str(Path(__file__).parent))
 import dev_store  # noqa: E402
 
 
-@pytest.fixture(scope="session")
-def dev_home(tmp_path_factory: pytest.TempPathFactory, empty_registry_db: Path) -> Path:
-    """A home whose dev store holds taxi-fare v1 (optimistic tags), v2 and v3 (champion)."""
+def _built_once(factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """A folder built once per test run, shared by all xdist workers (they only read it)."""
     import shutil
 
-    home = tmp_path_factory.mktemp("promotion-dev")
-    (home / "dev").mkdir()
-    shutil.copyfile(empty_registry_db, home / "dev" / "mlflow.db")
-    saved = os.environ.get("MLOPS_HOME")
-    try:
-        dev_store.build(home)
-    finally:
-        if saved is not None:
-            os.environ["MLOPS_HOME"] = saved
-    return home
+    from filelock import FileLock
+
+    base = factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    target = root / name
+    with FileLock(str(root / f"{name}.lock")):
+        if not (target / ".built").exists():
+            shutil.rmtree(target, ignore_errors=True)
+            target.mkdir()
+            saved = os.environ.get("MLOPS_HOME")
+            try:
+                build(target)
+            finally:
+                if saved is None:
+                    os.environ.pop("MLOPS_HOME", None)
+                else:
+                    os.environ["MLOPS_HOME"] = saved
+            (target / ".built").touch()
+    return target
+
+
+def _empty_store(target: Path) -> None:
+    os.environ["MLOPS_HOME"] = str(target)
+    from mlops import settings
+    from mlops.promotion import local_registry
+
+    local_registry.client(settings.REGISTRY).search_registered_models()
 
 
 @pytest.fixture(scope="session")
 def empty_registry_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An initialised, empty MLflow sqlite store: copying it is instant, creating one is not."""
-    template = tmp_path_factory.mktemp("registry-template")
-    saved = os.environ.get("MLOPS_HOME")
-    os.environ["MLOPS_HOME"] = str(template)
-    try:
-        from mlops import settings
-        from mlops.promotion import local_registry
+    return (
+        _built_once(tmp_path_factory, "promotion-empty-store", _empty_store)
+        / "registry"
+        / ("mlflow.db")
+    )
 
-        local_registry.client(settings.REGISTRY).search_registered_models()
-    finally:
-        if saved is not None:
-            os.environ["MLOPS_HOME"] = saved
-    return template / "registry" / "mlflow.db"
+
+@pytest.fixture(scope="session")
+def dev_home(tmp_path_factory: pytest.TempPathFactory, empty_registry_db: Path) -> Path:
+    """A home whose dev store holds taxi-fare v1 (optimistic tags), v2 and v3 (champion)."""
+    import shutil
+
+    def build(home: Path) -> None:
+        (home / "dev").mkdir()
+        shutil.copyfile(empty_registry_db, home / "dev" / "mlflow.db")
+        dev_store.build(home)
+
+    return _built_once(tmp_path_factory, "promotion-dev", build)
 
 
 @dataclass
