@@ -56,6 +56,7 @@ def test_derived_values() -> None:
     assert derived["straight_miles"] == pytest.approx(13.34, abs=0.05)
     assert derived["jfk_trip"] == 1.0 and derived["lga_trip"] == 0.0
     assert derived["night"] == 1.0 and derived["rush_hour"] == 0.0
+    assert derived["rate_card_fare"] == pytest.approx(52.0 + 0.8 + 0.5)  # JFK flat, night
     assert derived["speed_mph"] == pytest.approx(17.5 / (50.5 / 60))
     assert derived["pickup_midtown_miles"] > 10 and derived["dropoff_midtown_miles"] < 0.1
 

@@ -132,7 +132,27 @@ def derive(features: pd.DataFrame) -> pd.DataFrame:
     out["rush_hour"] = (weekday & (hour >= 16) & (hour < 20)).astype("float64")
     out["pickup_time_of_day"] = pickup_tod / 3600.0
     out["weekend"] = (~weekday).astype("float64")
+    out["rate_card_fare"] = rate_card_fare(out)
     return out
+
+
+def rate_card_fare(derived: pd.DataFrame) -> np.ndarray:
+    """What the 2016 TLC rate card charges before tips and tolls: a strong, smooth prior.
+
+    $2.50 flag drop + $2.50 a mile + $0.50 a minute for the time spent below 12 mph
+    (approximated as the minutes beyond a 12 mph trip), $52 flat between JFK and
+    Manhattan, plus MTA tax, improvement surcharge, night and weekday rush extras.
+    Trees approximate a linear fare in steps; handing them the fare removes that error.
+    """
+    distance = derived["distance"].to_numpy()
+    slow_minutes = np.clip(derived["duration_min"].to_numpy() - distance * 5.0, 0.0, None)
+    meter = 2.5 + 2.5 * distance + 0.5 * slow_minutes
+    in_manhattan = (derived["pickup_midtown_miles"] < 5.0) | (
+        derived["dropoff_midtown_miles"] < 5.0
+    )
+    meter = np.where((derived["jfk_trip"] > 0) & in_manhattan, 52.0, meter)
+    extras = 0.8 + 0.5 * derived["night"].to_numpy() + 1.0 * derived["rush_hour"].to_numpy()
+    return meter + extras
 
 
 class DerivedFeatures(TransformerMixin, BaseEstimator):
