@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import os
 import sys
-import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 import dev_store  # noqa: E402
+from promotion_support import FakeDeployer, Home  # noqa: E402
 
 
 def _built_once(factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
@@ -74,13 +70,6 @@ def dev_home(tmp_path_factory: pytest.TempPathFactory, empty_registry_db: Path) 
     return _built_once(tmp_path_factory, "promotion-dev", build)
 
 
-@dataclass
-class Home:
-    root: Path
-    releases: Path
-    stage_data: Path
-
-
 @pytest.fixture
 def home(
     dev_home: Path, empty_registry_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -111,57 +100,6 @@ def home(
     return Home(root, rel, stage)
 
 
-class FakeEndpoint:
-    """Scores in-process with the model files the registry entry points at."""
-
-    def __init__(self, model_dir: Path, smoke_ok: bool) -> None:
-        import mlflow.pyfunc
-
-        self.url = f"file://{model_dir}"
-        self.model = mlflow.pyfunc.load_model(str(model_dir))
-        self.smoke_ok = smoke_ok
-
-    def predict(self, features: Any) -> list[float]:
-        return [float(v) for v in self.model.predict(features)]
-
-    def smoke_test(self, latency_ms: int) -> dict[str, Any]:
-        return {
-            "passed": self.smoke_ok,
-            "message": "fake smoke " + ("ok" if self.smoke_ok else "x"),
-        }
-
-
-@dataclass
-class FakeDeployer:
-    smoke_ok: bool = True
-    deployed: list[tuple[str, int]] = field(default_factory=list)
-    entered: threading.Event = field(default_factory=threading.Event)
-    release: threading.Event | None = None  # when set, deploy waits for it (concurrency test)
-
-    @contextlib.contextmanager
-    def deploy(self, env: str, model: Any, rollout: Any) -> Iterator[FakeEndpoint]:
-        from mlops.promotion import local_registry
-
-        self.entered.set()
-        if self.release is not None:
-            self.release.wait(timeout=30)
-        with local_registry.downloaded(model) as files:
-            self.deployed.append((env, model.version))
-            yield FakeEndpoint(files, self.smoke_ok)
-
-
 @pytest.fixture
 def deployer() -> FakeDeployer:
     return FakeDeployer()
-
-
-def snapshot(home: Home) -> dict[str, Any]:
-    """Everything a promotion may change: registry versions and tags, release files, history."""
-    from mlops.promotion import local_registry
-
-    files = {}
-    for path in sorted([*home.releases.glob("*.yml"), *home.root.glob("*/release-history.jsonl")]):
-        files[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
-    registry = [(v.version, v.store_version, sorted(v.tags.items())) for v in
-                local_registry.registry_versions()]  # fmt: skip
-    return {"files": files, "registry": registry}

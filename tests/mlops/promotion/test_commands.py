@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import FakeDeployer, Home, snapshot
+from promotion_support import FakeDeployer, Home, snapshot
 
 from mlops.cli import main
 from mlops.promotion import local_registry, promote
