@@ -91,3 +91,11 @@ def run_measured(
         tail = "\n".join(output.strip().splitlines()[-15:])
         raise CommandFailed(f"{' '.join(argv[:4])} ... exited {proc.returncode}:\n{tail}")
     return Measured(seconds, peak, output, proc.returncode)
+
+
+def fastest(runs: list[Measured]) -> Measured:
+    """The fastest of repeated runs, carrying the highest peak RSS seen in any of them."""
+    if not runs:
+        raise ValueError("no runs")
+    best = min(runs, key=lambda m: m.seconds)
+    return Measured(best.seconds, max(m.peak_rss_bytes for m in runs), best.output, best.returncode)

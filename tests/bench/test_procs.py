@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.procs import CommandFailed, run_measured
+from bench.procs import CommandFailed, Measured, fastest, run_measured
 
 ALLOCATE = "import time; block = bytearray(300 * 2**20); time.sleep(0.3); print('done')"
 
@@ -32,3 +32,11 @@ def test_failure_raises_with_the_output_tail() -> None:
 def test_accepted_exit_codes_are_returned() -> None:
     result = run_measured([sys.executable, "-c", "raise SystemExit(1)"], ok_codes=(0, 1))
     assert result.returncode == 1
+
+
+def test_fastest_keeps_the_quickest_time_and_the_highest_memory() -> None:
+    runs = [Measured(3.0, 100, "a"), Measured(2.0, 50, "b"), Measured(4.0, 300, "c")]
+    best = fastest(runs)
+    assert (best.seconds, best.peak_rss_bytes, best.output) == (2.0, 300, "b")
+    with pytest.raises(ValueError, match="no runs"):
+        fastest([])
