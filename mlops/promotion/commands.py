@@ -52,13 +52,27 @@ def _training_split(version: int | None) -> list[Path]:
 def _prepare_stage_data(
     raw_data: list[Path], exclude: list[Path] | None, version: int | None, target: Path
 ) -> None:
+    import shutil
+    import tempfile
+
     from taxi_fare.split import write_split
     from taxi_fare.stage import build_stage_set
 
     excluded = exclude if exclude is not None else _training_split(version)
     stage = build_stage_set(raw_data, excluded)
-    write_split(stage.table, target)
-    (target / "stage_report.json").write_text(json.dumps(stage.report(), indent=2) + "\n")
+    # Write beside the target and swap, so a reader never sees half a stage set.
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".stage-data-", dir=target.parent))
+    try:
+        write_split(stage.table, staging / "new")
+        (staging / "new" / "stage_report.json").write_text(
+            json.dumps(stage.report(), indent=2) + "\n"
+        )
+        if target.exists():
+            target.rename(staging / "old")
+        (staging / "new").rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     typer.echo(
         f"stage test set: {len(stage.table)} rows in {target} "
         f"({stage.excluded} training rows excluded)"

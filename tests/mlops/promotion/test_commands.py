@@ -215,3 +215,8 @@ def test_promote_raw_data_excludes_the_training_split_of_the_versions_run(
     assert report["rows_eligible"] == len(everything) - len(everything.iloc[::2])
     assert report["rows_selected"] == len(pd.read_parquet(target / "data.parquet")) > 20
     assert "training rows excluded" in capsys.readouterr().out
+    (target / "stale.txt").write_text("from an earlier set")
+    commands._prepare_stage_data([tmp_path / "raw"], None, 3, target)  # replaced as a whole
+    assert sorted(p.name for p in target.iterdir()) == ["MLTable", "data.parquet",
+                                                        "stage_report.json"]  # fmt: skip
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".stage-data-")] == []
