@@ -220,3 +220,15 @@ def test_promote_raw_data_excludes_the_training_split_of_the_versions_run(
     assert sorted(p.name for p in target.iterdir()) == ["MLTable", "data.parquet",
                                                         "stage_report.json"]  # fmt: skip
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".stage-data-")] == []
+
+
+def test_share_without_a_workspace_says_which_settings_are_missing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("AML_SUBSCRIPTION_ID", "AML_RESOURCE_GROUP", "AML_WORKSPACE"):
+        monkeypatch.delenv(name, raising=False)
+    code, _, err = _run(["release", "share", "--version", "3", "--workspace", "mlw-x"], capsys)
+    assert code == 1
+    line = _error_line(err)
+    assert "--subscription-id (or AML_SUBSCRIPTION_ID)" in line
+    assert "--resource-group (or AML_RESOURCE_GROUP)" in line and "--workspace" not in line
