@@ -71,7 +71,7 @@ def train(
     overrides = _parse_set(set_ or [])
     if seed is not None:
         overrides["seed"] = seed
-    loaded = load_pipeline(path, time_budget=time_budget)
+    loaded = load_pipeline(path, time_budget=time_budget, overrides=overrides)
     if time_budget is not None and not any(step.automl for step in loaded.steps):
         logging.getLogger(__name__).warning(
             "%s has no AutoML node: --time-budget does not apply", path.name

@@ -249,13 +249,24 @@ def order_steps(steps: Mapping[str, Step]) -> list[Step]:
     return ordered
 
 
-def load_pipeline(path: Path, time_budget: int | None = None) -> Pipeline:
-    """Read a pipeline job YAML, its components and bindings; fail before anything runs."""
+def load_pipeline(
+    path: Path, time_budget: int | None = None, overrides: Mapping[str, Any] | None = None
+) -> Pipeline:
+    """Read a pipeline job YAML, its components and bindings; fail before anything runs.
+
+    ``overrides`` replace pipeline input values here already, so that AutoML settings
+    written as ``${{parent.inputs.x}}`` (mapped at load time) see them too.
+    """
     path = path.resolve()
     raw = _read_yaml(path)
     base = path.parent
     assets = local_data_assets(base)
     inputs = {n: _pipeline_input(n, v, base, assets) for n, v in (raw.get("inputs") or {}).items()}
+    for name, value in (overrides or {}).items():
+        if name not in inputs:
+            known = ", ".join(sorted(inputs)) or "none"
+            raise MlopsError(f"{path.name} has no input '{name}' (inputs: {known})")
+        inputs[name] = PipelineInput(name, inputs[name].type, value)
     steps: dict[str, Step] = {}
     for name, job in raw["jobs"].items():
         where = f"{path.name}: job '{name}'"

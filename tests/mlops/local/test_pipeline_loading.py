@@ -245,3 +245,29 @@ def test_data_refusals(toy: Path, tmp_path: Path) -> None:
     empty.mkdir()
     with pytest.raises(MlopsError, match="--data: no files in"):
         plan_data([empty])
+
+
+def test_automl_settings_bound_to_pipeline_inputs_follow_overrides(
+    toy: Path, tmp_path: Path
+) -> None:
+    path = toy / f"automl-bound-{tmp_path.name}.yml"
+    text = (
+        (toy / "pipeline.yml").read_text().replace("  scale: 2.5\n", "  scale: 2.5\n  trials: 3\n")
+    )
+    path.write_text(
+        text
+        + """  train:
+    type: automl
+    task: regression
+    training_data: ${{parent.jobs.make.outputs.numbers}}
+    limits:
+      timeout_minutes: 1
+      max_trials: ${{parent.inputs.trials}}
+"""
+    )
+    assert load_pipeline(path).step("train").bindings["max_trials"] == 3
+    assert load_pipeline(path, overrides={"trials": 9}).step("train").bindings["max_trials"] == 9
+    with pytest.raises(MlopsError, match="max_trials': 0 is below the minimum 1"):
+        load_pipeline(path, overrides={"trials": 0})
+    with pytest.raises(MlopsError, match=r"has no input 'trails' \(inputs: n, raw_data, scale"):
+        load_pipeline(path, overrides={"trails": 9})
