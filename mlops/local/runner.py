@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -170,12 +171,22 @@ def _tail(path: Path, lines: int = TAIL_LINES) -> list[str]:
     return path.read_text(errors="replace").splitlines()[-lines:]
 
 
-def _cause(tail: list[str], returncode: int) -> str:
-    """The step's own last words (its one-line error), else the exit code."""
-    for line in reversed(tail):
-        if line.strip():
-            return line.strip()
-    return f"exit code {returncode}"
+def _cause(tail: list[str], returncode: int | None) -> str:
+    """Why a step failed, in one line: its own ``error:`` line (the step scripts' contract
+    for errors a user can fix), else its last line and exit code, or the signal that
+    killed it. ``returncode`` None means the step never started; its log holds the reason."""
+    lines = [line.strip() for line in tail if line.strip()]
+    if returncode is None:
+        return lines[-1] if lines else "the step did not start"
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    errors = [line for line in lines if line.startswith("error:")]
+    if errors:
+        return errors[-1]
+    return f"{lines[-1]} (exit code {returncode})" if lines else f"exit code {returncode}"
 
 
 class _Tracking:
@@ -287,7 +298,7 @@ def _run_step(
     step_result.state = "running"
     display.step_started(step_result)
     started = time.monotonic()
-    returncode = -1
+    returncode: int | None = None
     try:
         inputs = resolve_step_inputs(step, values, result.outputs)
         argv = render_command(step.component, inputs, outputs)
@@ -301,8 +312,9 @@ def _run_step(
             returncode = subprocess.run(
                 argv, cwd=step.component.code, env=env, stdout=sink, stderr=subprocess.STDOUT
             ).returncode
-    except MlopsError as exc:
-        step_result.log.write_text(f"{exc}\n")
+    except (MlopsError, OSError) as exc:  # bad input value, or the command cannot start
+        with step_result.log.open("a") as sink:
+            sink.write(f"error: {exc}\n" if isinstance(exc, OSError) else f"{exc}\n")
     finally:
         step_result.seconds = time.monotonic() - started
         succeeded = returncode == 0

@@ -169,3 +169,40 @@ def test_a_bad_input_value_stops_before_any_run(toy: Path, module_home: Path, cl
     after = len(client.search_runs([e.experiment_id for e in client.search_experiments()]))
     assert after == before
     assert sorted((module_home / "runs").iterdir()) == runs_before
+
+
+def test_a_command_that_cannot_start_fails_the_step(toy: Path, module_home: Path) -> None:
+    component = toy / "components" / "absent.yml"
+    component.write_text(
+        (toy / "components" / "make.yml")
+        .read_text()
+        .replace("python make.py", "no-such-tool-xyz make.py")
+    )
+    path = toy / "absent.yml"
+    path.write_text(
+        (toy / "pipeline.yml")
+        .read_text()
+        .replace("./components/make.yml", "./components/absent.yml")
+    )
+    result = run_pipeline(load_pipeline(path))
+    failed = result.failed
+    assert failed is not None and failed.name == "make"
+    assert failed.cause is not None and failed.cause.startswith("error: [Errno 2]")
+    assert "no-such-tool-xyz" in failed.cause
+    assert [s.state for s in result.steps] == ["failed", "skipped"]
+
+
+@pytest.mark.parametrize(
+    ("tail", "returncode", "cause"),
+    [
+        (["INFO x", "error: bad file a.csv", "Traceback noise"], 1, "error: bad file a.csv"),
+        (["INFO x", "ValueError: boom"], 1, "ValueError: boom (exit code 1)"),
+        ([], 3, "exit code 3"),
+        (["INFO x"], -9, "killed by SIGKILL"),
+        (["job 'a' input 'b': required"], None, "job 'a' input 'b': required"),
+    ],
+)
+def test_failure_cause(tail: list[str], returncode: int | None, cause: str) -> None:
+    from mlops.local.runner import _cause
+
+    assert _cause(tail, returncode) == cause
