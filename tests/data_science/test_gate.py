@@ -54,6 +54,15 @@ def test_better_challenger_is_promoted() -> None:
     assert primary["relative_improvement"] == pytest.approx(0.1)
 
 
+def test_zero_champion_keeps_the_decision_finite(tmp_path: Path) -> None:
+    decision = decide(
+        better(r2_score=0.1), better(r2_score=0.0), GatePolicy(primary_metric="r2_score")
+    )
+    assert decision.promote and decision.checks[0]["relative_improvement"] == 1.0
+    write_decision(decision, tmp_path)
+    json.loads((tmp_path / "decision.json").read_text(), parse_constant=pytest.fail)
+
+
 def test_minimum_improvements() -> None:
     challenger = better(root_mean_squared_error=2.9)
     assert not decide(challenger, CHAMPION, GatePolicy(min_improvement=0.2)).promote

@@ -101,7 +101,8 @@ def _gain(metric: str, challenger: float, champion: float) -> float:
 def _verdict(challenger: Metrics, champion: Metrics, policy: GatePolicy):
     primary = policy.primary_metric
     gain = _gain(primary, challenger[primary], champion[primary])
-    relative = gain / abs(champion[primary]) if champion[primary] else math.inf * (gain > 0)
+    # A champion at exactly 0 has no scale: count any gain as 100% (keeps decision.json finite).
+    relative = gain / abs(champion[primary]) if champion[primary] else float(gain > 0)
     checks: list[dict[str, Any]] = [
         {
             "metric": primary,
