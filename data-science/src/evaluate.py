@@ -57,7 +57,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _champion_metrics(name: str, features: pd.DataFrame, actual: np.ndarray):
+def _champion_metrics(
+    name: str, features: pd.DataFrame, actual: np.ndarray
+) -> tuple[dict[str, float] | None, int | None, str | None]:
     """(metrics, version, problem): the champion scored on the test rows, or why it was not."""
     from mlflow import MlflowClient
     from taxi_fare.models import load_model_uri

@@ -248,7 +248,9 @@ def trips(n: int, kind: str, rng: np.random.Generator) -> dict[str, np.ndarray]:
     return _rename(columns, kind, n, rng)
 
 
-def _rename(columns: dict[str, np.ndarray], kind: str, n: int, rng: np.random.Generator):
+def _rename(
+    columns: dict[str, np.ndarray], kind: str, n: int, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
     names = GREEN_COLUMNS if kind == "green" else YELLOW_COLUMNS
     generic = (
         "vendorID",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from taxi_fare.errors import TaxiFareError
@@ -32,7 +33,9 @@ class FeatureSchemaError(TaxiFareError):
     """Model input lacks a required column or holds a non-numeric value."""
 
 
-def haversine_miles(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray):
+def haversine_miles(
+    lat1: ArrayLike, lon1: ArrayLike, lat2: ArrayLike, lon2: ArrayLike
+) -> np.ndarray:
     """Great-circle distance in miles (vectorised)."""
     lat1, lon1, lat2, lon2 = (
         np.radians(np.asarray(a, dtype="float64")) for a in (lat1, lon1, lat2, lon2)
@@ -44,7 +47,9 @@ def haversine_miles(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: 
     return 2 * EARTH_RADIUS_MILES * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
-def bearing_degrees(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray):
+def bearing_degrees(
+    lat1: ArrayLike, lon1: ArrayLike, lat2: ArrayLike, lon2: ArrayLike
+) -> np.ndarray:
     """Initial compass bearing from point 1 to point 2, in [0, 360)."""
     lat1, lon1, lat2, lon2 = (
         np.radians(np.asarray(a, dtype="float64")) for a in (lat1, lon1, lat2, lon2)
@@ -158,7 +163,7 @@ def rate_card_fare(derived: pd.DataFrame) -> np.ndarray:
 class DerivedFeatures(TransformerMixin, BaseEstimator):
     """First Pipeline stage: select the 20 features by name, add derived features."""
 
-    def fit(self, X: pd.DataFrame, y=None) -> DerivedFeatures:  # noqa: N803 (sklearn API)
+    def fit(self, X: pd.DataFrame, y: object = None) -> DerivedFeatures:  # noqa: N803 (sklearn API)
         selected = select_features(X)
         self.feature_names_in_ = np.array(FEATURES, dtype=object)
         self.n_features_in_ = len(FEATURES)
@@ -172,5 +177,5 @@ class DerivedFeatures(TransformerMixin, BaseEstimator):
             )
         return derive(select_features(X))
 
-    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         return self.feature_names_out_

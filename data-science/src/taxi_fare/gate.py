@@ -98,7 +98,9 @@ def _gain(metric: str, challenger: float, champion: float) -> float:
     return challenger - champion if higher_is_better(metric) else champion - challenger
 
 
-def _verdict(challenger: Metrics, champion: Metrics, policy: GatePolicy):
+def _verdict(
+    challenger: Metrics, champion: Metrics, policy: GatePolicy
+) -> tuple[bool, str, list[dict[str, Any]]]:
     primary = policy.primary_metric
     gain = _gain(primary, challenger[primary], champion[primary])
     # A champion at exactly 0 has no scale: count any gain as 100% (keeps decision.json finite).

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,9 @@ from sklearn.pipeline import Pipeline
 from taxi_fare.errors import TaxiFareError
 from taxi_fare.features import DerivedFeatures
 from taxi_fare.schema import FEATURES
+
+if TYPE_CHECKING:
+    from mlflow.pyfunc import PyFuncModel
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +73,13 @@ def flaml_estimators(allowed: str | Iterable[str]) -> list[str]:
 AZURE_DISPLAY_NAMES = ("LightGBM", "RandomForest", "ExtremeRandomTrees", "GradientBoosting")
 
 
-def spearman_loss(X_val, y_val, estimator, *args, **kwargs):  # noqa: N803 (FLAML's signature)
+def spearman_loss(
+    X_val: pd.DataFrame,  # noqa: N803 (FLAML's signature)
+    y_val: pd.Series | np.ndarray,
+    estimator: Any,
+    *args: Any,
+    **kwargs: Any,
+) -> tuple[float, dict[str, float]]:
     """FLAML custom metric: 1 - Spearman rank correlation (lower is better)."""
     predicted = pd.Series(estimator.predict(X_val)).rank().to_numpy()
     actual = pd.Series(np.asarray(y_val)).rank().to_numpy()
@@ -77,7 +87,7 @@ def spearman_loss(X_val, y_val, estimator, *args, **kwargs):  # noqa: N803 (FLAM
     return 1.0 - rho, {"spearman_correlation": rho}
 
 
-def flaml_metric(primary_metric: str):
+def flaml_metric(primary_metric: str) -> str | Callable[..., tuple[float, dict]]:
     """FLAML ``metric`` argument for an Azure primary metric name."""
     if primary_metric not in AZURE_METRICS:
         raise ModelError(
@@ -159,7 +169,7 @@ def _save(pipeline: Pipeline, folder: Path, example: pd.DataFrame, signature, me
     )
 
 
-def load_model(folder: str | Path):
+def load_model(folder: str | Path) -> PyFuncModel:
     """Load an MLflow model folder as pyfunc; a folder that is not one is a ``ModelError``."""
     import mlflow.pyfunc
 
@@ -186,7 +196,7 @@ def model_uuid(folder: str | Path) -> str:
     return uuid
 
 
-def load_model_uri(uri: str):
+def load_model_uri(uri: str) -> PyFuncModel:
     """Load a model by MLflow URI (``models:/name/3``)."""
     import mlflow.pyfunc
 
