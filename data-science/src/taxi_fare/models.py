@@ -18,6 +18,7 @@ from taxi_fare.features import DerivedFeatures
 from taxi_fare.schema import FEATURES
 
 if TYPE_CHECKING:
+    from mlflow.models import ModelSignature
     from mlflow.pyfunc import PyFuncModel
 
 log = logging.getLogger(__name__)
@@ -119,7 +120,7 @@ def random_forest_pipeline(
     return Pipeline([("features", DerivedFeatures()), ("model", forest)])
 
 
-def pipeline_with(estimator) -> Pipeline:
+def pipeline_with(estimator: Any) -> Pipeline:
     """A fresh (unfitted) Pipeline with the derived-feature stage and a clone of ``estimator``."""
     return Pipeline([("features", DerivedFeatures()), ("model", clone(estimator))])
 
@@ -130,7 +131,9 @@ def check_output_folder(folder: Path) -> None:
         raise ModelError(f"{folder}: model_output folder is not empty")
 
 
-def save_model(pipeline: Pipeline, folder: Path, sample: pd.DataFrame, metadata: dict) -> None:
+def save_model(
+    pipeline: Pipeline, folder: Path, sample: pd.DataFrame, metadata: dict[str, str]
+) -> None:
     """Save a fitted pipeline as an MLflow sklearn model that loads anywhere.
 
     cloudpickle rather than MLflow 3's default skops: skops would need every type in
@@ -154,7 +157,13 @@ def save_model(pipeline: Pipeline, folder: Path, sample: pd.DataFrame, metadata:
     log.info("saved MLflow model to %s", folder)
 
 
-def _save(pipeline: Pipeline, folder: Path, example: pd.DataFrame, signature, metadata) -> None:
+def _save(
+    pipeline: Pipeline,
+    folder: Path,
+    example: pd.DataFrame,
+    signature: ModelSignature,
+    metadata: dict[str, str],
+) -> None:
     import mlflow.sklearn
 
     mlflow.sklearn.save_model(
