@@ -282,3 +282,15 @@ def test_train_refuses_unmappable_settings(
 def test_train2_refuses_a_used_output_folder(rf_model: Path, split: Path, capsys) -> None:
     assert train2.main(args(train_data=split / "train", model_output=rf_model, n_estimators=1)) == 1
     assert "model_output folder is not empty" in one_error_line(capsys)
+
+
+def test_hand_runs_keep_artifacts_beside_the_store(first: dict, tracking_uri: str) -> None:
+    """No ./mlruns in the working folder: artifacts go next to the sqlite file."""
+    from mlflow import MlflowClient
+
+    store = Path(tracking_uri.removeprefix("sqlite:///")).parent
+    assert not (Path.cwd() / "mlruns").exists()
+    experiment = MlflowClient().get_experiment_by_name("taxi-fare-steps")
+    assert experiment.artifact_location == (store / "artifacts").as_uri()
+    run = MlflowClient().get_run(first["info"]["run_id"])
+    assert run.info.artifact_uri.startswith((store / "artifacts").as_uri())
