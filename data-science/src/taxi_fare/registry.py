@@ -42,7 +42,10 @@ class Version:
 
 def versions(client: MlflowClient, name: str) -> list[Version]:
     """All versions of ``name``, oldest first; none when the model does not exist yet."""
-    found = client.search_model_versions(f"name='{name}'")
+    try:
+        found = client.search_model_versions(f"name='{name}'")
+    except Exception as exc:  # MlflowException and transport errors
+        raise RegistryError(f"cannot list the versions of {name!r}: {exc}") from exc
     out = [Version(name, int(mv.version), mv.run_id, dict(mv.tags or {})) for mv in found]
     return sorted(out, key=lambda v: v.version)
 
