@@ -11,7 +11,6 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from taxi_fare.features import DerivedFeatures
-from taxi_fare.flaml_compat import automl_class
 from taxi_fare.models import ModelError, pipeline_with
 
 log = logging.getLogger(__name__)
@@ -41,7 +40,8 @@ def search(
     inside the Pipeline; the final Pipeline is a fresh clone of the winner refitted
     behind the derived-feature stage on all training rows.
     """
-    AutoML = automl_class()  # noqa: N806 (a class)
+    from flaml import AutoML  # slow import, only when a search runs
+
     derived = DerivedFeatures().fit(X).transform(X)
     automl = AutoML()
     settings: dict[str, Any] = {
