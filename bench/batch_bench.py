@@ -88,6 +88,13 @@ def run(ws: Workspace) -> list[BenchResult]:
     }  # fmt: skip
     log.info("batch-score %.1f s, predict %.1f s on %s rows", ours.seconds, floor_s, f"{rows:,}")
     return [
-        measured("batch_rows_per_s", "rows/s", "in-memory predict of the same rows",
-                 rows / ours.seconds, rows / floor_s, TARGET, details),  # fmt: skip
+        measured(
+            "batch_rows_per_s",
+            "rows/s",
+            "in-memory predict of the same rows",
+            rows / ours.seconds,
+            rows / floor_s,
+            TARGET,
+            details,
+        ),  # fmt: skip
     ]

@@ -50,8 +50,22 @@ def run(ws: Workspace) -> list[BenchResult]:
     }  # fmt: skip
     log.info("prep %.1f s, floor %.1f s on %s rows", ours.seconds, floor.seconds, f"{rows:,}")
     return [
-        measured("prep_time", "s", "pyarrow CSV -> parquet of the same files", ours.seconds,
-                 floor.seconds, TIME_TARGET, details),  # fmt: skip
-        measured("prep_peak_rss", "GB", "peak RSS of the pyarrow floor", ours.peak_rss_bytes / GB,
-                 floor.peak_rss_bytes / GB, RSS_TARGET, {"rows": rows}),  # fmt: skip
+        measured(
+            "prep_time",
+            "s",
+            "pyarrow CSV -> parquet of the same files",
+            ours.seconds,
+            floor.seconds,
+            TIME_TARGET,
+            details,
+        ),  # fmt: skip
+        measured(
+            "prep_peak_rss",
+            "GB",
+            "peak RSS of the pyarrow floor",
+            ours.peak_rss_bytes / GB,
+            floor.peak_rss_bytes / GB,
+            RSS_TARGET,
+            {"rows": rows},
+        ),  # fmt: skip
     ]

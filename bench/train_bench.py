@@ -63,6 +63,13 @@ def run(ws: Workspace) -> list[BenchResult]:
     }
     log.info("train2 %.1f s, bare fit %.1f s on %s rows", ours.seconds, floor_s, f"{rows:,}")
     return [
-        measured("train2_time", "s", "bare sklearn fit of the same pipeline", ours.seconds,
-                 floor_s, TARGET, details),  # fmt: skip
+        measured(
+            "train2_time",
+            "s",
+            "bare sklearn fit of the same pipeline",
+            ours.seconds,
+            floor_s,
+            TARGET,
+            details,
+        ),  # fmt: skip
     ]
