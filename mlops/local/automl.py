@@ -32,7 +32,9 @@ AZURE_REGRESSION_MODELS: dict[str, str | None] = {
     "KNN": None,
     "LassoLars": None,
     "SGD": None,
-    "XGBoostRegressor": None,  # xgboost is not in the pinned set
+    # FLAML has an xgboost learner, but its models would need xgboost in the scoring
+    # environment; the template keeps scoring to scikit-learn and LightGBM.
+    "XGBoostRegressor": None,
 }
 
 # Settings that only steer Azure compute or bookkeeping; they do not change the model.
