@@ -2,6 +2,10 @@
 
 Quick mode finishes in a few minutes on 2 cores; ``--full`` runs prep on 10 million rows.
 A bench that fails is reported as "not measured" with its reason; the others still run.
+
+The results file holds the figures of one run. A partial run (``--only``) therefore
+writes a file only when ``--output`` names one: it never replaces the committed
+``bench/results.json`` with a subset, nor mixes figures from different runs into it.
 """
 
 from __future__ import annotations
@@ -40,10 +44,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--full", action="store_true", help="10 million raw rows (slow)")
     parser.add_argument("--only", action="append", choices=list(BENCHES), metavar="NAME",
                         help=f"run only this bench (repeatable): {', '.join(BENCHES)}")  # fmt: skip
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument("--output", type=Path, default=None,
+                        help="results file (default: bench/results.json for a complete run; "
+                        "with --only, nothing is written unless given)")  # fmt: skip
     parser.add_argument("--workdir", type=Path, default=None,
                         help="keep data and outputs here (default: a temp folder)")  # fmt: skip
     return parser.parse_args(argv)
+
+
+def output_path(args: argparse.Namespace) -> Path | None:
+    """Where the results go: ``--output``, else the default file unless the run is partial."""
+    if args.output is not None:
+        return args.output
+    return None if args.only else DEFAULT_OUTPUT
 
 
 def run_bench(name: str, ws: Workspace) -> list[BenchResult]:
@@ -78,9 +91,15 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if temp is not None:
             shutil.rmtree(temp, ignore_errors=True)
-    write(document(results, command, sizes.mode, machine), args.output)
+    output = output_path(args)
+    if output is not None:
+        write(document(results, command, sizes.mode, machine), output)
     print(table(results))
     print(f"\n{sizes.mode} mode on {machine['cpu_count']} x {machine['cpu_model']}, "
           f"{machine['ram_gb']} GB RAM, Python {machine['python']}")  # fmt: skip
-    print(f"written to {args.output}")
+    if output is None:
+        print("partial run (--only): not written; pass --output FILE to keep the figures "
+              "(bench/results.json holds complete runs only)")  # fmt: skip
+    else:
+        print(f"written to {output}")
     return 0

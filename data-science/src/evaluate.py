@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 from taxi_fare.gate import METRICS_FILE, MODES, GatePolicy, decide, fail_closed, write_decision
 from taxi_fare.metrics import METRIC_NAMES, regression_metrics
-from taxi_fare.models import feature_importance, load_model, model_uuid
+from taxi_fare.models import feature_importance, load_model
+from taxi_fare.registry import model_uuid
 from taxi_fare.report import markdown, plot_importance, plot_predictions
 from taxi_fare.schema import FEATURES, TARGET
 from taxi_fare.split import read_split

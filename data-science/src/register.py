@@ -22,8 +22,7 @@ from typing import Any
 from taxi_fare.errors import TaxiFareError
 from taxi_fare.gate import read_decision
 from taxi_fare.metrics import METRIC_NAMES
-from taxi_fare.models import model_uuid
-from taxi_fare.registry import MODEL_UUID_TAG, find_by_tag, register
+from taxi_fare.registry import MODEL_UUID_TAG, find_by_tag, model_uuid, register
 from taxi_fare.steps import mlflow_run, run_step
 
 log = logging.getLogger("register")

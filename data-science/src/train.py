@@ -13,11 +13,7 @@ import logging
 import sys
 from pathlib import Path
 
-from taxi_fare.automl import search
-from taxi_fare.metrics import regression_metrics
-from taxi_fare.models import check_output_folder, flaml_estimators, flaml_metric, save_model
 from taxi_fare.schema import FEATURES, TARGET
-from taxi_fare.split import read_split
 from taxi_fare.steps import mlflow_run, run_step
 
 log = logging.getLogger("train")
@@ -64,6 +60,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Heavy imports here, not at the top: --help and argument errors answer at once.
+    from taxi_fare.automl import search
+    from taxi_fare.metrics import fit_metrics
+    from taxi_fare.models import check_output_folder, flaml_estimators, flaml_metric, save_model
+    from taxi_fare.split import read_split
+
     # Settings first: a wrong name fails before any data is read.
     metric = flaml_metric(args.primary_metric)
     estimators = flaml_estimators(args.allowed_algorithms)
@@ -79,13 +81,14 @@ def run(args: argparse.Namespace) -> int:
         max_trials=args.max_trials,
         seed=args.seed,
     )
-    fit_metrics = regression_metrics(y.to_numpy(), result.pipeline.predict(X))
+    train_metrics, scored = fit_metrics(result.pipeline, X, y, seed=args.seed)
     log.info(
-        "best of %d trials: %s (validation loss %.4f); train RMSE %.3f",
+        "best of %d trials: %s (validation loss %.4f); train RMSE %.3f (on %s rows)",
         result.trials,
         result.estimator,
         result.best_loss,
-        fit_metrics["root_mean_squared_error"],
+        train_metrics["root_mean_squared_error"],
+        f"{scored:,}",
     )
     metadata = {
         "trainer": "automl",
@@ -106,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
                 "allowed_algorithms": args.allowed_algorithms,
                 "seed": args.seed,
                 "train_rows": len(train),
+                "train_metrics_rows": scored,
                 "best_estimator": result.estimator,
             }
         )
@@ -114,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
             {
                 "trials": result.trials,
                 "best_validation_loss": result.best_loss,
-                **{f"train_{k}": v for k, v in fit_metrics.items()},
+                **{f"train_{k}": v for k, v in train_metrics.items()},
             }
         )
     return 0

@@ -10,10 +10,7 @@ import logging
 import sys
 from pathlib import Path
 
-from taxi_fare.metrics import regression_metrics
-from taxi_fare.models import check_output_folder, random_forest_pipeline, save_model
 from taxi_fare.schema import FEATURES, TARGET
-from taxi_fare.split import read_split
 from taxi_fare.steps import mlflow_run, run_step
 
 log = logging.getLogger("train2")
@@ -46,6 +43,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Heavy imports here, not at the top: --help and argument errors answer at once.
+    from taxi_fare.metrics import fit_metrics
+    from taxi_fare.models import check_output_folder, random_forest_pipeline, save_model
+    from taxi_fare.split import read_split
+
     check_output_folder(args.model_output)
     train = read_split(args.train_data)
     X, y = train[list(FEATURES)], train[TARGET]  # noqa: N806 (sklearn naming)
@@ -62,11 +64,12 @@ def run(args: argparse.Namespace) -> int:
     }
     pipeline = random_forest_pipeline(**params)
     pipeline.fit(X, y)
-    fit_metrics = regression_metrics(y.to_numpy(), pipeline.predict(X))
+    train_metrics, scored = fit_metrics(pipeline, X, y, seed=args.seed)
     log.info(
-        "fitted RandomForest on %s rows: train RMSE %.3f",
+        "fitted RandomForest on %s rows: train RMSE %.3f (on %s of them)",
         f"{len(train):,}",
-        fit_metrics["root_mean_squared_error"],
+        train_metrics["root_mean_squared_error"],
+        f"{scored:,}",
     )
     save_model(
         pipeline, args.model_output, X, {"trainer": "rf", **{k: str(v) for k, v in params.items()}}
@@ -75,8 +78,10 @@ def run(args: argparse.Namespace) -> int:
     import mlflow
 
     with mlflow_run("train2"):
-        mlflow.log_params({**params, "trainer": "rf", "train_rows": len(train)})
-        mlflow.log_metrics({f"train_{k}": v for k, v in fit_metrics.items()})
+        mlflow.log_params(
+            {**params, "trainer": "rf", "train_rows": len(train), "train_metrics_rows": scored}
+        )
+        mlflow.log_metrics({f"train_{k}": v for k, v in train_metrics.items()})
     return 0
 
 

@@ -44,3 +44,33 @@ def test_main_writes_a_valid_document_and_prints_the_table(monkeypatch, tmp_path
     assert [r["name"] for r in doc["results"]] == ["train2_time"]
     assert doc["results"][0]["met"] is True
     assert "| train2_time" in capsys.readouterr().out
+
+
+def _fake_train_bench(monkeypatch) -> None:
+    def fake(ws: object) -> list:
+        return [measured("train2_time", "s", "bare fit", 11.0, 10.0, Target("ratio", "<=", 1.15))]
+
+    monkeypatch.setattr(cli.importlib, "import_module", lambda name: SimpleNamespace(run=fake))
+
+
+def test_partial_run_leaves_the_default_results_file_alone(monkeypatch, tmp_path, capsys) -> None:
+    _fake_train_bench(monkeypatch)
+    default = tmp_path / "results.json"
+    default.write_text('{"committed": true}')
+    monkeypatch.setattr(cli, "DEFAULT_OUTPUT", default)
+    assert cli.main(["--only", "train", "--workdir", str(tmp_path / "ws")]) == 0
+    assert default.read_text() == '{"committed": true}'
+    out = capsys.readouterr().out
+    assert "| train2_time" in out and "partial run (--only): not written" in out
+
+
+def test_complete_run_writes_the_default_results_file(monkeypatch, tmp_path, capsys) -> None:
+    _fake_train_bench(monkeypatch)
+    default = tmp_path / "results.json"
+    monkeypatch.setattr(cli, "DEFAULT_OUTPUT", default)
+    assert cli.main(["--workdir", str(tmp_path / "ws")]) == 0
+    doc = json.loads(default.read_text())
+    assert check_document(doc) == []
+    # every bench ran (all faked): one row per bench module
+    assert len(doc["results"]) == len(cli.BENCHES)
+    assert f"written to {default}" in capsys.readouterr().out

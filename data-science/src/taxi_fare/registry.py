@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from taxi_fare.errors import TaxiFareError
@@ -38,6 +39,25 @@ class Version:
     @property
     def uri(self) -> str:
         return f"models:/{self.name}/{self.version}"
+
+
+def model_uuid(folder: str | Path) -> str:
+    """The ``model_uuid`` MLflow wrote into a model folder's MLmodel file: its identity.
+
+    Read with yaml alone, so the register step decides without importing sklearn.
+    """
+    import yaml
+
+    path = Path(folder) / "MLmodel"
+    try:
+        uuid = yaml.safe_load(path.read_text(encoding="utf-8")).get("model_uuid")
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError) as exc:
+        raise RegistryError(
+            f"{folder}: not an MLflow model ({path.name} unreadable: {exc})"
+        ) from None
+    if not isinstance(uuid, str) or not uuid:
+        raise RegistryError(f"{path}: has no model_uuid; save the model with MLflow")
+    return uuid
 
 
 def versions(client: MlflowClient, name: str) -> list[Version]:
