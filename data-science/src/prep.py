@@ -12,9 +12,9 @@ import logging
 import sys
 from pathlib import Path
 
-from taxi_fare.cleaning import check_drop_share, clean, top_reasons
-from taxi_fare.ingest import read_inputs
-from taxi_fare.split import seeded_split, write_split
+from taxi_fare.cleaning import check_drop_share, clean_inputs, top_reasons
+from taxi_fare.schema import TARGET
+from taxi_fare.split import split_columns, write_split
 from taxi_fare.steps import mlflow_run, run_step
 
 log = logging.getLogger("prep")
@@ -53,39 +53,41 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace) -> int:
-    trips, files, data_fingerprint = read_inputs(args.raw_data)
-    rows_read = len(trips)
-    result = clean(trips)
-    check_drop_share(rows_read, result, args.max_drop_fraction, source=" ".join(args.raw_data))
-    train, test = seeded_split(result.kept, args.test_size, args.seed)
-    if result.rows_dropped:
+    inputs = clean_inputs(args.raw_data)
+    rows_read, dropped = inputs.rows_read, inputs.dropped
+    check_drop_share(rows_read, dropped, args.max_drop_fraction, source=" ".join(args.raw_data))
+    if any(dropped.values()):
         log.info(
             "dropped %s of %s rows: %s",
-            f"{result.rows_dropped:,}",
+            f"{rows_read - inputs.rows_kept:,}",
             f"{rows_read:,}",
-            top_reasons(result.dropped, limit=len(result.dropped)),
+            top_reasons(dropped, limit=len(dropped)),
         )
+    train, test = split_columns(inputs.columns, args.test_size, args.seed)
+    train_rows, test_rows = len(train[TARGET]), len(test[TARGET])
     quality = {
-        "files": [{"path": str(f.path), "kind": f.kind, "rows": f.rows} for f in files],
+        "files": [{"path": str(f.path), "kind": f.kind, "rows": f.rows} for f in inputs.files],
         "rows_read": rows_read,
-        "dropped": result.dropped,
-        "rows_kept": len(result.kept),
-        "train_rows": len(train),
-        "test_rows": len(test),
-        "data_fingerprint": data_fingerprint,
+        "dropped": dropped,
+        "rows_kept": inputs.rows_kept,
+        "train_rows": train_rows,
+        "test_rows": test_rows,
+        "data_fingerprint": inputs.data_fingerprint,
     }
     # Everything is validated above: only now touch the output folders.
     write_split(train, args.train_data)
+    del train
     write_split(test, args.test_data)
+    del test
     args.quality_report.mkdir(parents=True, exist_ok=True)
     report = args.quality_report / "quality.json"
     report.write_text(json.dumps(quality, indent=2) + "\n")
     log.info(
         "kept %s rows: %s train, %s test; fingerprint %s",
-        f"{len(result.kept):,}",
-        f"{len(train):,}",
-        f"{len(test):,}",
-        data_fingerprint[:12],
+        f"{inputs.rows_kept:,}",
+        f"{train_rows:,}",
+        f"{test_rows:,}",
+        inputs.data_fingerprint[:12],
     )
 
     import mlflow
@@ -96,17 +98,17 @@ def run(args: argparse.Namespace) -> int:
                 "test_size": args.test_size,
                 "seed": args.seed,
                 "max_drop_fraction": args.max_drop_fraction,
-                "input_files": len(files),
+                "input_files": len(inputs.files),
             }
         )
-        mlflow.set_tag("data_fingerprint", data_fingerprint)
+        mlflow.set_tag("data_fingerprint", inputs.data_fingerprint)
         mlflow.log_metrics(
             {
                 "rows_read": rows_read,
-                "rows_kept": len(result.kept),
-                "train_rows": len(train),
-                "test_rows": len(test),
-                **{f"dropped_{k}": v for k, v in result.dropped.items()},
+                "rows_kept": inputs.rows_kept,
+                "train_rows": train_rows,
+                "test_rows": test_rows,
+                **{f"dropped_{k}": v for k, v in dropped.items()},
             }
         )
         mlflow.log_artifact(str(report), artifact_path="quality")

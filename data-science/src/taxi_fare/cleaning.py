@@ -1,19 +1,32 @@
 """Data-quality rules: which trips are kept, and how many are dropped for which reason.
 
 Each row is charged to the FIRST rule it fails, in the order of ``RULES``, so the
-counts add up to the number of dropped rows.
+counts add up to the number of dropped rows. Rules are vectorised over numpy arrays
+and accept a DataFrame or a mapping of equal-length columns (the streamed batches of
+``taxi_fare.ingest``), so prep never builds an intermediate frame to clean.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from taxi_fare.errors import TaxiFareError
+from taxi_fare.ingest import (
+    BackgroundFingerprint,
+    InputError,
+    InputFile,
+    detect_kind,
+    expand_inputs,
+    iter_batches,
+    read_header,
+)
 from taxi_fare.schema import FEATURES, TARGET
 
 log = logging.getLogger(__name__)
@@ -26,48 +39,98 @@ MAX_SPEED_MPH = 80.0
 MAX_DURATION_HOURS = 6.0
 MAX_COST_USD = 500.0
 
+#: A DataFrame or a mapping of column name -> equal-length array.
+Trips = pd.DataFrame | Mapping[str, ArrayLike]
+
 
 class QualityError(TaxiFareError):
     """Too many rows fail the data-quality rules."""
 
 
-def _missing(t: pd.DataFrame) -> pd.Series:
-    return t[[*FEATURES, TARGET]].isna().any(axis=1)
+def _col(t: Trips, name: str) -> np.ndarray:
+    return np.asarray(t[name], dtype="float64")
 
 
-def _outside_nyc(t: pd.DataFrame) -> pd.Series:
-    lat_ok = t[["pickup_latitude", "dropoff_latitude"]].apply(lambda c: c.between(*LATITUDE_RANGE))
-    lon_ok = t[["pickup_longitude", "dropoff_longitude"]].apply(
-        lambda c: c.between(*LONGITUDE_RANGE)
-    )
-    return ~(lat_ok.all(axis=1) & lon_ok.all(axis=1))
+def _rows(t: Trips) -> int:
+    return len(t) if isinstance(t, pd.DataFrame) else len(_col(t, TARGET))
 
 
-def _duration(t: pd.DataFrame) -> pd.Series:
+def _between(values: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:
+    """Inclusive range test; NaN is outside."""
+    return (values >= bounds[0]) & (values <= bounds[1])
+
+
+def _missing(t: Trips) -> np.ndarray:
+    missing = np.zeros(_rows(t), dtype=bool)
+    for name in (*FEATURES, TARGET):
+        missing |= np.isnan(_col(t, name))
+    return missing
+
+
+def _outside_nyc(t: Trips) -> np.ndarray:
+    inside = _between(_col(t, "pickup_latitude"), LATITUDE_RANGE)
+    inside &= _between(_col(t, "dropoff_latitude"), LATITUDE_RANGE)
+    inside &= _between(_col(t, "pickup_longitude"), LONGITUDE_RANGE)
+    inside &= _between(_col(t, "dropoff_longitude"), LONGITUDE_RANGE)
+    return ~inside
+
+
+def _duration(t: Trips) -> np.ndarray:
+    """Trip seconds where the input had datetimes; NaN (no rule fires) for a feature table."""
     if "duration_s" in t:
-        return t["duration_s"]
-    return pd.Series(np.nan, index=t.index)
+        return _col(t, "duration_s")
+    return np.full(_rows(t), np.nan)
 
 
-def _dropoff_not_after_pickup(t: pd.DataFrame) -> pd.Series:
+def _dropoff_not_after_pickup(t: Trips) -> np.ndarray:
     return _duration(t) <= 0
 
 
-def _implausible_speed(t: pd.DataFrame) -> pd.Series:
+def _implausible_speed(t: Trips) -> np.ndarray:
     hours = _duration(t) / 3600.0
-    return (hours > MAX_DURATION_HOURS) | (t["distance"] / hours > MAX_SPEED_MPH)
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0 h was charged to the rule above
+        speed = _col(t, "distance") / hours
+    return (hours > MAX_DURATION_HOURS) | (speed > MAX_SPEED_MPH)
 
 
-RULES: tuple[tuple[str, Callable[[pd.DataFrame], pd.Series]], ...] = (
-    ("missing_value", _missing),
-    ("outside_nyc_bounding_box", _outside_nyc),
-    ("non_positive_distance", lambda t: t["distance"] <= 0),
-    ("non_positive_cost", lambda t: t[TARGET] <= 0),
-    ("implausible_cost", lambda t: t[TARGET] > MAX_COST_USD),
-    ("passenger_count_out_of_range", lambda t: ~t["passengers"].between(*PASSENGER_RANGE)),
-    ("dropoff_not_after_pickup", _dropoff_not_after_pickup),
-    ("implausible_speed", _implausible_speed),
+def _as_series(rule: Callable[[Trips], np.ndarray]) -> Callable[[Trips], pd.Series]:
+    """Rules hand back a boolean Series aligned with a DataFrame input (callers use pandas)."""
+
+    def series(t: Trips) -> pd.Series:
+        index = t.index if isinstance(t, pd.DataFrame) else None
+        return pd.Series(rule(t), index=index, dtype=bool, copy=False)
+
+    series.__name__ = getattr(rule, "__name__", "rule")
+    return series
+
+
+RULES: tuple[tuple[str, Callable[[Trips], pd.Series]], ...] = tuple(
+    (reason, _as_series(rule))
+    for reason, rule in (
+        ("missing_value", _missing),
+        ("outside_nyc_bounding_box", _outside_nyc),
+        ("non_positive_distance", lambda t: _col(t, "distance") <= 0),
+        ("non_positive_cost", lambda t: _col(t, TARGET) <= 0),
+        ("implausible_cost", lambda t: _col(t, TARGET) > MAX_COST_USD),
+        (
+            "passenger_count_out_of_range",
+            lambda t: ~_between(_col(t, "passengers"), PASSENGER_RANGE),
+        ),
+        ("dropoff_not_after_pickup", _dropoff_not_after_pickup),
+        ("implausible_speed", _implausible_speed),
+    )
 )
+
+
+def keep_mask(trips: Trips) -> tuple[np.ndarray, dict[str, int]]:
+    """Rows passing every rule, and drop counts per rule (0 when none failed) in rule order."""
+    remaining = np.ones(_rows(trips), dtype=bool)
+    dropped: dict[str, int] = {}
+    for reason, rule in RULES:
+        failing = rule(trips).to_numpy() & remaining
+        dropped[reason] = int(np.count_nonzero(failing))
+        remaining &= ~failing
+    return remaining, dropped
 
 
 @dataclass(frozen=True)
@@ -81,15 +144,64 @@ class CleanResult:
 
 
 def clean(trips: pd.DataFrame) -> CleanResult:
-    """Apply the rules; ``dropped`` lists every rule (0 when none failed) in rule order."""
-    remaining = pd.Series(True, index=trips.index)
-    dropped: dict[str, int] = {}
-    for reason, rule in RULES:
-        failing = rule(trips).fillna(False).astype(bool) & remaining
-        dropped[reason] = int(failing.sum())
-        remaining &= ~failing
-    kept = trips.loc[remaining, [*FEATURES, TARGET]].reset_index(drop=True)
+    """Apply the rules to a whole table; ``kept`` holds the 20 features and the target."""
+    mask, dropped = keep_mask(trips)
+    kept = trips.loc[mask, [*FEATURES, TARGET]].reset_index(drop=True)
     return CleanResult(kept, dropped)
+
+
+@dataclass
+class CleanInputs:
+    """The kept rows of every input (20 features + target, as columns) and the counts."""
+
+    columns: dict[str, np.ndarray]
+    files: list[InputFile]
+    rows_read: int
+    dropped: dict[str, int]
+    data_fingerprint: str
+
+    @property
+    def rows_kept(self) -> int:
+        return self.rows_read - sum(self.dropped.values())
+
+
+def clean_inputs(paths: Iterable[str | Path]) -> CleanInputs:
+    """Read and clean every input file block by block, keeping only the rows that pass.
+
+    Memory holds the kept rows plus one block, never a whole raw file. All headers are
+    checked before any file is parsed, so a bad header fails in milliseconds.
+    """
+    files = expand_inputs(paths)
+    kinds = [(path, detect_kind(path, read_header(path))) for path in files]
+    hasher = BackgroundFingerprint(files)
+    names = (*FEATURES, TARGET)
+    kept: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    dropped = {reason: 0 for reason, _ in RULES}
+    described: list[InputFile] = []
+    try:
+        for path, kind in kinds:
+            rows = 0
+            for batch in iter_batches(path, kind):
+                mask, counts = keep_mask(batch)
+                rows += len(mask)
+                for reason, n in counts.items():
+                    dropped[reason] += n
+                for name in names:
+                    kept[name].append(batch[name][mask])
+                del batch
+            if rows == 0:
+                raise InputError(f"{path}: file has a header but no rows")
+            log.info("read %s: %s, %s rows", path, kind, f"{rows:,}")
+            described.append(InputFile(path, kind, rows))
+        data_fingerprint = hasher.result()
+    except BaseException:
+        hasher.cancel()
+        raise
+    columns: dict[str, np.ndarray] = {}
+    for name in names:  # one column at a time: each block's pieces are freed as it is joined
+        columns[name] = np.concatenate(kept.pop(name))
+    rows_read = sum(f.rows for f in described)
+    return CleanInputs(columns, described, rows_read, dropped, data_fingerprint)
 
 
 def top_reasons(dropped: dict[str, int], limit: int = 3) -> str:
@@ -98,16 +210,14 @@ def top_reasons(dropped: dict[str, int], limit: int = 3) -> str:
 
 
 def check_drop_share(
-    rows_read: int, result: CleanResult, max_drop_fraction: float, source: str = "input"
+    rows_read: int, dropped: dict[str, int], max_drop_fraction: float, source: str = "input"
 ) -> None:
     """Fail when every row, or more than the allowed share, was dropped from ``source``."""
-    n = result.rows_dropped
-    if len(result.kept) == 0:
-        raise QualityError(
-            f"{source}: all {rows_read:,} rows are invalid: {top_reasons(result.dropped)}"
-        )
+    n = sum(dropped.values())
+    if n >= rows_read:
+        raise QualityError(f"{source}: all {rows_read:,} rows are invalid: {top_reasons(dropped)}")
     if n > max_drop_fraction * rows_read:
         raise QualityError(
             f"{source}: dropped {n:,} of {rows_read:,} rows ({n / rows_read:.1%}), more than "
-            f"max_drop_fraction {max_drop_fraction:.0%}; top reasons: {top_reasons(result.dropped)}"
+            f"max_drop_fraction {max_drop_fraction:.0%}; top reasons: {top_reasons(dropped)}"
         )

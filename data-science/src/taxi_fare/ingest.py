@@ -1,7 +1,10 @@
-"""Reading raw inputs: expand paths, detect each file's kind from its header, validate types.
+"""Reading raw inputs: expand paths, detect each file's kind from its header, parse typed.
 
-Every problem names the file, and where it applies the column and the value, so
-a user can fix the input without opening a debugger.
+Files are streamed in blocks with pyarrow's CSV reader and typed column types taken
+from the schema (float64 numbers, nanosecond timestamps), so memory stays bounded by
+the block size and no cell is parsed in Python. Only when a typed read fails does a
+diagnostic pass run over the file in chunks to name the file, column, line and value.
+Every problem names the file, so a user can fix the input without opening a debugger.
 """
 
 from __future__ import annotations
@@ -9,20 +12,33 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pcsv
 
 from taxi_fare.errors import TaxiFareError
-from taxi_fare.features import engineer
 from taxi_fare.schema import FEATURE_TABLE, FEATURE_TABLE_COLUMNS, FEATURES, RAW_LAYOUTS, TARGET
 
 log = logging.getLogger(__name__)
 
 DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-STORE_FORWARD = {"N": 0.0, "Y": 1.0, "0": 0.0, "1": 1.0, "0.0": 0.0, "1.0": 1.0}
+STORE_FORWARD = {"N": 0.0, "Y": 1.0, "0": 0.0, "1": 1.0, "0.0": 0.0, "1.0": 1.0, "": 0.0}
+#: CSV bytes per streamed block: large enough that per-block overhead vanishes
+#: (about 250,000 raw rows), small enough that a block's columns stay well under 100 MB.
+BLOCK_BYTES = 32 << 20
+#: Rows per chunk of the diagnostic pass (pandas, text columns).
+DIAGNOSTIC_CHUNK_ROWS = 500_000
+NS_PER_S = 1_000_000_000
+SECONDS_PER_DAY = 86_400
+
+#: One streamed batch: column name -> float64 array, all the same length.
+Columns = dict[str, np.ndarray]
 
 
 class InputError(TaxiFareError):
@@ -54,14 +70,43 @@ def expand_inputs(paths: Iterable[str | Path]) -> list[Path]:
     return sorted(unique, key=lambda p: (p.name, str(p)))
 
 
-def fingerprint(files: Iterable[Path]) -> str:
+def fingerprint(files: Iterable[Path], stop: threading.Event | None = None) -> str:
     """sha256 over the contents of the files, taken in name order: same data, same print."""
     digest = hashlib.sha256()
     for path in sorted(files, key=lambda p: (p.name, str(p))):
         with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
+            for block in iter(lambda: handle.read(1 << 22), b""):
+                if stop is not None and stop.is_set():
+                    return ""
                 digest.update(block)
     return digest.hexdigest()
+
+
+class BackgroundFingerprint:
+    """``fingerprint`` computed on a thread while the files are parsed (hashlib frees the GIL)."""
+
+    def __init__(self, files: list[Path]) -> None:
+        self._stop = threading.Event()
+        self._result = ""
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(files,), daemon=True)
+        self._thread.start()
+
+    def _run(self, files: list[Path]) -> None:
+        try:
+            self._result = fingerprint(files, self._stop)
+        except BaseException as exc:  # re-raised in the caller's thread by result()
+            self._error = exc
+
+    def result(self) -> str:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+    def cancel(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def read_header(path: Path) -> list[str]:
@@ -94,91 +139,280 @@ def detect_kind(path: Path, header: list[str]) -> str:
     return kind
 
 
-def _numeric(frame: pd.DataFrame, column: str, path: Path) -> pd.Series:
-    values = frame[column]
-    if pd.api.types.is_numeric_dtype(values):
-        return values.astype("float64")
-    parsed = pd.to_numeric(values.str.strip(), errors="coerce")
-    bad = values[parsed.isna() & values.notna() & (values.str.strip() != "")]
-    if len(bad):
-        row = int(bad.index[0]) + 2  # 1-based, after the header line
-        raise InputError(f"{path}: column {column!r} line {row}: {bad.iloc[0]!r} is not a number")
-    return parsed.astype("float64")
+# ---------------------------------------------------------------------------------------
+# Typed, streamed read
 
 
-def _datetime(frame: pd.DataFrame, column: str, path: Path) -> pd.Series:
-    values = frame[column]
+def _field_of(kind: str) -> dict[str, str]:
+    """Raw column -> canonical field read from a file of ``kind``."""
+    if kind == FEATURE_TABLE:
+        return {c: c for c in FEATURE_TABLE_COLUMNS}
+    return RAW_LAYOUTS[kind].mapping
+
+
+def _arrow_type(field: str) -> pa.DataType:
+    if field.endswith("_datetime"):
+        return pa.timestamp("ns")  # also takes fractional seconds, as real TLC files have
+    if field == "store_forward":
+        return pa.dictionary(pa.int32(), pa.string())  # N/Y: a handful of distinct values
+    return pa.float64()
+
+
+def _typed_batches(path: Path, kind: str) -> Iterator[pa.RecordBatch]:
+    fields = _field_of(kind)
+    reader = pcsv.open_csv(
+        path,
+        read_options=pcsv.ReadOptions(block_size=BLOCK_BYTES),
+        convert_options=pcsv.ConvertOptions(
+            include_columns=list(fields),
+            column_types={c: _arrow_type(f) for c, f in fields.items()},
+            # Only an empty cell is missing; 'NA', 'null' and friends stay text (an error).
+            null_values=[""],
+            strings_can_be_null=False,
+        ),
+    )
+    yield from reader
+
+
+def _floats(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """float64 numpy array; nulls become NaN."""
+    return np.asarray(array.to_numpy(zero_copy_only=False), dtype="float64")
+
+
+def _store_forward(
+    array: pa.DictionaryArray, path: Path, column: str, first_row: int
+) -> np.ndarray:
+    """Raw files say N/Y; the feature table says 0/1 (possibly written as 0.0/1.0)."""
+    values = [str(v).strip().upper() for v in array.dictionary.to_pylist()]
+    lookup = np.array([STORE_FORWARD.get(v, np.nan) for v in values] or [0.0])
+    codes = array.indices.to_numpy(zero_copy_only=False)
+    out = lookup[codes]
+    if np.isnan(out).any():
+        at = int(np.flatnonzero(np.isnan(out))[0])
+        bad = array.dictionary[int(codes[at])].as_py()
+        raise InputError(
+            f"{path}: column {column!r} line {first_row + at + 2}: {bad!r} is not N, Y, 0 or 1"
+        )
+    return out
+
+
+class _Calendar:
+    """Weekday, month and day of month per day number, from a table over the days seen.
+
+    A batch spans a few hundred distinct days, so three gathers replace per-row
+    calendar arithmetic; the table grows when a batch reaches outside it.
+    """
+
+    def __init__(self) -> None:
+        self._first = 0
+        self._tables = np.empty((3, 0))
+
+    def parts(self, days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        lo, hi = int(days.min()), int(days.max())
+        last = self._first + self._tables.shape[1] - 1
+        if self._tables.size and (lo < self._first or hi > last):
+            lo, hi = min(lo, self._first), max(hi, last)
+        if not self._tables.size or lo < self._first or hi > last:
+            day = np.arange(lo, hi + 1)
+            date = day.astype("datetime64[D]")
+            month = date.astype("datetime64[M]")
+            self._tables = np.stack(
+                [
+                    (day + 3) % 7,  # 1970-01-01 was a Thursday; Monday is 0, as pandas counts
+                    month.astype("int64") % 12 + 1,
+                    (date - month.astype("datetime64[D]")).astype("int64") + 1,
+                ]
+            ).astype("float64")
+            self._first = lo
+        index = days - self._first
+        return self._tables[0][index], self._tables[1][index], self._tables[2][index]
+
+
+_TIME_OF_DAY = np.stack(
+    [
+        np.arange(SECONDS_PER_DAY) // 3600,
+        np.arange(SECONDS_PER_DAY) // 60 % 60,
+        np.arange(SECONDS_PER_DAY) % 60,
+    ]
+).astype("float64")
+
+
+def _nanoseconds(stamps: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Integer nanoseconds (0 where missing) and the validity mask."""
+    valid = stamps.is_valid().to_numpy(zero_copy_only=False)
+    return stamps.cast(pa.int64()).fill_null(0).to_numpy(), valid
+
+
+def _datetime_parts(ns: np.ndarray, valid: np.ndarray, prefix: str, calendar: _Calendar) -> Columns:
+    """The six ``<prefix>_*`` features of timestamps given as integer ns (NaN where missing)."""
+    seconds = ns // NS_PER_S
+    days = seconds // SECONDS_PER_DAY
+    time_of_day = seconds - days * SECONDS_PER_DAY
+    weekday, month, monthday = calendar.parts(days)
+    parts = {
+        "weekday": weekday,
+        "month": month,
+        "monthday": monthday,
+        "hour": _TIME_OF_DAY[0][time_of_day],
+        "minute": _TIME_OF_DAY[1][time_of_day],
+        "second": _TIME_OF_DAY[2][time_of_day],
+    }
+    if not valid.all():
+        parts = {name: np.where(valid, values, np.nan) for name, values in parts.items()}
+    return {f"{prefix}_{name}": values for name, values in parts.items()}
+
+
+def _raw_columns(
+    batch: pa.RecordBatch, kind: str, path: Path, first_row: int, calendar: _Calendar
+) -> Columns:
+    """The 20 features, the target and ``duration_s`` (for cleaning) of one raw batch.
+
+    Same values as ``taxi_fare.features.engineer`` on the parsed trips, without pandas.
+    """
+    trips: Columns = {}
+    stamps: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for column, field in RAW_LAYOUTS[kind].mapping.items():
+        array = batch.column(column)
+        if field.endswith("_datetime"):
+            stamps[field.removesuffix("_datetime")] = _nanoseconds(array)
+        elif field == "store_forward":
+            trips[field] = _store_forward(array, path, column, first_row)
+        else:
+            trips[field] = _floats(array)
+    for prefix, (ns, valid) in stamps.items():
+        trips.update(_datetime_parts(ns, valid, prefix, calendar))
+    out: Columns = {name: trips[name] for name in (*FEATURES, TARGET)}
+    # Subtract exact integer ns, then convert: float64 ns would round at about 256 ns.
+    (pickup, pickup_valid), (dropoff, dropoff_valid) = stamps["pickup"], stamps["dropoff"]
+    duration = (dropoff - pickup) / NS_PER_S
+    valid = pickup_valid & dropoff_valid
+    out["duration_s"] = duration if valid.all() else np.where(valid, duration, np.nan)
+    return out
+
+
+def _feature_columns(batch: pa.RecordBatch, path: Path, first_row: int) -> Columns:
+    out: Columns = {}
+    for column in FEATURE_TABLE_COLUMNS:
+        array = batch.column(column)
+        if column == "store_forward":
+            out[column] = _store_forward(array, path, column, first_row)
+        else:
+            out[column] = _floats(array)
+    return {name: out[name] for name in (*FEATURES, TARGET)}
+
+
+#: What pyarrow raises for a cell it cannot convert or a line it cannot split.
+_TYPED_READ_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
+
+
+def iter_batches(path: Path, kind: str) -> Iterator[Columns]:
+    """The file's trips as float64 column batches: features, target (+ ``duration_s``).
+
+    A batch is yielded only once it parsed in full; when a later block fails the
+    diagnostic pass raises, so a caller never keeps a partly read file.
+    """
+    calendar = _Calendar()
+    batches = _typed_batches(path, kind)
+    first_row = 0
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except _TYPED_READ_ERRORS as exc:
+            diagnose(path, kind, exc)
+        if batch.num_rows == 0:
+            continue
+        if kind == FEATURE_TABLE:
+            yield _feature_columns(batch, path, first_row)
+        else:
+            yield _raw_columns(batch, kind, path, first_row, calendar)
+        first_row += batch.num_rows
+
+
+# ---------------------------------------------------------------------------------------
+# Diagnostic pass: only after a typed read failed
+
+
+def _bad_number(values: pd.Series) -> pd.Series:
+    text = values.str.strip()
+    parsed = pd.to_numeric(text, errors="coerce")
+    return values[parsed.isna() & values.notna() & (text != "")]
+
+
+def _bad_datetime(values: pd.Series) -> pd.Series:
     parsed = pd.to_datetime(values, format=DATETIME_FORMAT, errors="coerce")
     bad = values[parsed.isna() & values.notna()]
     if len(bad):
         # Real TLC files sometimes carry fractional seconds: accept any ISO 8601 form.
-        retry = pd.to_datetime(bad, format="ISO8601", errors="coerce")
-        still = bad[retry.isna()]
-        if len(still):
-            row = int(still.index[0]) + 2
-            raise InputError(
-                f"{path}: column {column!r} line {row}: {still.iloc[0]!r} is not a datetime "
-                f"({DATETIME_FORMAT.replace('%', '')})"
-            )
-        parsed.loc[retry.index] = retry
-    return parsed
+        bad = bad[pd.to_datetime(bad, format="ISO8601", errors="coerce").isna()]
+    return bad
 
 
-def _store_forward(frame: pd.DataFrame, column: str, path: Path) -> pd.Series:
-    """Raw files say N/Y; the feature table says 0/1 (possibly written as 0.0/1.0)."""
-    raw = frame[column].astype("string")
-    values = raw.str.strip().str.upper()
-    known = values.isna() | values.isin(list(STORE_FORWARD))
-    if not known.all():
-        row = int(values[~known].index[0]) + 2
-        raise InputError(
-            f"{path}: column {column!r} line {row}: {raw[~known].iloc[0]!r} is not N, Y, 0 or 1"
-        )
-    return values.map(STORE_FORWARD).astype("float64").fillna(0.0)
+def _bad_store_forward(values: pd.Series) -> pd.Series:
+    known = values.isna() | values.str.strip().str.upper().isin(list(STORE_FORWARD))
+    return values[~known]
 
 
-def _read_csv(path: Path, usecols: list[str] | None = None) -> pd.DataFrame:
-    """All columns as text (checked one by one later); a malformed file names itself."""
+def diagnose(path: Path, kind: str, exc: Exception) -> None:
+    """Find the first bad cell of a file the typed reader refused, and raise naming it.
+
+    Reads the file as text in chunks (bounded memory). When the text check finds
+    nothing (a cell pyarrow refuses that pandas would take), pyarrow's reason is given.
+    """
+    fields = _field_of(kind)
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     try:
-        return pd.read_csv(
+        chunks = pd.read_csv(
             path,
-            usecols=usecols,
+            usecols=list(fields),
             dtype=str,
             keep_default_na=False,
             na_values=[""],
             encoding="utf-8-sig",
+            chunksize=DIAGNOSTIC_CHUNK_ROWS,
         )
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{path}: not a readable CSV file ({reason})") from None
+        for chunk in chunks:
+            for column, field in fields.items():
+                values = chunk[column]
+                if field.endswith("_datetime"):
+                    bad, what = _bad_datetime(values), f"a datetime ({DATETIME_FORMAT})"
+                elif field == "store_forward":
+                    bad, what = _bad_store_forward(values), "N, Y, 0 or 1"
+                else:
+                    bad, what = _bad_number(values), "a number"
+                if len(bad):
+                    line = int(bad.index[0]) + 2  # 1-based, after the header line
+                    raise InputError(
+                        f"{path}: column {column!r} line {line}: {bad.iloc[0]!r} is not "
+                        f"{what.replace('%', '')}"
+                    )
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
+        text = str(err).strip()
+        reason = text.splitlines()[-1] if text else type(err).__name__
+    raise InputError(f"{path}: not a readable CSV file ({reason})")
+
+
+# ---------------------------------------------------------------------------------------
+# Whole-file helpers (small inputs: batch scoring, the stage set, tests)
+
+
+def _frame(batches: Iterable[Columns], names: Iterable[str]) -> pd.DataFrame:
+    parts = list(batches)
+    names = list(names)
+    if not parts:
+        return pd.DataFrame({n: pd.Series(dtype="float64") for n in names})
+    return pd.DataFrame({n: np.concatenate([p[n] for p in parts]) for n in names}, copy=False)
 
 
 def read_raw(path: Path, kind: str) -> pd.DataFrame:
     """A green or yellow file as engineered features + target + ``duration_s``."""
-    layout = RAW_LAYOUTS[kind]
-    frame = _read_csv(path, usecols=list(layout.mapping))
-    trips = pd.DataFrame(index=frame.index)
-    for column, field in layout.mapping.items():
-        if field.endswith("_datetime"):
-            trips[field] = _datetime(frame, column, path)
-        elif field == "store_forward":
-            trips[field] = _store_forward(frame, column, path)
-        else:
-            trips[field] = _numeric(frame, column, path)
-    return engineer(trips)
+    return _frame(iter_batches(path, kind), (*FEATURES, TARGET, "duration_s"))
 
 
 def read_feature_table(path: Path) -> pd.DataFrame:
     """The feature-table layout (unnamed index column, cost, the 20 features)."""
-    frame = _read_csv(path)
-    out = pd.DataFrame(index=frame.index)
-    for column in FEATURES:
-        if column == "store_forward":
-            out[column] = _store_forward(frame, column, path)
-        else:
-            out[column] = _numeric(frame, column, path)
-    out[TARGET] = _numeric(frame, TARGET, path)
-    return out
+    return _frame(iter_batches(path, FEATURE_TABLE), (*FEATURES, TARGET))
 
 
 def read_inputs(paths: Iterable[str | Path]) -> tuple[pd.DataFrame, list[InputFile], str]:
