@@ -14,17 +14,17 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
 from taxi_fare.gate import METRICS_FILE, MODES, GatePolicy, decide, fail_closed, write_decision
 from taxi_fare.metrics import METRIC_NAMES, regression_metrics
-from taxi_fare.models import feature_importance, load_model
 from taxi_fare.registry import model_uuid
-from taxi_fare.report import markdown, plot_importance, plot_predictions
 from taxi_fare.schema import FEATURES, TARGET
-from taxi_fare.split import read_split
 from taxi_fare.steps import mlflow_run, run_step
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 log = logging.getLogger("evaluate")
 
@@ -62,6 +62,7 @@ def _champion_metrics(
     name: str, features: pd.DataFrame, actual: np.ndarray
 ) -> tuple[dict[str, float] | None, int | None, str | None]:
     """(metrics, version, problem): the champion scored on the test rows, or why it was not."""
+    import numpy as np
     from mlflow import MlflowClient
     from taxi_fare.models import load_model_uri
     from taxi_fare.registry import champion
@@ -80,6 +81,12 @@ def _champion_metrics(
 
 
 def run(args: argparse.Namespace) -> int:
+    # Heavy imports here, not at the top: --help and argument errors answer at once.
+    import numpy as np
+    from taxi_fare.models import feature_importance, load_model
+    from taxi_fare.report import markdown, plot_importance, plot_predictions
+    from taxi_fare.split import read_split
+
     policy = GatePolicy(
         primary_metric=args.primary_metric,
         min_improvement=args.min_improvement,
