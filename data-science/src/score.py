@@ -27,6 +27,7 @@ import json
 import logging
 import math
 import os
+import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -62,26 +63,52 @@ class Column(NamedTuple):
 
 
 class ScoringModel:
-    """A loaded MLflow model plus the input columns its signature declares."""
+    """A loaded MLflow model plus the input columns its signature declares.
 
-    def __init__(self, model: Any, columns: tuple[Column, ...], source: Path) -> None:
+    ``estimator`` is the raw sklearn Pipeline of an sklearn-flavour model. Scoring calls it
+    directly: the callers (``to_frame`` here, ``read_features`` in batch) already check
+    names, types and values against the signature, so pyfunc's schema enforcement would
+    only repeat that work on every request. Other flavours go through pyfunc.
+    """
+
+    def __init__(
+        self, model: Any, columns: tuple[Column, ...], source: Path, estimator: Any = None
+    ) -> None:
         self.model = model  # mlflow.pyfunc.PyFuncModel
         self.columns = columns
         self.source = source
+        self.estimator = estimator
 
     def predict(self, frame: Any) -> list[float]:
         """Predict and return plain floats; a non-finite prediction is a model fault."""
         import numpy as np
 
-        raw = np.asarray(self.model.predict(frame), dtype="float64").reshape(-1)
+        predictor = self.model if self.estimator is None else self.estimator
+        raw = np.asarray(predictor.predict(frame), dtype="float64").reshape(-1)
         if raw.shape[0] != len(frame):
             raise RuntimeError(f"model returned {raw.shape[0]} predictions for {len(frame)} rows")
-        bad = np.flatnonzero(~np.isfinite(raw))
-        if bad.size:
-            raise RuntimeError(
-                f"model returned a non-finite prediction ({raw[bad[0]]}) for row {int(bad[0])}"
-            )
-        return [float(v) for v in raw]
+        finite = np.isfinite(raw)
+        if not finite.all():
+            bad = int(np.flatnonzero(~finite)[0])
+            raise RuntimeError(f"model returned a non-finite prediction ({raw[bad]}) for row {bad}")
+        return raw.tolist()
+
+
+def set_n_jobs(estimator: Any, n_jobs: int) -> list[str]:
+    """Set ``n_jobs`` on every step of a Pipeline (or the estimator) that has it.
+
+    Models are saved with ``n_jobs=-1`` for training; on a one-row request joblib's thread
+    dispatch over the trees costs more than the trees themselves, so online scoring uses
+    one thread and batch scoring all cores. Returns the names of the steps changed.
+    """
+    steps = getattr(estimator, "steps", None) or [("model", estimator)]
+    changed = []
+    for name, step in steps:
+        params = step.get_params(deep=False) if hasattr(step, "get_params") else {}
+        if "n_jobs" in params and params["n_jobs"] != n_jobs:
+            step.set_params(n_jobs=n_jobs)
+            changed.append(name)
+    return changed
 
 
 _MODEL: ScoringModel | None = None
@@ -104,10 +131,14 @@ def find_model_dir(root: Path) -> Path:
     return found[0]
 
 
-def load_scoring_model(root: Path) -> ScoringModel:
-    """Load the MLflow model under ``root`` and read its input columns from the signature."""
+def load_scoring_model(root: Path, n_jobs: int | None = 1) -> ScoringModel:
+    """Load the MLflow model under ``root`` and read its input columns from the signature.
+
+    ``n_jobs`` is set on the model's parallel steps (None keeps what the model was saved with).
+    """
     import mlflow.pyfunc
 
+    _import_step_library()
     path = find_model_dir(root)
     # The scoring environment and the model's requirements are pinned from the same lock
     # (tests/test_pins.py), so MLflow's requirement-mismatch scan finds nothing; it walks
@@ -125,8 +156,51 @@ def load_scoring_model(root: Path) -> ScoringModel:
             )
         dtype, whole = _NUMERIC_TYPES[type_name]
         columns.append(Column(spec.name, dtype, whole))
+    estimator = None
+    if "sklearn" in model.metadata.flavors:
+        estimator = model.get_raw_model()
+        if n_jobs is not None:
+            changed = set_n_jobs(estimator, n_jobs)
+            if changed:
+                logger.info("n_jobs=%d on model steps %s", n_jobs, ", ".join(changed))
+        if n_jobs == 1:
+            estimator = _fast_predictor(estimator)
     logger.info("loaded model from %s with %d input columns", path, len(columns))
-    return ScoringModel(model=model, columns=tuple(columns), source=path)
+    return ScoringModel(model=model, columns=tuple(columns), source=path, estimator=estimator)
+
+
+def _import_step_library() -> None:
+    """Import taxi_fare from beside this script before MLflow loads the model.
+
+    The model also carries taxi_fare (``code_paths``), and MLflow puts that copy first on
+    sys.path when nothing has imported taxi_fare yet. Serving code and step library are
+    deployed together (``code:`` is data-science/src), so the deployed copy wins: the
+    model's pickled objects then use its fast path, and ``DerivedFeatures`` emits exactly
+    the columns each (possibly older) model was fitted on.
+    """
+    here = str(Path(__file__).resolve().parent)
+    if (Path(here) / "taxi_fare").is_dir() and here not in sys.path:
+        sys.path.append(here)  # after site-packages: an installed taxi_fare stays first
+    try:
+        import taxi_fare.models  # noqa: F401 (imported for its side effect on sys.modules)
+    except ImportError:  # a deployment without the library: the model's copy is used
+        logger.info("taxi_fare not importable beside score.py; using the model's copy")
+
+
+def _fast_predictor(estimator: Any) -> Any:
+    """The packed-forest predictor of ``taxi_fare.models`` when it applies, else ``estimator``.
+
+    Only for single-threaded (online) scoring; a taxi_fare too old to have it is no error.
+    """
+    try:
+        from taxi_fare.models import fast_predictor
+    except ImportError:
+        return estimator
+    fast = fast_predictor(estimator)
+    if fast is None:
+        return estimator
+    logger.info("scoring with the packed forest (%d trees)", fast.forest.roots.size)
+    return fast
 
 
 def max_rows() -> int:
@@ -244,6 +318,13 @@ def to_frame(columns: list[str], rows: list[list[Any]], expected: tuple[Column, 
             ) from None
         if not np.isfinite(values[col.name]).all():
             raise InputError(f"column {col.name!r}: a value is out of range for {col.dtype}")
+    dtypes = {c.dtype for c in expected}
+    if len(dtypes) == 1:
+        # One block, no per-column consolidation: most of a one-row request's frame cost.
+        block = np.empty((len(rows), len(expected)), dtype=dtypes.pop())
+        for j, col in enumerate(expected):
+            block[:, j] = values[col.name]
+        return pd.DataFrame(block, columns=[c.name for c in expected], copy=False)
     return pd.DataFrame(values)
 
 

@@ -9,6 +9,8 @@ client keeps sending the same 20 columns.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
@@ -87,29 +89,48 @@ def engineer(trips: pd.DataFrame) -> pd.DataFrame:
 
 def select_features(frame: pd.DataFrame, source: str = "model input") -> pd.DataFrame:
     """The 20 features by name as float64; a missing or non-numeric column is an error."""
+    return pd.DataFrame(feature_arrays(frame, source), index=frame.index)
+
+
+def feature_arrays(frame: pd.DataFrame, source: str = "model input") -> dict[str, np.ndarray]:
+    """The 20 features by name as float64 arrays; a missing or non-numeric column is an error.
+
+    Numeric columns are converted without building an intermediate frame: this runs on
+    every prediction, and a one-row online request must not pay pandas' per-frame costs.
+    """
     missing = [c for c in FEATURES if c not in frame.columns]
     if missing:
         raise FeatureSchemaError(
             f"{source}: missing column {missing[0]!r} (expected {', '.join(FEATURES)})"
         )
-    selected = frame.loc[:, list(FEATURES)]
-    for column in FEATURES:
-        if not pd.api.types.is_numeric_dtype(selected[column]):
-            values = pd.to_numeric(selected[column], errors="coerce")
-            bad = selected[column][values.isna() & selected[column].notna()]
+    # Callers that already send the 20 columns in order (score.py) skip the column take.
+    selected = frame if tuple(frame.columns) == FEATURES else frame.loc[:, list(FEATURES)]
+    for column, dtype in zip(FEATURES, selected.dtypes, strict=True):
+        if not pd.api.types.is_numeric_dtype(dtype):
+            series = selected[column]
+            values = pd.to_numeric(series, errors="coerce")
+            bad = series[values.isna() & series.notna()]
             if len(bad):
                 raise FeatureSchemaError(
                     f"{source}: column {column!r} holds non-numeric value {bad.iloc[0]!r}"
                 )
-    return selected.astype("float64")
+            selected = selected.assign(**{column: values})
+    # Transposed, so each feature is one contiguous row (a view for a float64 frame).
+    block = np.ascontiguousarray(selected.to_numpy(dtype="float64", na_value=np.nan).T)
+    return dict(zip(FEATURES, block, strict=True))
 
 
 def derive(features: pd.DataFrame) -> pd.DataFrame:
     """The 20 features plus derived ones; ``features`` is already float64 by name."""
-    f = features
-    out = f.copy()
-    p_lat, p_lon = f["pickup_latitude"].to_numpy(), f["pickup_longitude"].to_numpy()
-    d_lat, d_lon = f["dropoff_latitude"].to_numpy(), f["dropoff_longitude"].to_numpy()
+    arrays = {c: features[c].to_numpy(dtype="float64") for c in FEATURES}
+    return pd.DataFrame(derived_arrays(arrays), index=features.index)
+
+
+def derived_arrays(f: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The 20 features (float64 arrays by name) plus the derived ones, in output order."""
+    out = {c: f[c] for c in FEATURES}
+    p_lat, p_lon = f["pickup_latitude"], f["pickup_longitude"]
+    d_lat, d_lon = f["dropoff_latitude"], f["dropoff_longitude"]
     # Day difference via the weekday survives month and year ends for trips under a week.
     days = (f["dropoff_weekday"] - f["pickup_weekday"]) % 7
     pickup_tod = f["pickup_hour"] * 3600 + f["pickup_minute"] * 60 + f["pickup_second"]
@@ -122,9 +143,9 @@ def derive(features: pd.DataFrame) -> pd.DataFrame:
         d_lat, p_lon, d_lat, d_lon
     )
     out["bearing"] = bearing_degrees(p_lat, p_lon, d_lat, d_lon)
-    hours = np.clip(duration_min.to_numpy() / 60.0, 1.0 / 60.0, None)
-    out["speed_mph"] = f["distance"].to_numpy() / hours
-    out["route_ratio"] = f["distance"].to_numpy() / np.maximum(straight, 0.05)
+    hours = np.clip(duration_min / 60.0, 1.0 / 60.0, None)
+    out["speed_mph"] = f["distance"] / hours
+    out["route_ratio"] = f["distance"] / np.maximum(straight, 0.05)
     out["pickup_midtown_miles"] = haversine_miles(p_lat, p_lon, *MIDTOWN)
     out["dropoff_midtown_miles"] = haversine_miles(d_lat, d_lon, *MIDTOWN)
     for code, (lat, lon) in AIRPORTS.items():
@@ -141,41 +162,68 @@ def derive(features: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def rate_card_fare(derived: pd.DataFrame) -> np.ndarray:
+def rate_card_fare(derived: Mapping[str, ArrayLike]) -> np.ndarray:
     """What the 2016 TLC rate card charges before tips and tolls: a strong, smooth prior.
 
     $2.50 flag drop + $2.50 a mile + $0.50 a minute for the time spent below 12 mph
     (approximated as the minutes beyond a 12 mph trip), $52 flat between JFK and
     Manhattan, plus MTA tax, improvement surcharge, night and weekday rush extras.
     Trees approximate a linear fare in steps; handing them the fare removes that error.
+    ``derived`` maps column names to values (a frame or a dict of arrays).
     """
-    distance = derived["distance"].to_numpy()
-    slow_minutes = np.clip(derived["duration_min"].to_numpy() - distance * 5.0, 0.0, None)
+
+    def col(name: str) -> np.ndarray:
+        return np.asarray(derived[name], dtype="float64")
+
+    distance = col("distance")
+    slow_minutes = np.clip(col("duration_min") - distance * 5.0, 0.0, None)
     meter = 2.5 + 2.5 * distance + 0.5 * slow_minutes
-    in_manhattan = (derived["pickup_midtown_miles"] < 5.0) | (
-        derived["dropoff_midtown_miles"] < 5.0
-    )
-    meter = np.where((derived["jfk_trip"] > 0) & in_manhattan, 52.0, meter)
-    extras = 0.8 + 0.5 * derived["night"].to_numpy() + 1.0 * derived["rush_hour"].to_numpy()
+    in_manhattan = (col("pickup_midtown_miles") < 5.0) | (col("dropoff_midtown_miles") < 5.0)
+    meter = np.where((col("jfk_trip") > 0) & in_manhattan, 52.0, meter)
+    extras = 0.8 + 0.5 * col("night") + 1.0 * col("rush_hour")
     return meter + extras
 
 
 class DerivedFeatures(TransformerMixin, BaseEstimator):
-    """First Pipeline stage: select the 20 features by name, add derived features."""
+    """First Pipeline stage: select the 20 features by name, add derived features.
+
+    ``fit`` remembers the columns it produced (``feature_names_out_``) and ``transform``
+    emits exactly those, in that order: the repository's newer taxi_fare may shadow the
+    copy a model carries in ``code_paths``, and a model fitted before a derived feature
+    existed must still get the columns its estimator was fitted on.
+    """
 
     def fit(self, X: pd.DataFrame, y: object = None) -> DerivedFeatures:  # noqa: N803 (sklearn API)
-        selected = select_features(X)
+        selected = feature_arrays(X)
         self.feature_names_in_ = np.array(FEATURES, dtype=object)
         self.n_features_in_ = len(FEATURES)
-        self.feature_names_out_ = np.array(derive(selected.head(1)).columns, dtype=object)
+        head = {name: values[:1] for name, values in selected.items()}
+        self.feature_names_out_ = np.array(list(derived_arrays(head)), dtype=object)
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:  # noqa: N803 (sklearn API)
+        names, block = self.transform_array(X)
+        return pd.DataFrame(block, columns=names, index=X.index, copy=False)
+
+    def transform_array(self, X: pd.DataFrame) -> tuple[list[str], np.ndarray]:  # noqa: N803
+        """``transform`` as (column names, 2-D float64 array): no frame for the fast path."""
         if not isinstance(X, pd.DataFrame):
             raise FeatureSchemaError(
                 f"model input must be a table with named columns, got {type(X).__name__}"
             )
-        return derive(select_features(X))
+        derived = derived_arrays(feature_arrays(X))
+        names = getattr(self, "feature_names_out_", None)
+        names = list(derived) if names is None else [str(n) for n in names]
+        unknown = [n for n in names if n not in derived]
+        if unknown:
+            raise FeatureSchemaError(
+                f"model was fitted with derived feature {unknown[0]!r}, "
+                "which this version of taxi_fare.features does not compute"
+            )
+        block = np.empty((len(X), len(names)), dtype="float64")
+        for j, name in enumerate(names):
+            block[:, j] = derived[name]
+        return names, block
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         return self.feature_names_out_

@@ -223,3 +223,95 @@ def feature_importance(pipeline: Pipeline) -> pd.Series | None:
     if series.sum() > 0:
         series = series / series.sum()
     return series.sort_values(ascending=False)
+
+
+class PackedForest:
+    """A fitted forest regressor's trees in flat arrays, walked for all trees at once.
+
+    sklearn predicts tree by tree through joblib: on a one-row request that per-tree
+    machinery costs about 100 times the tree walks themselves. Here the walk is a few
+    numpy operations per tree level over every tree together. The result equals sklearn's
+    ``predict`` with ``n_jobs=1``: inputs are rounded to float32 as sklearn does, each
+    tree's leaf value is summed in estimator order, and the sum is divided by the count.
+    Meant for small requests; large ones go to sklearn, whose memory use stays flat.
+    """
+
+    def __init__(self, forest: Any) -> None:
+        trees = [estimator.tree_ for estimator in forest.estimators_]
+        if not trees or forest.n_outputs_ != 1:
+            raise ModelError("PackedForest needs a fitted single-output forest regressor")
+        sizes = np.array([t.node_count for t in trees])
+        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        left, right, feature, threshold, value = [], [], [], [], []
+        for tree, offset in zip(trees, offsets, strict=True):
+            own = np.arange(tree.node_count) + offset
+            leaf = tree.children_left == -1
+            # A leaf points at itself, so walking past it keeps the row on the leaf.
+            left.append(np.where(leaf, own, tree.children_left + offset))
+            right.append(np.where(leaf, own, tree.children_right + offset))
+            feature.append(np.where(leaf, 0, tree.feature))
+            threshold.append(np.where(leaf, np.inf, tree.threshold))
+            value.append(tree.value[:, 0, 0])
+        self.left = np.concatenate(left).astype(np.intp)
+        self.right = np.concatenate(right).astype(np.intp)
+        self.feature = np.concatenate(feature).astype(np.intp)
+        self.threshold = np.concatenate(threshold).astype("float64")
+        self.value = np.concatenate(value).astype("float64")
+        self.roots = offsets.astype(np.intp)
+        self.depth = max(int(t.max_depth) for t in trees)
+        self.n_features = int(forest.n_features_in_)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:  # noqa: N803 (sklearn naming)
+        """Predictions for the rows of a 2-D float array in the forest's feature order."""
+        rows = np.asarray(X, dtype=np.float32).astype("float64")
+        if rows.ndim != 2 or rows.shape[1] != self.n_features:
+            raise ModelError(f"expected {self.n_features} features, got shape {rows.shape}")
+        flat = rows.reshape(-1)
+        base = (np.arange(rows.shape[0], dtype=np.intp) * self.n_features)[:, None]
+        node = np.broadcast_to(self.roots, (rows.shape[0], self.roots.size)).copy()
+        for _ in range(self.depth):
+            go_left = flat[base + self.feature[node]] <= self.threshold[node]
+            node = np.where(go_left, self.left[node], self.right[node])
+        # cumsum adds strictly left to right: the same rounding as sklearn's running total.
+        return np.cumsum(self.value[node], axis=1)[:, -1] / self.roots.size
+
+
+class FastPipeline:
+    """``DerivedFeatures`` then a ``PackedForest`` for small requests; sklearn otherwise."""
+
+    #: Above this many rows the (rows x trees) index arrays stop paying off.
+    MAX_PACKED_ROWS = 256
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.features = pipeline.steps[0][1]
+        self.forest = PackedForest(pipeline.steps[-1][1])
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        if len(frame) > self.MAX_PACKED_ROWS:
+            return self.pipeline.predict(frame)
+        _, x = self.features.transform_array(frame)
+        if not np.isfinite(x).all():  # sklearn's missing-value routing is not replicated
+            return self.pipeline.predict(frame)
+        return self.forest.predict(x)
+
+
+def fast_predictor(pipeline: Any) -> FastPipeline | None:
+    """A ``FastPipeline`` for our derived-features + forest-regressor pipelines, else None."""
+    from sklearn.ensemble import ExtraTreesRegressor
+
+    steps = getattr(pipeline, "steps", None)
+    if not isinstance(pipeline, Pipeline) or not steps or len(steps) != 2:
+        return None
+    features, forest = steps[0][1], steps[1][1]
+    if not isinstance(features, DerivedFeatures) or not isinstance(
+        forest, RandomForestRegressor | ExtraTreesRegressor
+    ):
+        return None
+    produced = getattr(features, "feature_names_out_", None)
+    expected = getattr(forest, "feature_names_in_", None)
+    if produced is None or expected is None or list(produced) != list(expected):
+        return None
+    if getattr(forest, "n_outputs_", 0) != 1:
+        return None
+    return FastPipeline(pipeline)
