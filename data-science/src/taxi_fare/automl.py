@@ -25,6 +25,29 @@ class SearchResult:
     trials: int
 
 
+def search_settings(
+    metric: str | Callable,
+    estimators: list[str],
+    time_budget_seconds: int,
+    max_trials: int | None,
+    seed: int,
+) -> dict[str, Any]:
+    """FLAML ``AutoML.fit`` settings; reproducible (trial-bounded) when ``max_trials`` is set."""
+    settings: dict[str, Any] = {
+        "task": "regression",
+        "metric": metric,
+        "estimator_list": estimators,
+        "time_budget": time_budget_seconds,
+        "seed": seed,
+        "verbose": 0,
+        "log_file_name": "",
+        "retrain_full": False,  # the Pipeline refit in search() trains on all rows once
+    }
+    if max_trials is not None:
+        settings.update(time_budget=-1, max_iter=max_trials, learner_selector="roundrobin")
+    return settings
+
+
 def search(
     X: pd.DataFrame,  # noqa: N803 (sklearn naming)
     y: pd.Series,
@@ -34,7 +57,14 @@ def search(
     max_trials: int | None,
     seed: int,
 ) -> SearchResult:
-    """Search ``estimators`` for ``time_budget_seconds`` (and at most ``max_trials``).
+    """Search ``estimators``: ``max_trials`` trials when set, else for ``time_budget_seconds``.
+
+    With ``max_trials`` the search is reproducible: no time budget (FLAML's ``-1``), so
+    no trial is cut short or skipped by the clock, and learners take turns
+    (``roundrobin``) instead of FLAML's default choice from the measured cost of earlier
+    trials, which differs from run to run. Same data, settings and seed, same model;
+    the time budget is then not applied (see ``settings``). Without ``max_trials`` the
+    search is bounded by the clock and a rerun may end with a different model.
 
     FLAML searches on the derived features, so the winner sees exactly what it will see
     inside the Pipeline; the final Pipeline is a fresh clone of the winner refitted
@@ -44,18 +74,14 @@ def search(
 
     derived = DerivedFeatures().fit(X).transform(X)
     automl = AutoML()
-    settings: dict[str, Any] = {
-        "task": "regression",
-        "metric": metric,
-        "estimator_list": estimators,
-        "time_budget": time_budget_seconds,
-        "seed": seed,
-        "verbose": 0,
-        "log_file_name": "",
-        "retrain_full": False,  # the Pipeline refit below trains on all rows once
-    }
-    if max_trials is not None:
-        settings["max_iter"] = max_trials
+    settings = search_settings(metric, estimators, time_budget_seconds, max_trials, seed)
+    if max_trials is None:
+        log.info("AutoML: time-bounded search of %d s (not reproducible)", time_budget_seconds)
+    else:
+        log.info(
+            "AutoML: reproducible search of %d trials (learners in turn, no time budget)",
+            max_trials,
+        )
     automl.fit(X_train=derived, y_train=y.to_numpy(), **settings)
     if automl.model is None or automl.best_estimator is None:
         raise ModelError(
