@@ -116,12 +116,10 @@ def _read_raw_trips(path: Path) -> Any:
 
 def format_rows(file_name: str, predictions: list[float]) -> list[str]:
     """CSV lines ``file,row,prediction`` (quoted as needed) for one scored file."""
-    lines = []
-    for i, value in enumerate(predictions):
-        buf = io.StringIO()
-        csv.writer(buf, lineterminator="").writerow([file_name, i, repr(float(value))])
-        lines.append(buf.getvalue())
-    return lines
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="").writerow([file_name])
+    name = buf.getvalue()  # the file name, quoted once for the whole file
+    return [f"{name},{i},{float(value)!r}" for i, value in enumerate(predictions)]
 
 
 def init() -> None:
@@ -130,7 +128,8 @@ def init() -> None:
     root = os.environ.get("AZUREML_MODEL_DIR")
     if not root:
         raise RuntimeError("AZUREML_MODEL_DIR is not set; the batch driver sets it")
-    _MODEL = _score_module().load_scoring_model(Path(root))
+    # All cores: a mini-batch is whole files, where joblib's per-call cost is amortised.
+    _MODEL = _score_module().load_scoring_model(Path(root), n_jobs=-1)
 
 
 def run(mini_batch: list[str]) -> list[str]:

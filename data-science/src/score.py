@@ -74,7 +74,7 @@ class ScoringModel:
     def __init__(
         self, model: Any, columns: tuple[Column, ...], source: Path, estimator: Any = None
     ) -> None:
-        self.model = model  # mlflow.pyfunc.PyFuncModel
+        self.model = model  # mlflow.pyfunc.PyFuncModel; None when loaded without MLflow
         self.columns = columns
         self.source = source
         self.estimator = estimator
@@ -134,39 +134,77 @@ def find_model_dir(root: Path) -> Path:
 def load_scoring_model(root: Path, n_jobs: int | None = 1) -> ScoringModel:
     """Load the MLflow model under ``root`` and read its input columns from the signature.
 
-    ``n_jobs`` is set on the model's parallel steps (None keeps what the model was saved with).
+    ``n_jobs`` is set on the model's parallel steps (None keeps what the model was saved with);
+    with ``n_jobs=1`` (online) our forest pipelines get the packed-forest predictor.
     """
-    import mlflow.pyfunc
-
     _import_step_library()
     path = find_model_dir(root)
-    # The scoring environment and the model's requirements are pinned from the same lock
-    # (tests/test_pins.py), so MLflow's requirement-mismatch scan finds nothing; it walks
-    # every installed distribution and costs seconds on each worker start.
-    model = mlflow.pyfunc.load_model(str(path), suppress_warnings=True)
-    signature = model.metadata.signature
-    if signature is None or signature.inputs is None or not signature.inputs.has_input_names():
+    direct = _load_cloudpickled_sklearn(path)
+    if direct is not None:
+        model, estimator, specs = None, *direct
+    else:
+        import mlflow.pyfunc
+
+        # The scoring environment and the model's requirements are pinned from the same lock
+        # (tests/test_pins.py), so MLflow's requirement-mismatch scan finds nothing; it walks
+        # every installed distribution and costs seconds on each worker start.
+        model = mlflow.pyfunc.load_model(str(path), suppress_warnings=True)
+        signature = model.metadata.signature
+        specs = None if signature is None or signature.inputs is None else [
+            {"name": getattr(spec, "name", None), "type": _type_name(spec)}
+            for spec in signature.inputs.inputs
+        ]  # fmt: skip
+        estimator = model.get_raw_model() if "sklearn" in model.metadata.flavors else None
+    if not specs or not all(isinstance(spec.get("name"), str) for spec in specs):
         raise ValueError(f"model at {path} has no column signature; columns cannot be matched")
     columns = []
-    for spec in signature.inputs.inputs:
-        type_name = getattr(getattr(spec, "type", None), "name", str(getattr(spec, "type", "")))
+    for spec in specs:
+        type_name = str(spec.get("type"))
         if type_name not in _NUMERIC_TYPES:
             raise ValueError(
-                f"model at {path}: column {spec.name!r} has unsupported type {type_name}"
+                f"model at {path}: column {spec['name']!r} has unsupported type {type_name}"
             )
         dtype, whole = _NUMERIC_TYPES[type_name]
-        columns.append(Column(spec.name, dtype, whole))
-    estimator = None
-    if "sklearn" in model.metadata.flavors:
-        estimator = model.get_raw_model()
-        if n_jobs is not None:
-            changed = set_n_jobs(estimator, n_jobs)
-            if changed:
-                logger.info("n_jobs=%d on model steps %s", n_jobs, ", ".join(changed))
+        columns.append(Column(spec["name"], dtype, whole))
+    if estimator is not None and n_jobs is not None:
+        changed = set_n_jobs(estimator, n_jobs)
+        if changed:
+            logger.info("n_jobs=%d on model steps %s", n_jobs, ", ".join(changed))
         if n_jobs == 1:
             estimator = _fast_predictor(estimator)
     logger.info("loaded model from %s with %d input columns", path, len(columns))
     return ScoringModel(model=model, columns=tuple(columns), source=path, estimator=estimator)
+
+
+def _type_name(spec: Any) -> str:
+    return getattr(getattr(spec, "type", None), "name", str(getattr(spec, "type", "")))
+
+
+def _load_cloudpickled_sklearn(path: Path) -> tuple[Any, list[dict[str, Any]] | None] | None:
+    """(estimator, signature input specs) of a cloudpickled sklearn model, else None.
+
+    What ``mlflow.sklearn`` does for such a model (code paths first on sys.path, then
+    ``cloudpickle.load``), without importing MLflow: that import is seconds of every batch
+    job's and server worker's start-up. Any other flavour or format goes through pyfunc.
+    """
+    import yaml
+
+    conf = yaml.safe_load((path / "MLmodel").read_text(encoding="utf-8")) or {}
+    flavors = conf.get("flavors") or {}
+    sklearn_conf = flavors.get("sklearn") or {}
+    pickled = sklearn_conf.get("pickled_model")
+    if sklearn_conf.get("serialization_format") != "cloudpickle" or not pickled:
+        return None
+    raw_inputs = (conf.get("signature") or {}).get("inputs")
+    specs = json.loads(raw_inputs) if isinstance(raw_inputs, str) else None
+    code = (flavors.get("python_function") or {}).get("code")
+    if code:
+        sys.path.insert(0, str(path / code))
+    import cloudpickle
+
+    with (path / pickled).open("rb") as handle:
+        estimator = cloudpickle.load(handle)
+    return estimator, specs
 
 
 def _import_step_library() -> None:

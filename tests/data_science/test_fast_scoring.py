@@ -1,0 +1,168 @@
+"""Prediction speed paths: packed forest, numpy derived features, older models, scoring load.
+
+Each fast path must give sklearn's own answer, so the tests compare against the plain
+sklearn Pipeline rather than against fixed numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import score
+from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
+from sklearn.linear_model import Ridge
+from sklearn.pipeline import Pipeline
+from taxi_fare.features import DerivedFeatures, FeatureSchemaError, derive
+from taxi_fare.models import (
+    FastPipeline,
+    ModelError,
+    PackedForest,
+    fast_predictor,
+    pipeline_with,
+    random_forest_pipeline,
+    save_model,
+)
+from taxi_fare.schema import FEATURES
+
+
+def trips(rows: int, seed: int) -> tuple[pd.DataFrame, pd.Series]:
+    """Plausible trips in the 20-feature layout and a cost that depends on them."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({name: rng.integers(0, 7, rows).astype("float64") for name in FEATURES})
+    frame["distance"] = rng.gamma(2.0, 1.6, rows)
+    for side in ("pickup", "dropoff"):
+        frame[f"{side}_latitude"] = rng.uniform(40.60, 40.85, rows)
+        frame[f"{side}_longitude"] = rng.uniform(-74.02, -73.80, rows)
+        frame[f"{side}_hour"] = rng.integers(0, 24, rows).astype("float64")
+        frame[f"{side}_minute"] = rng.integers(0, 60, rows).astype("float64")
+    cost = 3.0 + 2.5 * frame["distance"] + rng.normal(0, 0.5, rows)
+    return frame[list(FEATURES)], cost
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[pd.DataFrame, pd.Series]:
+    return trips(400, seed=3)
+
+
+@pytest.fixture(scope="module")
+def forest(data: tuple[pd.DataFrame, pd.Series]) -> Pipeline:
+    X, y = data  # noqa: N806
+    pipe = random_forest_pipeline(n_estimators=12, max_depth=8, seed=1).fit(X, y)
+    pipe.set_params(model__n_jobs=1)
+    return pipe
+
+
+@pytest.mark.parametrize("kind", [RandomForestRegressor, ExtraTreesRegressor])
+def test_packed_forest_equals_sklearn(kind: type, data: tuple[pd.DataFrame, pd.Series]) -> None:
+    X, y = data  # noqa: N806
+    pipe = pipeline_with(kind(n_estimators=9, max_depth=6, random_state=2, n_jobs=1)).fit(X, y)
+    fast = fast_predictor(pipe)
+    assert isinstance(fast, FastPipeline)
+    queries = trips(50, seed=11)[0]
+    # Bit for bit: float32 rounding of the inputs and the running sum in estimator order.
+    np.testing.assert_array_equal(fast.predict(queries), pipe.predict(queries))
+    np.testing.assert_array_equal(fast.predict(queries.head(1)), pipe.predict(queries.head(1)))
+
+
+def test_large_and_non_finite_requests_fall_back_to_sklearn(forest: Pipeline) -> None:
+    fast = fast_predictor(forest)
+    assert fast is not None
+    queries = trips(FastPipeline.MAX_PACKED_ROWS + 5, seed=12)[0]
+    np.testing.assert_array_equal(fast.predict(queries), forest.predict(queries))
+    far = queries.head(2).copy()
+    far.loc[0, "distance"] = 1e308  # beyond float32: sklearn's own check must answer
+    for predict in (forest.predict, fast.predict):
+        with pytest.raises(ValueError, match="infinity or a value too large"):
+            predict(far)
+
+
+def test_no_fast_path_for_other_models(data: tuple[pd.DataFrame, pd.Series]) -> None:
+    X, y = data  # noqa: N806
+    assert fast_predictor(pipeline_with(Ridge()).fit(X, y)) is None
+    assert fast_predictor(Ridge().fit(X, y)) is None
+
+
+def test_packed_forest_refuses_a_wrong_width(forest: Pipeline) -> None:
+    packed = PackedForest(forest.named_steps["model"])
+    with pytest.raises(ModelError, match=r"expected \d+ features, got shape \(1, 3\)"):
+        packed.predict(np.zeros((1, 3)))
+
+
+def test_derived_features_keep_pandas_values(data: tuple[pd.DataFrame, pd.Series]) -> None:
+    X, _ = data  # noqa: N806
+    stage = DerivedFeatures().fit(X)
+    out = stage.transform(X)
+    assert list(out.columns) == list(stage.feature_names_out_) == list(derive(X).columns)
+    pd.testing.assert_frame_equal(out, derive(X))
+    assert out.index.equals(X.index)
+    # Columns as text (a CSV read without types) give the same numbers.
+    pd.testing.assert_frame_equal(stage.transform(X.astype(str)), out)
+
+
+def test_an_older_model_gets_exactly_its_fitted_columns(
+    data: tuple[pd.DataFrame, pd.Series],
+) -> None:
+    """A model fitted before rate_card_fare existed still predicts with today's code."""
+    X, y = data  # noqa: N806
+    stage = DerivedFeatures().fit(X)
+    old_names = [n for n in stage.feature_names_out_ if n != "rate_card_fare"]
+    stage.feature_names_out_ = np.array(old_names, dtype=object)
+    old = pickle.loads(pickle.dumps(stage))  # as a saved model would carry it
+    assert list(old.transform(X).columns) == old_names
+    forest = RandomForestRegressor(n_estimators=5, random_state=0, n_jobs=1)
+    forest.fit(old.transform(X), y)
+    pipe = Pipeline([("features", old), ("model", forest)])
+    expected = forest.predict(old.transform(X))
+    np.testing.assert_array_equal(pipe.predict(X), expected)
+    fast = fast_predictor(pipe)
+    assert fast is not None
+    np.testing.assert_array_equal(fast.predict(X.head(20)), expected[:20])
+
+
+def test_a_fitted_column_this_code_cannot_compute_is_named(
+    data: tuple[pd.DataFrame, pd.Series],
+) -> None:
+    X, _ = data  # noqa: N806
+    stage = DerivedFeatures().fit(X)
+    stage.feature_names_out_ = np.array([*stage.feature_names_out_, "toll_zone"], dtype=object)
+    with pytest.raises(FeatureSchemaError, match="derived feature 'toll_zone'"):
+        stage.transform(X)
+
+
+@pytest.fixture(scope="module")
+def saved_forest(
+    tmp_path_factory: pytest.TempPathFactory, data: tuple[pd.DataFrame, pd.Series]
+) -> Path:
+    """The train2 pipeline saved as train2 saves it (n_jobs=-1, cloudpickle, code_paths)."""
+    X, y = data  # noqa: N806
+    pipe = random_forest_pipeline(n_estimators=10, max_depth=6, seed=4).fit(X, y)
+    folder = tmp_path_factory.mktemp("model") / "model"
+    save_model(pipe, folder, X, {"trainer": "rf"})
+    return folder
+
+
+def test_online_load_scores_single_threaded_with_the_packed_forest(
+    saved_forest: Path, data: tuple[pd.DataFrame, pd.Series]
+) -> None:
+    import mlflow.pyfunc
+
+    model = score.load_scoring_model(saved_forest.parent)  # finds the MLmodel below
+    assert isinstance(model.estimator, FastPipeline)
+    assert model.estimator.pipeline.named_steps["model"].n_jobs == 1
+    assert [c.name for c in model.columns] == list(FEATURES)
+    X = data[0].head(3)  # noqa: N806
+    reference = mlflow.pyfunc.load_model(str(saved_forest)).predict(X)
+    assert model.predict(X) == pytest.approx(list(reference), rel=1e-12)
+    body = {"input_data": {"columns": list(FEATURES), "data": X.to_numpy().tolist()}}
+    assert score.score_body(json.dumps(body), model, 10) == model.predict(X)
+
+
+def test_batch_load_keeps_all_cores(saved_forest: Path) -> None:
+    model = score.load_scoring_model(saved_forest, n_jobs=-1)
+    assert isinstance(model.estimator, Pipeline)
+    assert model.estimator.named_steps["model"].n_jobs == -1
