@@ -40,6 +40,7 @@ def test_same_seed_and_trial_cap_give_the_same_model(trips) -> None:
     X, y = trips  # noqa: N806
     learners = ["rf", "extra_tree"]  # two, so the choice of learner is part of the test
     first, second = (search(X, y, "rmse", learners, 60, 4, seed=1) for _ in range(2))
+    assert first.trials == second.trials == 4
     assert (first.estimator, first.config) == (second.estimator, second.config)
     # Threaded tree averaging may round the last bit differently; the model is the same.
     assert first.best_loss == pytest.approx(second.best_loss, rel=1e-9)

@@ -89,7 +89,10 @@ def search(
         )
     pipeline = pipeline_with(automl.model.estimator)
     pipeline.fit(X, y)
-    trials = len(automl.config_history) if automl.config_history else 1
+    # config_history holds only the improving trials; FLAML (pinned) counts every trial
+    # per learner in _iter_per_learner, which has no public equivalent.
+    per_learner = getattr(automl, "_iter_per_learner", None) or {}
+    trials = sum(per_learner.values()) or len(automl.config_history or {}) or 1
     return SearchResult(
         pipeline,
         automl.best_estimator,
