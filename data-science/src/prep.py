@@ -54,18 +54,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def warm_up_mlflow() -> threading.Thread:
-    """Import mlflow and open the tracking store on a thread while the data is read.
+    """Import mlflow, and open an existing sqlite store, on a thread while the data is read.
 
     Both cost seconds of pure Python that do not depend on the data, while the main
-    thread spends its time in pyarrow and numpy, which release the GIL. Any failure
-    here is left for the real MLflow calls at the end to report.
+    thread spends its time in pyarrow and numpy, which release the GIL. A store that
+    does not exist yet is left alone, so a run that fails on its input creates nothing;
+    any failure here is left for the real MLflow calls at the end to report.
     """
 
     def warm() -> None:
         try:
             import mlflow
 
-            mlflow.search_experiments(max_results=1)
+            uri = mlflow.get_tracking_uri()
+            if uri.startswith("sqlite:///") and Path(uri.removeprefix("sqlite:///")).is_file():
+                mlflow.search_experiments(max_results=1)
         except Exception as exc:  # reported by the real call, with its own message
             log.debug("MLflow warm-up failed: %s", exc)
 

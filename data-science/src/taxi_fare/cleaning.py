@@ -9,7 +9,9 @@ and accept a DataFrame or a mapping of equal-length columns (the streamed batche
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,41 +167,62 @@ class CleanInputs:
         return self.rows_read - sum(self.dropped.values())
 
 
-def clean_inputs(paths: Iterable[str | Path]) -> CleanInputs:
-    """Read and clean every input file block by block, keeping only the rows that pass.
+@dataclass
+class _CleanFile:
+    """One file's share: rows read, drops per rule, and the kept pieces of each column."""
 
-    Memory holds the kept rows plus one block, never a whole raw file. All headers are
-    checked before any file is parsed, so a bad header fails in milliseconds.
-    """
-    files = expand_inputs(paths)
-    kinds = [(path, detect_kind(path, read_header(path))) for path in files]
-    hasher = BackgroundFingerprint(files)
+    info: InputFile
+    dropped: dict[str, int]
+    kept: dict[str, list[np.ndarray]]
+
+
+def _clean_file(path: Path, kind: str) -> _CleanFile:
     names = (*FEATURES, TARGET)
     kept: dict[str, list[np.ndarray]] = {name: [] for name in names}
     dropped = {reason: 0 for reason, _ in RULES}
-    described: list[InputFile] = []
+    rows = 0
+    for batch in iter_batches(path, kind):
+        mask, counts = keep_mask(batch)
+        rows += len(mask)
+        for reason, n in counts.items():
+            dropped[reason] += n
+        for name in names:
+            kept[name].append(batch[name][mask])
+        del batch
+    if rows == 0:
+        raise InputError(f"{path}: file has a header but no rows")
+    log.info("read %s: %s, %s rows", path, kind, f"{rows:,}")
+    return _CleanFile(InputFile(path, kind, rows), dropped, kept)
+
+
+def clean_inputs(paths: Iterable[str | Path], workers: int | None = None) -> CleanInputs:
+    """Read and clean every input file block by block, keeping only the rows that pass.
+
+    Memory holds the kept rows plus a block per worker, never a whole raw file. All
+    headers are checked before any file is parsed, so a bad header fails at once.
+    Files are cleaned on ``workers`` threads (default: one per CPU; pyarrow and numpy
+    release the GIL) and merged in file-name order, so the result and the first error
+    reported do not depend on the number of workers.
+    """
+    files = expand_inputs(paths)
+    kinds = [(path, detect_kind(path, read_header(path))) for path in files]
+    workers = max(1, min(len(kinds), workers or os.cpu_count() or 1))
+    hasher = BackgroundFingerprint(files)
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="clean")
     try:
-        for path, kind in kinds:
-            rows = 0
-            for batch in iter_batches(path, kind):
-                mask, counts = keep_mask(batch)
-                rows += len(mask)
-                for reason, n in counts.items():
-                    dropped[reason] += n
-                for name in names:
-                    kept[name].append(batch[name][mask])
-                del batch
-            if rows == 0:
-                raise InputError(f"{path}: file has a header but no rows")
-            log.info("read %s: %s, %s rows", path, kind, f"{rows:,}")
-            described.append(InputFile(path, kind, rows))
+        futures = [pool.submit(_clean_file, path, kind) for path, kind in kinds]
+        parts = [future.result() for future in futures]
         data_fingerprint = hasher.result()
     except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
         hasher.cancel()
         raise
+    pool.shutdown()
+    dropped = {reason: sum(p.dropped[reason] for p in parts) for reason, _ in RULES}
     columns: dict[str, np.ndarray] = {}
-    for name in names:  # one column at a time: each block's pieces are freed as it is joined
-        columns[name] = np.concatenate(kept.pop(name))
+    for name in (*FEATURES, TARGET):  # one column at a time: its pieces are freed once joined
+        columns[name] = np.concatenate([piece for p in parts for piece in p.kept.pop(name)])
+    described = [p.info for p in parts]
     rows_read = sum(f.rows for f in described)
     return CleanInputs(columns, described, rows_read, dropped, data_fingerprint)
 
