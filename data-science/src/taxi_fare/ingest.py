@@ -354,6 +354,22 @@ def _bad_store_forward(values: pd.Series) -> pd.Series:
     return values[~known]
 
 
+def _raise_first_bad_cell(path: Path, fields: dict[str, str], chunk: pd.DataFrame) -> None:
+    for column, field in fields.items():
+        values = chunk[column]
+        if field.endswith("_datetime"):
+            bad, what = _bad_datetime(values), f"a datetime ({DATETIME_FORMAT.replace('%', '')})"
+        elif field == "store_forward":
+            bad, what = _bad_store_forward(values), "N, Y, 0 or 1"
+        else:
+            bad, what = _bad_number(values), "a number"
+        if len(bad):
+            line = int(bad.index[0]) + 2  # 1-based, after the header line
+            raise InputError(
+                f"{path}: column {column!r} line {line}: {bad.iloc[0]!r} is not {what}"
+            )
+
+
 def diagnose(path: Path, kind: str, exc: Exception) -> None:
     """Find the first bad cell of a file the typed reader refused, and raise naming it.
 
@@ -363,7 +379,7 @@ def diagnose(path: Path, kind: str, exc: Exception) -> None:
     fields = _field_of(kind)
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     try:
-        chunks = pd.read_csv(
+        with pd.read_csv(
             path,
             usecols=list(fields),
             dtype=str,
@@ -371,22 +387,9 @@ def diagnose(path: Path, kind: str, exc: Exception) -> None:
             na_values=[""],
             encoding="utf-8-sig",
             chunksize=DIAGNOSTIC_CHUNK_ROWS,
-        )
-        for chunk in chunks:
-            for column, field in fields.items():
-                values = chunk[column]
-                if field.endswith("_datetime"):
-                    bad, what = _bad_datetime(values), f"a datetime ({DATETIME_FORMAT})"
-                elif field == "store_forward":
-                    bad, what = _bad_store_forward(values), "N, Y, 0 or 1"
-                else:
-                    bad, what = _bad_number(values), "a number"
-                if len(bad):
-                    line = int(bad.index[0]) + 2  # 1-based, after the header line
-                    raise InputError(
-                        f"{path}: column {column!r} line {line}: {bad.iloc[0]!r} is not "
-                        f"{what.replace('%', '')}"
-                    )
+        ) as chunks:
+            for chunk in chunks:
+                _raise_first_bad_cell(path, fields, chunk)
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
         text = str(err).strip()
         reason = text.splitlines()[-1] if text else type(err).__name__
