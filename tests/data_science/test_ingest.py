@@ -120,3 +120,16 @@ def test_ragged_line_is_not_a_readable_csv(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "green_s.csv", GREEN_HEADER, [GREEN_ROW, short])
     with pytest.raises(InputError, match=r"green_s\.csv: not a readable CSV file \("):
         clean_inputs([path])
+
+
+def test_kept_rows_grow_past_their_reservation() -> None:
+    from taxi_fare.cleaning import _KeptRows
+
+    kept = _KeptRows(("a", "b"), capacity=2)
+    batches = [np.arange(5.0), np.arange(5.0, 12.0), np.arange(12.0, 15.0)]
+    masks = [b % 2 == 0 for b in batches]
+    for values, mask in zip(batches, masks, strict=True):
+        kept.append({"a": values, "b": -values}, mask)
+    expected = np.concatenate([v[m] for v, m in zip(batches, masks, strict=True)])
+    np.testing.assert_array_equal(kept.pop("a"), expected)
+    np.testing.assert_array_equal(kept.pop("b"), -expected)
