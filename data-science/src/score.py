@@ -81,12 +81,17 @@ class ScoringModel:
 
     def predict(self, frame: Any) -> list[float]:
         """Predict and return plain floats; a non-finite prediction is a model fault."""
+        predictor = self.model if self.estimator is None else self.estimator
+        return self.finish(predictor.predict(frame), len(frame))
+
+    @staticmethod
+    def finish(predictions: Any, rows: int) -> list[float]:
+        """Predictions as plain floats; a wrong count or a non-finite value is a model fault."""
         import numpy as np
 
-        predictor = self.model if self.estimator is None else self.estimator
-        raw = np.asarray(predictor.predict(frame), dtype="float64").reshape(-1)
-        if raw.shape[0] != len(frame):
-            raise RuntimeError(f"model returned {raw.shape[0]} predictions for {len(frame)} rows")
+        raw = np.asarray(predictions, dtype="float64").reshape(-1)
+        if raw.shape[0] != rows:
+            raise RuntimeError(f"model returned {raw.shape[0]} predictions for {rows} rows")
         finite = np.isfinite(raw)
         if not finite.all():
             bad = int(np.flatnonzero(~finite)[0])
@@ -322,8 +327,31 @@ def _check_count(rows: int, limit: int) -> None:
 
 def to_frame(columns: list[str], rows: list[list[Any]], expected: tuple[Column, ...]) -> Any:
     """Validate names and values against the signature; return a DataFrame in signature order."""
-    import numpy as np
     import pandas as pd
+
+    values = to_columns(columns, rows, expected)
+    dtypes = {c.dtype for c in expected}
+    if len(dtypes) == 1:
+        # One block, no per-column consolidation: most of a one-row request's frame cost.
+        return pd.DataFrame(stack_columns(values, expected), columns=[c.name for c in expected])
+    return pd.DataFrame(values)
+
+
+def stack_columns(values: dict[str, Any], expected: tuple[Column, ...]) -> Any:
+    """The validated columns as one 2-D array in signature order (signature of one dtype)."""
+    import numpy as np
+
+    block = np.empty((len(values[expected[0].name]), len(expected)), dtype=expected[0].dtype)
+    for j, col in enumerate(expected):
+        block[:, j] = values[col.name]
+    return block
+
+
+def to_columns(
+    columns: list[str], rows: list[list[Any]], expected: tuple[Column, ...]
+) -> dict[str, Any]:
+    """Validate names and values against the signature; one typed array per column."""
+    import numpy as np
 
     if len(set(columns)) != len(columns):
         dupes = sorted({c for c in columns if columns.count(c) > 1})
@@ -356,20 +384,23 @@ def to_frame(columns: list[str], rows: list[list[Any]], expected: tuple[Column, 
             ) from None
         if not np.isfinite(values[col.name]).all():
             raise InputError(f"column {col.name!r}: a value is out of range for {col.dtype}")
-    dtypes = {c.dtype for c in expected}
-    if len(dtypes) == 1:
-        # One block, no per-column consolidation: most of a one-row request's frame cost.
-        block = np.empty((len(rows), len(expected)), dtype=dtypes.pop())
-        for j, col in enumerate(expected):
-            block[:, j] = values[col.name]
-        return pd.DataFrame(block, columns=[c.name for c in expected], copy=False)
-    return pd.DataFrame(values)
+    return values
 
 
 def score_body(raw: str | bytes, model: ScoringModel, limit: int) -> list[float]:
     """Parse, validate and score one request body; InputError for client mistakes."""
     columns, rows = rows_by_column(parse_body(raw), limit)
-    return model.predict(to_frame(columns, rows, model.columns))
+    expected = model.columns
+    fast_order = getattr(model.estimator, "input_columns", None)
+    if (
+        fast_order is not None
+        and tuple(c.name for c in expected) == tuple(fast_order)
+        and all(c.dtype == "float64" for c in expected)
+    ):
+        # Our forest pipelines: validated columns straight into the packed forest.
+        block = stack_columns(to_columns(columns, rows, expected), expected)
+        return model.finish(model.estimator.predict_features(block), len(block))
+    return model.predict(to_frame(columns, rows, expected))
 
 
 def _json_response(payload: Any, status: int) -> Any:

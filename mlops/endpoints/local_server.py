@@ -113,7 +113,11 @@ class LocalServer:
         raise MlopsError(f"inference server on {self.url} not ready after {timeout:.0f} s")
 
     def stop(self) -> None:
-        """Terminate the process group (TERM, then KILL after 10 s)."""
+        """Terminate the process group (TERM, then KILL after 10 s), workers included.
+
+        The server's workers inherit its listening socket, so the port answers until the
+        last of them has exited, not just the leader: wait for the whole group.
+        """
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
             try:
@@ -124,6 +128,8 @@ class LocalServer:
                 proc.wait(timeout=5)
             except ProcessLookupError:
                 pass
+        if proc is not None:
+            _reap_group(proc.pid)
         if self._log_handle is not None:
             self._log_handle.close()
             self._log_handle = None
@@ -144,3 +150,30 @@ class LocalServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # a member we may not signal still exists
+        return True
+    return True
+
+
+def _reap_group(pgid: int, timeout: float = 5.0) -> None:
+    """Wait for every process of group ``pgid`` to exit; KILL what is left after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while _group_alive(pgid):
+        if time.monotonic() >= deadline:
+            logger.warning("server processes of group %d outlived TERM; killing them", pgid)
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except ProcessLookupError:
+                return
+            deadline = time.monotonic() + timeout
+            while _group_alive(pgid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            return
+        time.sleep(0.05)

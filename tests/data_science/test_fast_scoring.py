@@ -69,6 +69,7 @@ def test_packed_forest_equals_sklearn(kind: type, data: tuple[pd.DataFrame, pd.S
     np.testing.assert_array_equal(fast.predict(queries.head(1)), pipe.predict(queries.head(1)))
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the deliberate overflow
 def test_large_and_non_finite_requests_fall_back_to_sklearn(forest: Pipeline) -> None:
     fast = fast_predictor(forest)
     assert fast is not None
@@ -102,6 +103,10 @@ def test_derived_features_keep_pandas_values(data: tuple[pd.DataFrame, pd.Series
     assert out.index.equals(X.index)
     # Columns as text (a CSV read without types) give the same numbers.
     pd.testing.assert_frame_equal(stage.transform(X.astype(str)), out)
+    # The frame-free path of score.py: the 20 inputs as an array in FEATURES order.
+    np.testing.assert_array_equal(stage.transform_features(X.to_numpy()), out.to_numpy())
+    with pytest.raises(FeatureSchemaError, match=r"20 features as columns, got shape \(2, 3\)"):
+        stage.transform_features(np.zeros((2, 3)))
 
 
 def test_an_older_model_gets_exactly_its_fitted_columns(

@@ -137,20 +137,33 @@ def derived_arrays(f: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     dropoff_tod = f["dropoff_hour"] * 3600 + f["dropoff_minute"] * 60 + f["dropoff_second"]
     duration_min = (days * 86400 + dropoff_tod - pickup_tod) / 60.0
     out["duration_min"] = duration_min
-    straight = haversine_miles(p_lat, p_lon, d_lat, d_lon)
+    # Every great-circle distance in one vectorised call: on a one-row online request the
+    # cost is per numpy call, not per value. Same element-wise arithmetic as one by one.
+    places = {"midtown": MIDTOWN, **AIRPORTS}
+    legs = [
+        (p_lat, p_lon, d_lat, d_lon),  # straight
+        (p_lat, p_lon, d_lat, p_lon),  # manhattan: north-south leg
+        (d_lat, p_lon, d_lat, d_lon),  # manhattan: east-west leg
+        *((lat, lon, *place) for place in places.values() for lat, lon in
+          ((p_lat, p_lon), (d_lat, d_lon))),
+    ]  # fmt: skip
+    ends = np.empty((4, len(legs), len(p_lat)), dtype="float64")
+    for k, leg in enumerate(legs):
+        for i in range(4):
+            ends[i, k] = leg[i]  # an array, or a place's coordinate broadcast along
+    miles = haversine_miles(*ends)
+    straight = miles[0]
     out["straight_miles"] = straight
-    out["manhattan_miles"] = haversine_miles(p_lat, p_lon, d_lat, p_lon) + haversine_miles(
-        d_lat, p_lon, d_lat, d_lon
-    )
+    out["manhattan_miles"] = miles[1] + miles[2]
     out["bearing"] = bearing_degrees(p_lat, p_lon, d_lat, d_lon)
     hours = np.clip(duration_min / 60.0, 1.0 / 60.0, None)
     out["speed_mph"] = f["distance"] / hours
     out["route_ratio"] = f["distance"] / np.maximum(straight, 0.05)
-    out["pickup_midtown_miles"] = haversine_miles(p_lat, p_lon, *MIDTOWN)
-    out["dropoff_midtown_miles"] = haversine_miles(d_lat, d_lon, *MIDTOWN)
-    for code, (lat, lon) in AIRPORTS.items():
-        near_pickup = haversine_miles(p_lat, p_lon, lat, lon) < AIRPORT_RADIUS_MILES
-        near_dropoff = haversine_miles(d_lat, d_lon, lat, lon) < AIRPORT_RADIUS_MILES
+    out["pickup_midtown_miles"] = miles[3]
+    out["dropoff_midtown_miles"] = miles[4]
+    for k, code in enumerate(AIRPORTS, start=1):
+        near_pickup = miles[3 + 2 * k] < AIRPORT_RADIUS_MILES
+        near_dropoff = miles[4 + 2 * k] < AIRPORT_RADIUS_MILES
         out[f"{code}_trip"] = (near_pickup | near_dropoff).astype("float64")
     hour = f["pickup_hour"]
     weekday = f["pickup_weekday"] < 5
@@ -211,7 +224,23 @@ class DerivedFeatures(TransformerMixin, BaseEstimator):
             raise FeatureSchemaError(
                 f"model input must be a table with named columns, got {type(X).__name__}"
             )
-        derived = derived_arrays(feature_arrays(X))
+        return self._emit(derived_arrays(feature_arrays(X)), len(X))
+
+    def transform_features(self, block: np.ndarray) -> np.ndarray:
+        """Output columns for a float64 array whose columns are ``FEATURES`` in order.
+
+        For callers that already checked the 20 inputs by name (score.py): no frame at all.
+        """
+        block = np.asarray(block, dtype="float64")
+        if block.ndim != 2 or block.shape[1] != len(FEATURES):
+            raise FeatureSchemaError(
+                f"model input must have the {len(FEATURES)} features as columns, "
+                f"got shape {block.shape}"
+            )
+        columns = np.ascontiguousarray(block.T)
+        return self._emit(derived_arrays(dict(zip(FEATURES, columns, strict=True))), len(block))[1]
+
+    def _emit(self, derived: dict[str, np.ndarray], rows: int) -> tuple[list[str], np.ndarray]:
         names = getattr(self, "feature_names_out_", None)
         names = list(derived) if names is None else [str(n) for n in names]
         unknown = [n for n in names if n not in derived]
@@ -220,7 +249,7 @@ class DerivedFeatures(TransformerMixin, BaseEstimator):
                 f"model was fitted with derived feature {unknown[0]!r}, "
                 "which this version of taxi_fare.features does not compute"
             )
-        block = np.empty((len(X), len(names)), dtype="float64")
+        block = np.empty((rows, len(names)), dtype="float64")
         for j, name in enumerate(names):
             block[:, j] = derived[name]
         return names, block

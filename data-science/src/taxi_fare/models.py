@@ -287,12 +287,24 @@ class FastPipeline:
         self.features = pipeline.steps[0][1]
         self.forest = PackedForest(pipeline.steps[-1][1])
 
+    #: Column order of ``predict_features`` input.
+    input_columns = FEATURES
+
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         if len(frame) > self.MAX_PACKED_ROWS:
             return self.pipeline.predict(frame)
         _, x = self.features.transform_array(frame)
         if not np.isfinite(x).all():  # sklearn's missing-value routing is not replicated
             return self.pipeline.predict(frame)
+        return self.forest.predict(x)
+
+    def predict_features(self, block: np.ndarray) -> np.ndarray:
+        """``predict`` for a float64 array whose columns are ``FEATURES`` in order."""
+        if len(block) > self.MAX_PACKED_ROWS:
+            return self.pipeline.predict(pd.DataFrame(block, columns=list(FEATURES)))
+        x = self.features.transform_features(block)
+        if not np.isfinite(x).all():
+            return self.pipeline.predict(pd.DataFrame(block, columns=list(FEATURES)))
         return self.forest.predict(x)
 
 
