@@ -29,7 +29,7 @@ def trips() -> tuple[pd.DataFrame, pd.Series]:
 
 def test_trial_cap_makes_the_search_clock_free() -> None:
     capped = search_settings("rmse", ["lgbm", "rf"], 60, 8, seed=5)
-    assert capped["time_budget"] == -1 and capped["max_iter"] == 8
+    assert capped["time_budget"] == 60 and capped["max_iter"] == 8
     assert capped["learner_selector"] == "roundrobin" and capped["seed"] == 5
     timed = search_settings("rmse", ["lgbm"], 60, None, seed=5)
     assert timed["time_budget"] == 60
@@ -69,3 +69,12 @@ def test_fit_metrics_scores_a_seeded_sample(trips) -> None:
     assert metrics != everything  # a sample, not all rows
     assert fit_metrics(_Echo(), X, y, max_rows=1_000)[0] == everything
     assert fit_metrics(_Echo(), X, y, max_rows=1_000)[1] == len(X)
+
+
+def test_a_search_cut_by_the_clock_says_it_may_differ(trips, caplog) -> None:
+    X, y = trips  # noqa: N806
+    with caplog.at_level("WARNING", logger="taxi_fare.automl"):
+        result = search(X, y, "rmse", ["rf", "extra_tree"], 1, 10_000, seed=1)
+    assert result.trials < 10_000
+    assert "time budget ended the search after" in caplog.text
+    assert "of 10000 trials; a rerun may differ" in caplog.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +33,7 @@ def search_settings(
     max_trials: int | None,
     seed: int,
 ) -> dict[str, Any]:
-    """FLAML ``AutoML.fit`` settings; reproducible (trial-bounded) when ``max_trials`` is set."""
+    """FLAML ``AutoML.fit`` settings; learners in turn (reproducible) when ``max_trials`` is set."""
     settings: dict[str, Any] = {
         "task": "regression",
         "metric": metric,
@@ -44,7 +45,7 @@ def search_settings(
         "retrain_full": False,  # the Pipeline refit in search() trains on all rows once
     }
     if max_trials is not None:
-        settings.update(time_budget=-1, max_iter=max_trials, learner_selector="roundrobin")
+        settings.update(max_iter=max_trials, learner_selector="roundrobin")
     return settings
 
 
@@ -57,14 +58,14 @@ def search(
     max_trials: int | None,
     seed: int,
 ) -> SearchResult:
-    """Search ``estimators``: ``max_trials`` trials when set, else for ``time_budget_seconds``.
+    """Search ``estimators`` for at most ``max_trials`` trials and ``time_budget_seconds``.
 
-    With ``max_trials`` the search is reproducible: no time budget (FLAML's ``-1``), so
-    no trial is cut short or skipped by the clock, and learners take turns
-    (``roundrobin``) instead of FLAML's default choice from the measured cost of earlier
-    trials, which differs from run to run. Same data, settings and seed, same model;
-    the time budget is then not applied (see ``settings``). Without ``max_trials`` the
-    search is bounded by the clock and a rerun may end with a different model.
+    With ``max_trials`` learners take turns (``roundrobin``) instead of FLAML's default
+    choice from the measured wall-clock cost of earlier trials, so the same data,
+    settings and seed give the same model, provided the trial cap ends the search. The
+    time budget still bounds the run: when it ends the search first, which trials ran
+    depends on the machine's speed, and that is logged as a warning. Without
+    ``max_trials`` only the clock ends the search and a rerun may pick another model.
 
     FLAML searches on the derived features, so the winner sees exactly what it will see
     inside the Pipeline; the final Pipeline is a fresh clone of the winner refitted
@@ -76,13 +77,16 @@ def search(
     automl = AutoML()
     settings = search_settings(metric, estimators, time_budget_seconds, max_trials, seed)
     if max_trials is None:
-        log.info("AutoML: time-bounded search of %d s (not reproducible)", time_budget_seconds)
+        log.info("AutoML: search of %d s (time-bounded, not reproducible)", time_budget_seconds)
     else:
         log.info(
-            "AutoML: reproducible search of %d trials (learners in turn, no time budget)",
+            "AutoML: search of %d trials, learners in turn (reproducible), at most %d s",
             max_trials,
+            time_budget_seconds,
         )
+    started = time.monotonic()
     automl.fit(X_train=derived, y_train=y.to_numpy(), **settings)
+    elapsed = time.monotonic() - started
     if automl.model is None or automl.best_estimator is None:
         raise ModelError(
             f"AutoML found no model within {time_budget_seconds} s; raise time_budget_seconds"
@@ -93,6 +97,16 @@ def search(
     # per learner in _iter_per_learner, which has no public equivalent.
     per_learner = getattr(automl, "_iter_per_learner", None) or {}
     trials = sum(per_learner.values()) or len(automl.config_history or {}) or 1
+    # Fewer trials than the cap also happens when every learner's search converged;
+    # only a search that used (nearly) all its time was cut by the clock.
+    if max_trials is not None and trials < max_trials and elapsed >= 0.9 * time_budget_seconds:
+        log.warning(
+            "AutoML: the %d s time budget ended the search after %d of %d trials; "
+            "a rerun may differ (raise time_budget_seconds for a reproducible search)",
+            time_budget_seconds,
+            trials,
+            max_trials,
+        )
     return SearchResult(
         pipeline,
         automl.best_estimator,
