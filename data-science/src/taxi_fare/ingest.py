@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 import pandas as pd
@@ -370,7 +371,7 @@ def _raise_first_bad_cell(path: Path, fields: dict[str, str], chunk: pd.DataFram
             )
 
 
-def diagnose(path: Path, kind: str, exc: Exception) -> None:
+def diagnose(path: Path, kind: str, exc: Exception) -> NoReturn:
     """Find the first bad cell of a file the typed reader refused, and raise naming it.
 
     Reads the file as text in chunks (bounded memory). When the text check finds
