@@ -258,6 +258,8 @@ class PackedForest:
         self.threshold = np.concatenate(threshold).astype("float64")
         self.value = np.concatenate(value).astype("float64")
         self.roots = offsets.astype(np.intp)
+        # child[2 * node + went_left]: one gather per level on the single-row path.
+        self.child = np.stack([self.right, self.left], axis=1).reshape(-1)
         self.depth = max(int(t.max_depth) for t in trees)
         self.n_features = int(forest.n_features_in_)
 
@@ -266,6 +268,11 @@ class PackedForest:
         rows = np.asarray(X, dtype=np.float32).astype("float64")
         if rows.ndim != 2 or rows.shape[1] != self.n_features:
             raise ModelError(f"expected {self.n_features} features, got shape {rows.shape}")
+        if rows.shape[0] == 1:  # an online request: the fewest numpy calls per tree level
+            row, node = rows[0], self.roots.copy()
+            for _ in range(self.depth):
+                node = self.child[2 * node + (row[self.feature[node]] <= self.threshold[node])]
+            return np.cumsum(self.value[node])[-1:] / self.roots.size
         flat = rows.reshape(-1)
         base = (np.arange(rows.shape[0], dtype=np.intp) * self.n_features)[:, None]
         node = np.broadcast_to(self.roots, (rows.shape[0], self.roots.size)).copy()
