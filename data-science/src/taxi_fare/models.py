@@ -191,20 +191,6 @@ def load_model(folder: str | Path) -> PyFuncModel:
         raise ModelError(f"{path}: cannot load MLflow model: {exc}") from exc
 
 
-def model_uuid(folder: str | Path) -> str:
-    """The ``model_uuid`` MLflow wrote into the folder's MLmodel file: the model's identity."""
-    import yaml
-
-    path = Path(folder) / "MLmodel"
-    try:
-        uuid = yaml.safe_load(path.read_text(encoding="utf-8")).get("model_uuid")
-    except (OSError, yaml.YAMLError, AttributeError) as exc:
-        raise ModelError(f"{folder}: not an MLflow model ({path.name} unreadable: {exc})") from None
-    if not isinstance(uuid, str) or not uuid:
-        raise ModelError(f"{path}: has no model_uuid; save the model with MLflow")
-    return uuid
-
-
 def load_model_uri(uri: str) -> PyFuncModel:
     """Load a model by MLflow URI (``models:/name/3``)."""
     import mlflow.pyfunc
