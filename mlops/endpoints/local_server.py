@@ -31,8 +31,12 @@ def free_port() -> int:
 class LocalServer:
     """One inference server process group serving ``score.py`` with the model in ``model_dir``.
 
-    Use as a context manager, or call ``start()`` and always ``stop()``.
+    Use as a context manager, or call ``start()`` and always ``stop()``. Subclasses serve
+    other servers by overriding ``command()``, ``ready_path`` and ``score_url``.
     """
+
+    #: The path that answers 200 once the model is loaded.
+    ready_path = "/"
 
     def __init__(
         self,
@@ -101,16 +105,16 @@ class LocalServer:
             if self._proc is not None and self._proc.poll() is not None:
                 hint = f"; see {self.log_file}" if self.log_file else ""
                 raise MlopsError(
-                    f"inference server for {self.model_dir} exited with code "
+                    f"server for {self.model_dir} exited with code "
                     f"{self._proc.returncode} before serving{hint}"
                 )
             try:
-                if requests.get(self.url + "/", timeout=2).status_code == 200:
+                if requests.get(self.url + self.ready_path, timeout=2).status_code == 200:
                     return
             except requests.RequestException:
                 pass
             time.sleep(0.2)
-        raise MlopsError(f"inference server on {self.url} not ready after {timeout:.0f} s")
+        raise MlopsError(f"server on {self.url} not ready after {timeout:.0f} s")
 
     def stop(self) -> None:
         """Terminate the process group (TERM, then KILL after 10 s), workers included.
