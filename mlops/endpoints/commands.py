@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -57,6 +58,9 @@ def serve(
 
     path, what = _model_dir(env, version, model_dir)
     server = LocalServer(path, port=port, workers=workers)
+    # The server runs in its own session, so a TERM sent to this process alone (a
+    # supervisor, `kill`) would orphan it: treat TERM like Ctrl-C and stop it.
+    signal.signal(signal.SIGTERM, _interrupt)
     server.start()
     try:
         sample = DEFAULT_SAMPLES[0]
@@ -75,6 +79,10 @@ def serve(
         pass
     finally:
         server.stop()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def batch_score(

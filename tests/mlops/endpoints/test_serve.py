@@ -105,7 +105,10 @@ def test_serve_rejects_a_folder_without_a_model(
 
 
 @pytest.mark.e2e
-def test_mlops_serve_then_smoke_test(home: Path, capsys: pytest.CaptureFixture) -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "term"])
+def test_mlops_serve_then_smoke_test(
+    home: Path, capsys: pytest.CaptureFixture, stop_signal: signal.Signals
+) -> None:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "mlops", "serve", "--env", "dev", "--port", str(port)],
@@ -138,13 +141,17 @@ def test_mlops_serve_then_smoke_test(home: Path, capsys: pytest.CaptureFixture) 
         want = [4.0 + 2.5 * r["distance"] + 0.1 * r["passengers"] for r in rows]
         assert got == pytest.approx(want, abs=1e-3)
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
+        # Ctrl-C reaches the whole foreground group; TERM usually only the process itself.
+        if stop_signal == signal.SIGINT:
+            os.killpg(proc.pid, stop_signal)
+        else:
+            proc.send_signal(stop_signal)
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=5)
-    # Ctrl-C stops the server and its workers: the port is free again.
+    # Either signal stops the server and its workers: the port is free again.
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
