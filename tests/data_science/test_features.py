@@ -9,11 +9,10 @@ from taxi_fare.features import (
     DerivedFeatures,
     FeatureSchemaError,
     derive,
-    engineer,
     haversine_miles,
     select_features,
 )
-from taxi_fare.schema import FEATURES, TARGET
+from taxi_fare.schema import FEATURES
 
 
 def one_trip(**changes: float) -> pd.DataFrame:
@@ -59,30 +58,6 @@ def test_derived_values() -> None:
     assert derived["rate_card_fare"] == pytest.approx(52.0 + 0.8 + 0.5)  # JFK flat, night
     assert derived["speed_mph"] == pytest.approx(17.5 / (50.5 / 60))
     assert derived["pickup_midtown_miles"] > 10 and derived["dropoff_midtown_miles"] < 0.1
-
-
-def test_engineer_builds_the_contract() -> None:
-    trips = pd.DataFrame(
-        {
-            "vendor": [2.0],
-            "passengers": [1.0],
-            "distance": [2.0],
-            "store_forward": [0.0],
-            "pickup_longitude": [-73.98],
-            "pickup_latitude": [40.75],
-            "dropoff_longitude": [-73.97],
-            "dropoff_latitude": [40.76],
-            TARGET: [11.3],
-            "pickup_datetime": pd.to_datetime(["2016-03-07 22:04:12"]),
-            "dropoff_datetime": pd.to_datetime(["2016-03-07 22:15:28"]),
-        }
-    )
-    out = engineer(trips)
-    assert list(out.columns) == [*FEATURES, TARGET, "duration_s"]
-    row = out.iloc[0]
-    assert (row["pickup_weekday"], row["pickup_hour"], row["pickup_minute"]) == (0, 22, 4)
-    assert (row["dropoff_monthday"], row["dropoff_second"]) == (7, 28)
-    assert row["duration_s"] == 676 and row[TARGET] == 11.3
 
 
 def test_columns_are_matched_by_name() -> None:

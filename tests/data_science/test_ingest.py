@@ -11,14 +11,13 @@ import pytest
 from ds_rows import GREEN_HEADER, GREEN_ROW, YELLOW_HEADER, YELLOW_ROW, write_csv
 from taxi_fare import ingest
 from taxi_fare.cleaning import clean, clean_inputs, keep_mask
-from taxi_fare.features import engineer
 from taxi_fare.ingest import InputError, read_inputs, read_raw
 from taxi_fare.schema import FEATURES, RAW_LAYOUTS, TARGET
 from taxi_fare.split import seeded_split, split_columns
 
 
 def reference_trips(path: Path, kind: str) -> pd.DataFrame:
-    """The raw file parsed the slow, obvious way, then ``features.engineer``."""
+    """The raw file parsed the slow, obvious way, then ``engineer``."""
     layout = RAW_LAYOUTS[kind]
     raw = pd.read_csv(path, usecols=list(layout.mapping), dtype=str)
     trips = pd.DataFrame(index=raw.index)
@@ -30,6 +29,58 @@ def reference_trips(path: Path, kind: str) -> pd.DataFrame:
         else:
             trips[field] = pd.to_numeric(raw[column])
     return engineer(trips)
+
+
+def engineer(trips: pd.DataFrame) -> pd.DataFrame:
+    """Reference: the 20 features, the target and ``duration_s`` of canonical trips, in pandas.
+
+    The streamed reader (``ingest._raw_columns``) must give the same values. ``trips``
+    holds the canonical fields of ``schema.RawLayout.mapping`` with parsed datetimes;
+    the weekday is Monday=0, as pandas counts.
+    """
+    pickup = trips["pickup_datetime"].dt
+    dropoff = trips["dropoff_datetime"].dt
+    out = pd.DataFrame(index=trips.index)
+    for name in ("distance", "dropoff_latitude", "dropoff_longitude", "passengers"):
+        out[name] = trips[name]
+    for name in ("pickup_latitude", "pickup_longitude", "store_forward", "vendor"):
+        out[name] = trips[name]
+    for prefix, parts in (("pickup", pickup), ("dropoff", dropoff)):
+        out[f"{prefix}_weekday"] = parts.weekday
+        out[f"{prefix}_month"] = parts.month
+        out[f"{prefix}_monthday"] = parts.day
+        out[f"{prefix}_hour"] = parts.hour
+        out[f"{prefix}_minute"] = parts.minute
+        out[f"{prefix}_second"] = parts.second
+    out = out[list(FEATURES)].astype("float64")
+    out[TARGET] = trips[TARGET].astype("float64")
+    out["duration_s"] = (trips["dropoff_datetime"] - trips["pickup_datetime"]).dt.total_seconds()
+    return out
+
+
+
+def test_reference_builds_the_contract() -> None:
+    trips = pd.DataFrame(
+        {
+            "vendor": [2.0],
+            "passengers": [1.0],
+            "distance": [2.0],
+            "store_forward": [0.0],
+            "pickup_longitude": [-73.98],
+            "pickup_latitude": [40.75],
+            "dropoff_longitude": [-73.97],
+            "dropoff_latitude": [40.76],
+            TARGET: [11.3],
+            "pickup_datetime": pd.to_datetime(["2016-03-07 22:04:12"]),
+            "dropoff_datetime": pd.to_datetime(["2016-03-07 22:15:28"]),
+        }
+    )
+    out = engineer(trips)
+    assert list(out.columns) == [*FEATURES, TARGET, "duration_s"]
+    row = out.iloc[0]
+    assert (row["pickup_weekday"], row["pickup_hour"], row["pickup_minute"]) == (0, 22, 4)
+    assert (row["dropoff_monthday"], row["dropoff_second"]) == (7, 28)
+    assert row["duration_s"] == 676 and row[TARGET] == 11.3
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
-"""Feature engineering: the 20 model inputs from raw trips, and derived features in the model.
+"""Feature engineering: the 20-column model input and the derived features in the model.
 
-``engineer`` turns canonical raw trips into the 20-column contract (run by prep).
+The 20 inputs are built from raw trips while they are read (``taxi_fare.ingest``).
 ``DerivedFeatures`` is the first stage of every model Pipeline: it selects the 20
 columns by name and adds what a tree cannot easily find on its own (trip
 duration, great-circle distance, bearing, airport and surcharge flags), so every
@@ -17,7 +17,7 @@ from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from taxi_fare.errors import TaxiFareError
-from taxi_fare.schema import FEATURES, TARGET
+from taxi_fare.schema import FEATURES
 
 EARTH_RADIUS_MILES = 3958.8
 #: (latitude, longitude) of the three airports with their own fares and tolls.
@@ -59,32 +59,6 @@ def bearing_degrees(
     y = np.sin(lon2 - lon1) * np.cos(lat2)
     x = np.cos(lat1) * np.sin(lat2) - np.sin(lat1) * np.cos(lat2) * np.cos(lon2 - lon1)
     return np.degrees(np.arctan2(y, x)) % 360.0
-
-
-def engineer(trips: pd.DataFrame) -> pd.DataFrame:
-    """The 20 features and the target from canonical trips, plus ``duration_s`` for cleaning.
-
-    ``trips`` holds the canonical fields of ``schema.RawLayout.mapping`` with parsed
-    datetimes; the weekday is Monday=0, as pandas counts.
-    """
-    pickup = trips["pickup_datetime"].dt
-    dropoff = trips["dropoff_datetime"].dt
-    out = pd.DataFrame(index=trips.index)
-    for name in ("distance", "dropoff_latitude", "dropoff_longitude", "passengers"):
-        out[name] = trips[name]
-    for name in ("pickup_latitude", "pickup_longitude", "store_forward", "vendor"):
-        out[name] = trips[name]
-    for prefix, parts in (("pickup", pickup), ("dropoff", dropoff)):
-        out[f"{prefix}_weekday"] = parts.weekday
-        out[f"{prefix}_month"] = parts.month
-        out[f"{prefix}_monthday"] = parts.day
-        out[f"{prefix}_hour"] = parts.hour
-        out[f"{prefix}_minute"] = parts.minute
-        out[f"{prefix}_second"] = parts.second
-    out = out[list(FEATURES)].astype("float64")
-    out[TARGET] = trips[TARGET].astype("float64")
-    out["duration_s"] = (trips["dropoff_datetime"] - trips["pickup_datetime"]).dt.total_seconds()
-    return out
 
 
 def select_features(frame: pd.DataFrame, source: str = "model input") -> pd.DataFrame:

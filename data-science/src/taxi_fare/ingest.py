@@ -268,7 +268,7 @@ def _raw_columns(
 ) -> Columns:
     """The 20 features, the target and ``duration_s`` (for cleaning) of one raw batch.
 
-    Same values as ``taxi_fare.features.engineer`` on the parsed trips, without pandas.
+    Same values as the pandas reference in tests/data_science/test_ingest.py, without pandas.
     """
     trips: Columns = {}
     stamps: dict[str, tuple[np.ndarray, np.ndarray]] = {}
