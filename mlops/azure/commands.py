@@ -138,6 +138,35 @@ def ensure_asset(
     typer.echo(f"{spec.kind} {spec.name}:{ensure(client, spec)}")
 
 
+def ensure_endpoint(
+    kind: Annotated[str, typer.Option(help="online or batch.")],
+    file: Annotated[Path, typer.Option("--file", help="Endpoint YAML spec.")],
+    name: Annotated[str, typer.Option("--name", help="Endpoint name (variables/names.yml).")],
+    apply_settings: Annotated[
+        bool,
+        typer.Option(
+            "--apply-settings",
+            help="Update description/auth mode/tags of a live endpoint, keeping its traffic.",
+        ),
+    ] = False,
+    subscription_id: SubscriptionOpt = None,
+    resource_group: ResourceGroupOpt = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Create the endpoint if it is missing; a live one is never re-applied over."""
+    from mlops.azure.endpoints import KINDS
+    from mlops.azure.endpoints import ensure_endpoint as ensure
+    from mlops.errors import MlopsError
+
+    if kind not in KINDS:
+        raise MlopsError(f"--kind {kind!r}: expected one of {', '.join(KINDS)}")
+    if not file.is_file():
+        raise MlopsError(f"{file}: endpoint spec not found")
+    _, client = _client(subscription_id, resource_group, workspace)
+    state = ensure(client, kind, file, name, apply_settings=apply_settings)
+    typer.echo(f"{kind} endpoint {name}: {state}")
+
+
 def names(
     env: Annotated[str, typer.Option(help="dev, stage or prod.")] = "dev",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
@@ -189,6 +218,7 @@ def register(app: typer.Typer) -> None:
     azure_app.command("download-outputs")(download_outputs)
     azure_app.command("gate-decision")(gate_decision)
     azure_app.command("ensure-asset")(ensure_asset)
+    azure_app.command("ensure-endpoint")(ensure_endpoint)
     azure_app.command("names")(names)
     azure_app.command("release-vars")(release_vars)
     azure_app.command("batch-rows")(batch_rows)

@@ -79,7 +79,33 @@ class AzureEndpoint:
             ) from None
 
     def traffic(self) -> dict[str, int]:
-        return {str(k): int(v) for k, v in (self._endpoint().traffic or {}).items()}
+        """Live traffic; refuses deployments that serve nothing (see :meth:`_check_unrouted`)."""
+        traffic = {str(k): int(v) for k, v in (self._endpoint().traffic or {}).items()}
+        if not any(pct > 0 for pct in traffic.values()):
+            self._check_unrouted()
+        return traffic
+
+    def _check_unrouted(self) -> None:
+        """Fail closed when deployments exist but no traffic reaches them.
+
+        That is not a first deployment: something reset the traffic (a blind re-apply of
+        the endpoint spec sends ``traffic: {}``, see mlops/azure/endpoints.py) or a first
+        rollout was rolled back. Planning one would deploy over the colour that served
+        and a rollback would restore "no traffic", so nothing is changed: an operator
+        sets the traffic back (``az ml online-endpoint update --traffic``) or deletes the
+        unused deployment. ``online_deployments.list(endpoint_name)``: azure-ai-ml 1.35.2
+        azure/ai/ml/operations/_online_deployment_operations.py:OnlineDeploymentOperations.list.
+        """
+        from mlops.endpoints.rollout import RolloutError
+
+        names = sorted(str(d.name) for d in self.client.online_deployments.list(self.endpoint))
+        if names:
+            raise RolloutError(
+                f"online endpoint {self.endpoint} has deployments {', '.join(names)} but no "
+                "traffic; refusing to plan a first deployment over them. Restore the traffic "
+                f"(az ml online-endpoint update --name {self.endpoint} --traffic "
+                f"'{names[0]}=100') or delete the unused deployment, then re-run"
+            )
 
     def deploy(self, colour: str) -> None:
         deployment = load_deployment(
