@@ -34,6 +34,31 @@ def output_rows(predictions: Path) -> int:
     return len(lines)
 
 
+def predictions_file(
+    download_dir: Path, output_name: str = "score", file_name: str = "predictions.csv"
+) -> Path:
+    """The predictions file inside an ``az ml job download --output-name`` folder.
+
+    azure-ai-ml 1.35.2 azure/ai/ml/operations/_job_operations.py:JobOperations.download puts a
+    named output in ``<download_path>/named-outputs/<output_name>/``, except for a job tagged
+    ``azureml.batchrun=true`` that is not a pipeline job, whose scoring output goes to
+    ``<download_path>`` itself. Exactly one of the two must hold the file.
+    """
+    candidates = [
+        download_dir / "named-outputs" / output_name / file_name,
+        download_dir / file_name,
+    ]
+    found = [path for path in candidates if path.is_file()]
+    if not found:
+        looked = ", ".join(str(path) for path in candidates)
+        raise MlopsError(f"batch output {file_name} not found; looked in {looked}")
+    if len(found) > 1:
+        raise MlopsError(
+            f"batch output found in both {found[0]} and {found[1]}; download into an empty folder"
+        )
+    return found[0]
+
+
 def check_row_count(input_folder: Path, predictions: Path) -> int:
     """Return the row count when input and output agree; otherwise raise naming both files."""
     expected = input_rows(input_folder)

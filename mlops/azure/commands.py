@@ -202,11 +202,27 @@ def release_vars(
 
 def batch_rows(
     input_folder: Annotated[Path, typer.Option("--input", help="Folder the batch job scored.")],
-    predictions: Annotated[Path, typer.Option(help="Downloaded append_row output file.")],
+    predictions: Annotated[
+        Path | None, typer.Option(help="The append_row output file itself.")
+    ] = None,
+    download_dir: Annotated[
+        Path | None,
+        typer.Option(help="Folder `az ml job download --output-name` wrote (the file is found)."),
+    ] = None,
+    output_name: Annotated[str, typer.Option(help="Output name given to the download.")] = "score",
+    file_name: Annotated[
+        str, typer.Option(help="settings.output_file_name of the batch deployment.")
+    ] = "predictions.csv",
 ) -> None:
     """Fail unless the batch output holds exactly one prediction per input row."""
-    from mlops.azure.batch_output import check_row_count
+    from mlops.azure.batch_output import check_row_count, predictions_file
+    from mlops.errors import MlopsError
 
+    if (predictions is None) == (download_dir is None):
+        raise MlopsError("give exactly one of --predictions FILE or --download-dir DIR")
+    if download_dir is not None:
+        predictions = predictions_file(download_dir, output_name, file_name)
+    assert predictions is not None
     rows = check_row_count(input_folder, predictions)
     typer.echo(f"batch output: {rows} predictions for {rows} input rows")
 
