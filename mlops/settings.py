@@ -38,3 +38,18 @@ def artifact_root(env: str) -> str:
 def runs_dir() -> Path:
     """Folder holding one sub-folder per local pipeline run (step inputs, outputs, logs)."""
     return mlops_home() / "runs"
+
+
+def collected_dir(env: str) -> Path:
+    """Where local endpoints of ``env`` collect model inputs and predictions (monitoring)."""
+    return store_dir(env) / "collected"
+
+
+def collection_env(env: str) -> dict[str, str]:
+    """Variables that turn collection on in score.py/batch_score.py (taxi_fare.collect).
+
+    On by default for local endpoints; ``MLOPS_COLLECT=off`` (or 0, false) turns it off.
+    """
+    if os.environ.get("MLOPS_COLLECT", "on").strip().lower() in ("off", "0", "false", "no"):
+        return {}
+    return {"TAXI_FARE_COLLECT_DIR": str(collected_dir(env))}

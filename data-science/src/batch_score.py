@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 READERS = (".csv", ".parquet")
 
 _MODEL: Any = None  # score.ScoringModel
+_COLLECT: Any = None  # taxi_fare.collect sink (score._collector), None when off
 
 
 class BatchFileError(ValueError):
@@ -124,12 +125,14 @@ def format_rows(file_name: str, predictions: list[float]) -> list[str]:
 
 def init() -> None:
     """Load the model from ``AZUREML_MODEL_DIR`` once per worker."""
-    global _MODEL
+    global _MODEL, _COLLECT
     root = os.environ.get("AZUREML_MODEL_DIR")
     if not root:
         raise RuntimeError("AZUREML_MODEL_DIR is not set; the batch driver sets it")
     # All cores: a mini-batch is whole files, where joblib's per-call cost is amortised.
-    _MODEL = _score_module().load_scoring_model(Path(root), n_jobs=-1)
+    score = _score_module()
+    _MODEL = score.load_scoring_model(Path(root), n_jobs=-1)
+    _COLLECT = score._collector(_MODEL, "batch")
 
 
 def run(mini_batch: list[str]) -> list[str]:
@@ -147,7 +150,10 @@ def run(mini_batch: list[str]) -> list[str]:
             failures[path.name] = str(exc).removeprefix(f"{path.name}: ")
             continue
         if len(frame):
-            rows.extend(format_rows(path.name, _MODEL.predict(frame)))
+            predictions = _MODEL.predict(frame)
+            if _COLLECT is not None:
+                _COLLECT(frame, predictions)
+            rows.extend(format_rows(path.name, predictions))
         logger.info("scored %d rows of %s", len(frame), path.name)
     if failures:
         listed = "; ".join(f"{name}: {why}" for name, why in failures.items())

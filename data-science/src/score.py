@@ -117,6 +117,16 @@ def set_n_jobs(estimator: Any, n_jobs: int) -> list[str]:
 
 
 _MODEL: ScoringModel | None = None
+_COLLECT: Any = None  # taxi_fare.collect sink, None when collection is off
+
+
+def _collector(model: ScoringModel, source: str) -> Any:
+    """The data collection sink of taxi_fare.collect, or None (off, or no taxi_fare)."""
+    try:
+        from taxi_fare.collect import collector
+    except ImportError:
+        return None
+    return collector([c.name for c in model.columns], source)
 
 
 def find_model_dir(root: Path) -> Path:
@@ -387,8 +397,13 @@ def to_columns(
     return values
 
 
-def score_body(raw: str | bytes, model: ScoringModel, limit: int) -> list[float]:
-    """Parse, validate and score one request body; InputError for client mistakes."""
+def score_body(
+    raw: str | bytes, model: ScoringModel, limit: int, collect: Any = None
+) -> list[float]:
+    """Parse, validate and score one request body; InputError for client mistakes.
+
+    ``collect(features, predictions)`` (taxi_fare.collect) receives each scored request.
+    """
     columns, rows = rows_by_column(parse_body(raw), limit)
     expected = model.columns
     fast_order = getattr(model.estimator, "input_columns", None)
@@ -398,9 +413,14 @@ def score_body(raw: str | bytes, model: ScoringModel, limit: int) -> list[float]
         and all(c.dtype == "float64" for c in expected)
     ):
         # Our forest pipelines: validated columns straight into the packed forest.
-        block = stack_columns(to_columns(columns, rows, expected), expected)
-        return model.finish(model.estimator.predict_features(block), len(block))
-    return model.predict(to_frame(columns, rows, expected))
+        features = stack_columns(to_columns(columns, rows, expected), expected)
+        predictions = model.finish(model.estimator.predict_features(features), len(features))
+    else:
+        features = to_frame(columns, rows, expected)
+        predictions = model.predict(features)
+    if collect is not None:
+        collect(features, predictions)
+    return predictions
 
 
 def _json_response(payload: Any, status: int) -> Any:
@@ -411,12 +431,13 @@ def _json_response(payload: Any, status: int) -> Any:
 
 def init() -> None:
     """Load the model once per worker from ``AZUREML_MODEL_DIR``."""
-    global _MODEL
+    global _MODEL, _COLLECT
     root = os.environ.get("AZUREML_MODEL_DIR")
     if not root:
         raise RuntimeError("AZUREML_MODEL_DIR is not set; the inference server sets it")
     max_rows()  # fail at start-up, not per request, on a bad limit
     _MODEL = load_scoring_model(Path(root))
+    _COLLECT = _collector(_MODEL, "online")
 
 
 def run(raw_data: str) -> Any:
@@ -424,7 +445,7 @@ def run(raw_data: str) -> Any:
     if _MODEL is None:
         return _json_response({"message": "model is not loaded"}, 503)
     try:
-        return score_body(raw_data, _MODEL, max_rows())
+        return score_body(raw_data, _MODEL, max_rows(), _COLLECT)
     except InputError as exc:
         logger.info("refused request: %s", exc)
         return _json_response({"message": str(exc)}, exc.status)

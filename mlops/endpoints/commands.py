@@ -52,12 +52,13 @@ def serve(
     workers: Annotated[int, typer.Option("--workers", min=1, help="Server workers.")] = 1,
 ) -> None:
     """Serve a model with the Azure ML inference server and score.py on 127.0.0.1."""
+    from mlops import settings
     from mlops.endpoints.local_server import LocalServer
     from mlops.endpoints.smoke import DEFAULT_SAMPLES
     from mlops.settings import REPO_ROOT
 
     path, what = _model_dir(env, version, model_dir)
-    server = LocalServer(path, port=port, workers=workers)
+    server = LocalServer(path, port=port, workers=workers, env=settings.collection_env(env))
     # The server runs in its own session, so a TERM sent to this process alone (a
     # supervisor, `kill`) would orphan it: treat TERM like Ctrl-C and stop it.
     signal.signal(signal.SIGTERM, _interrupt)
@@ -106,10 +107,12 @@ def batch_score(
 
     Defaults come from mlops/azureml/deploy/batch/batch-deployment.yml.
     """
+    import os
     from dataclasses import replace
 
     from rich.progress import Progress
 
+    from mlops import settings as mlops_settings
     from mlops.endpoints import batch
     from mlops.errors import MlopsError
 
@@ -122,6 +125,7 @@ def batch_score(
     )
     files = batch.input_files(input_dir)  # fail on an empty folder before loading a model
     path, what = _model_dir(env, version, model_dir)
+    os.environ.update(mlops_settings.collection_env(env))  # batch_score.py collects (monitoring)
     typer.echo(f"scoring {len(files)} files with {what}")
     with Progress(transient=True) as progress:
         task = progress.add_task("scoring", total=len(files))
