@@ -2,43 +2,21 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from mlops.amlspec.kinds import SCHEMA_KINDS, kind_of
 from mlops.checks.findings import Finding
 from mlops.checks.yamlload import YDict, error_line, error_message, load
 
 RULE = "aml-schema"
 SPEC_GLOBS = ("mlops/azureml/**/*.yml", "mlops/azureml/**/*.yaml")
 
-# ``$schema`` file name (lower case, without ``.schema.json``) -> kind of spec.
-_SCHEMA_KINDS = {
-    "pipelinejob": "job",
-    "commandjob": "job",
-    "sweepjob": "job",
-    "sparkjob": "job",
-    "commandcomponent": "component",
-    "pipelinecomponent": "component",
-    "parallelcomponent": "component",
-    "sparkcomponent": "component",
-    "data": "data",
-    "environment": "environment",
-    "model": "model",
-    "managedonlineendpoint": "online_endpoint",
-    "kubernetesonlineendpoint": "online_endpoint",
-    "managedonlinedeployment": "online_deployment",
-    "kubernetesonlinedeployment": "online_deployment",
-    "batchendpoint": "batch_endpoint",
-    "batchdeployment": "batch_deployment",
-    "modelbatchdeployment": "model_batch_deployment",
-    "pipelinecomponentbatchdeployment": "pipeline_component_batch_deployment",
-}
-_SCHEMA_NAME = re.compile(r"/([\w.]+)\.schema\.json$", re.IGNORECASE)
-KINDS = frozenset(_SCHEMA_KINDS.values())
+KINDS = frozenset(SCHEMA_KINDS.values())
+__all__ = ["KINDS", "RULE", "AmlProject", "AmlSpec", "discover", "kind_of"]
 
 
 @dataclass
@@ -67,41 +45,6 @@ class AmlProject:
 
     def of_kind(self, *kinds: str) -> list[AmlSpec]:
         return [s for s in self.specs.values() if s.kind in kinds]
-
-
-def kind_of(path: Path, doc: YDict) -> str | None:
-    """Kind from ``$schema`` when given, else from the keys the spec holds."""
-    schema = doc.get("$schema")
-    if isinstance(schema, str) and (match := _SCHEMA_NAME.search(schema)):
-        kind = _SCHEMA_KINDS.get(match.group(1).lower())
-        if kind is not None:
-            if kind == "batch_deployment" and doc.get("type") == "model":
-                return "model_batch_deployment"
-            if kind == "batch_deployment" and doc.get("type") == "pipeline":
-                return "pipeline_component_batch_deployment"
-            return kind
-    batch = "batch" in path.as_posix().lower()
-    if "endpoint_name" in doc:
-        if not batch:
-            return "online_deployment"
-        by_type = {
-            "model": "model_batch_deployment",
-            "pipeline": "pipeline_component_batch_deployment",
-        }
-        return by_type.get(str(doc.get("type")), "batch_deployment")
-    if "auth_mode" in doc:
-        return "batch_endpoint" if batch else "online_endpoint"
-    if "jobs" in doc or doc.get("type") == "automl":
-        return "component" if "components" in path.parts else "job"
-    if "command" in doc or doc.get("type") in ("command", "parallel", "spark"):
-        return "component" if "version" in doc or "components" in path.parts else "job"
-    if "image" in doc or "conda_file" in doc or "build" in doc:
-        return "environment"
-    if doc.get("type") in ("mlflow_model", "custom_model", "triton_model"):
-        return "model"
-    if "path" in doc:
-        return "data"
-    return None
 
 
 def discover(root: Path) -> AmlProject:

@@ -27,7 +27,7 @@ EXPECTED = [
     (f"{AML}/components/bad-command.yml", 11, "aml-binding", "declares no 'rowz'"),
     (f"{AML}/components/bad-path.yml", 5, "aml-path", "no-such-folder"),
     (f"{AML}/components/bad-reference.yml", 6, "aml-reference", "'no-such-env'"),
-    (f"{AML}/components/bad-schema.yml", 6, "aml-schema", "'mltabel'"),
+    (f"{AML}/components/bad-schema.yml", 6, "aml-input", "unsupported type 'mltabel'"),
     (f"{AML}/mystery.yml", 1, "aml-schema", "add a $schema line"),
     (f"{AML}/pipeline-bad-binding.yml", 14, "aml-binding", "no input 'raww'"),
     (f"{AML}/pipeline-bad-binding.yml", 19, "aml-binding", "job 'make' has no output 'tabel'"),
