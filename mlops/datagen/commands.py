@@ -15,13 +15,19 @@ def generate_data(
     files_per_kind: Annotated[
         int, typer.Option("--files-per-kind", help="CSV files per kind.")
     ] = 2,
+    distance_scale: Annotated[
+        float,
+        typer.Option(
+            "--distance-scale", help="Stretch trip lengths (1 = as 2016; e.g. 1.5 for drift)."
+        ),
+    ] = 1.0,
 ) -> None:
     """Write green_*.csv and yellow_*.csv trip records (about 35% green)."""
     from mlops.datagen.generator import generate
     from mlops.errors import MlopsError
 
     try:
-        files = generate(rows, out, seed, files_per_kind)
+        files = generate(rows, out, seed, files_per_kind, distance_scale)
     except ValueError as exc:
         raise MlopsError(str(exc)) from exc
     total = sum(f.rows for f in files)

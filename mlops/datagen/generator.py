@@ -123,8 +123,13 @@ def _in_manhattan(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     return (lat > 40.70) & (lat < 40.88) & (lon < -73.93) & (lon > -74.02)
 
 
-def trips(n: int, kind: str, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """One chunk of ``n`` trips of one kind, as columns keyed by the raw header names."""
+def trips(
+    n: int, kind: str, rng: np.random.Generator, distance_scale: float = 1.0
+) -> dict[str, np.ndarray]:
+    """One chunk of ``n`` trips of one kind, as columns keyed by the raw header names.
+
+    ``distance_scale`` stretches every local hop (a shifted population for monitoring).
+    """
     area_table, weights = _areas(kind)
     pick_area = rng.choice(len(AREAS), size=n, p=weights)
     p_lat = rng.normal(area_table[pick_area, 0], area_table[pick_area, 2])
@@ -132,7 +137,7 @@ def trips(n: int, kind: str, rng: np.random.Generator) -> dict[str, np.ndarray]:
     from_airport = pick_area >= 6
 
     # Dropoff: mostly a local hop, some cross-town, some to an airport.
-    hop_miles = rng.lognormal(np.log(1.3), 0.75, n)
+    hop_miles = rng.lognormal(np.log(1.3), 0.75, n) * distance_scale
     heading = rng.uniform(0, 2 * np.pi, n)
     d_lat = p_lat + hop_miles * np.cos(heading) / 69.0
     d_lon = p_lon + hop_miles * np.sin(heading) / 52.4
@@ -296,7 +301,9 @@ def to_table(columns: dict[str, np.ndarray]) -> pa.Table:
     return pa.table(arrays)
 
 
-def write_kind(path: Path, kind: str, rows: int, seed: int, file_index: int) -> None:
+def write_kind(
+    path: Path, kind: str, rows: int, seed: int, file_index: int, distance_scale: float = 1.0
+) -> None:
     """Write one CSV in chunks of at most ``CHUNK_ROWS`` rows (bounded memory)."""
     names = GREEN_COLUMNS if kind == "green" else YELLOW_COLUMNS
     options = pcsv.WriteOptions(include_header=False, quoting_style="none")
@@ -306,15 +313,19 @@ def write_kind(path: Path, kind: str, rows: int, seed: int, file_index: int) -> 
         for chunk, start in enumerate(range(0, rows, CHUNK_ROWS)):
             n = min(CHUNK_ROWS, rows - start)
             rng = np.random.default_rng([seed, kind_index, file_index, chunk])
-            pcsv.write_csv(to_table(trips(n, kind, rng)), sink, options)
+            pcsv.write_csv(to_table(trips(n, kind, rng, distance_scale)), sink, options)
 
 
-def generate(rows: int, out: Path, seed: int, files_per_kind: int = 2) -> list[GeneratedFile]:
+def generate(
+    rows: int, out: Path, seed: int, files_per_kind: int = 2, distance_scale: float = 1.0
+) -> list[GeneratedFile]:
     """Write ``rows`` trips as ``green_NNN.csv`` and ``yellow_NNN.csv`` files under ``out``."""
     if rows < 2:
         raise ValueError(f"--rows must be at least 2, got {rows}")
     if files_per_kind < 1:
         raise ValueError(f"--files-per-kind must be at least 1, got {files_per_kind}")
+    if not 0.1 <= distance_scale <= 10:
+        raise ValueError(f"--distance-scale must be between 0.1 and 10, got {distance_scale}")
     out.mkdir(parents=True, exist_ok=True)
     green = max(1, round(rows * GREEN_SHARE))
     written: list[GeneratedFile] = []
@@ -323,7 +334,7 @@ def generate(rows: int, out: Path, seed: int, files_per_kind: int = 2) -> list[G
         sizes = [kind_rows // files + (1 if i < kind_rows % files else 0) for i in range(files)]
         for index, size in enumerate(sizes, start=1):
             path = out / f"{kind}_{index:03d}.csv"
-            write_kind(path, kind, size, seed, index)
+            write_kind(path, kind, size, seed, index, distance_scale)
             written.append(GeneratedFile(path, kind, size))
             log.info("wrote %s (%s rows)", path, f"{size:,}")
     return written
