@@ -1,5 +1,8 @@
 """Prep step: validate, merge and clean raw trips, engineer the 20 features, split.
 
+Each row's side of the split is a stable hash of the row and the seed (taxi_fare.split),
+so adding files never moves a trip that was trained on into the test split.
+
     python prep.py --raw_data data/sample --train_data out/train --test_data out/test \
         --quality_report out/quality
 """
@@ -15,7 +18,7 @@ from pathlib import Path
 
 from taxi_fare.cleaning import check_drop_share, clean_inputs, top_reasons
 from taxi_fare.schema import TARGET
-from taxi_fare.split import split_columns, write_split
+from taxi_fare.split import SplitSpec, split_columns, write_split
 from taxi_fare.steps import mlflow_run, run_step
 
 log = logging.getLogger("prep")
@@ -78,6 +81,7 @@ def warm_up_mlflow() -> threading.Thread:
 
 
 def run(args: argparse.Namespace) -> int:
+    spec = SplitSpec(args.seed, args.test_size)  # a bad test_size fails before any reading
     mlflow_ready = warm_up_mlflow()
     inputs = clean_inputs(args.raw_data)
     rows_read, dropped = inputs.rows_read, inputs.dropped
@@ -99,11 +103,12 @@ def run(args: argparse.Namespace) -> int:
         "train_rows": train_rows,
         "test_rows": test_rows,
         "data_fingerprint": inputs.data_fingerprint,
+        "split": spec.to_dict(),
     }
     # Everything is validated above: only now touch the output folders.
-    write_split(train, args.train_data)
+    write_split(train, args.train_data, spec)
     del train
-    write_split(test, args.test_data)
+    write_split(test, args.test_data, spec)
     del test
     args.quality_report.mkdir(parents=True, exist_ok=True)
     report = args.quality_report / "quality.json"
@@ -124,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
             {
                 "test_size": args.test_size,
                 "seed": args.seed,
+                "split_method": spec.method,
                 "max_drop_fraction": args.max_drop_fraction,
                 "input_files": len(inputs.files),
             }

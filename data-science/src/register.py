@@ -6,6 +6,16 @@
 Writes ``model_info.json``. Re-running it for the same model returns the version
 registered the first time instead of adding another. A missing or unreadable
 ``decision.json`` is an error: nothing is registered and nothing is written.
+
+Registration is a compare-and-set: the champion is read again, under an exclusive lock
+on a local sqlite store, and the model is registered only if it is still the version
+the gate judged against; otherwise nothing is registered and the step fails naming
+both versions (a second training that finished later cannot overwrite a better
+champion). On Azure ML the same re-read runs against the workspace registry with
+``search_model_versions`` (supported there, as tags are; aliases and stages are not:
+https://learn.microsoft.com/azure/machine-learning/how-to-manage-models-mlflow), and
+the training pipeline's exclusive lock on the dev environment keeps two registrations
+from interleaving.
 """
 
 from __future__ import annotations
@@ -22,13 +32,17 @@ from typing import Any
 from taxi_fare.errors import TaxiFareError
 from taxi_fare.gate import read_decision
 from taxi_fare.metrics import METRIC_NAMES
-from taxi_fare.registry import MODEL_UUID_TAG, find_by_tag, model_uuid, register
+from taxi_fare.registry import MODEL_UUID_TAG, champion, find_by_tag, model_uuid, register
+from taxi_fare.split import SplitError, SplitSpec
 from taxi_fare.steps import mlflow_run, run_step
+from taxi_fare.store import store_lock
 
 log = logging.getLogger("register")
 
 MODEL_INFO_FILE = "model_info.json"
 UNKNOWN = "unknown"
+#: Tag on each registered version: the champion version the gate judged it against.
+JUDGED_AGAINST_TAG = "gate_champion_version"
 
 
 class RegisterError(TaxiFareError):
@@ -85,6 +99,33 @@ def git_commit(run_tags: dict[str, str]) -> str:
         return UNKNOWN
 
 
+def split_tags(decision: dict[str, Any], where: Path) -> dict[str, str]:
+    """The challenger's split as tags, so a later gate can tell which rows it trained on."""
+    raw = decision.get("split")
+    try:
+        if not isinstance(raw, dict):
+            raise SplitError(f"key 'split' is {raw!r}")
+        spec = SplitSpec(int(raw["seed"]), float(raw["test_size"]), str(raw["method"]))
+    except (SplitError, KeyError, TypeError, ValueError) as exc:
+        raise RegisterError(
+            f"{where}: records no usable challenger split ({exc}); re-run evaluate.py"
+        ) from None
+    return spec.tags()
+
+
+def check_champion_unchanged(client: Any, name: str, judged_against: int | None) -> None:
+    """The compare of compare-and-set: refuse when the champion moved since the gate ran."""
+    current = champion(client, name)
+    now = None if current is None else current.version
+    if now != judged_against:
+        judged = "no champion" if judged_against is None else f"version {judged_against}"
+        raise RegisterError(
+            f"the champion of {name} changed since the gate ran: it judged against {judged}, "
+            f"but version {now} is the champion now (another training registered it); "
+            "nothing registered: re-run training to be judged against the new champion"
+        )
+
+
 def write_info(folder: Path, info: dict[str, Any]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / MODEL_INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
@@ -101,6 +142,8 @@ def run(args: argparse.Namespace) -> int:
             f"but {args.model_input} holds model {uuid}"
         )
     fingerprint = data_fingerprint(args.quality_report)
+    decision_file = args.evaluation_output / "decision.json"
+    lineage_split = split_tags(decision, decision_file) if decision["promote"] else {}
     info: dict[str, Any] = {
         "registered": False,
         "name": args.model_name,
@@ -136,16 +179,21 @@ def run(args: argparse.Namespace) -> int:
             write_info(args.model_info_output, info)
             return 0
         run_tags = client.get_run(run_id).data.tags
+        judged_against = decision.get("champion_version")
         tags = {
             "git_commit": git_commit(run_tags),
             "data_fingerprint": fingerprint,
             "pipeline_run_id": run_tags.get("mlflow.parentRunId", run_id),
             "trainer": args.trainer,
             MODEL_UUID_TAG: uuid,
+            JUDGED_AGAINST_TAG: "none" if judged_against is None else str(judged_against),
+            **lineage_split,
             **{name: repr(float(decision["challenger"][name])) for name in METRIC_NAMES},
         }
-        mlflow.log_artifacts(str(args.model_input), artifact_path="model")
-        version = register(f"runs:/{run_id}/model", args.model_name, tags)
+        with store_lock(mlflow.get_tracking_uri(), "register"):
+            check_champion_unchanged(client, args.model_name, judged_against)
+            mlflow.log_artifacts(str(args.model_input), artifact_path="model")
+            version = register(f"runs:/{run_id}/model", args.model_name, tags)
         mlflow.set_tags({"registered": "true", "registered_version": str(version.version)})
     log.info("registered %s version %d (%s)", args.model_name, version.version, decision["reason"])
     info.update(registered=True, version=version.version)

@@ -194,17 +194,14 @@ class _Tracking:
 
     def __init__(self, env: str, experiment: str) -> None:
         from mlflow.tracking import MlflowClient
+        from taxi_fare.store import ensure_experiment, open_store
 
         settings.store_dir(env).mkdir(parents=True, exist_ok=True)
         self.uri = settings.tracking_uri(env)
+        open_store(self.uri)  # serialised creation; a damaged store is refused, never repaired
         self.client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
-        found = self.client.get_experiment_by_name(experiment)
-        self.experiment_id = (
-            found.experiment_id
-            if found is not None
-            else self.client.create_experiment(
-                experiment, artifact_location=settings.artifact_root(env)
-            )
+        self.experiment_id = ensure_experiment(  # get-or-create, safe with two runs at once
+            self.client, self.uri, experiment, settings.artifact_root(env)
         )
 
     def start(self, name: str, tags: Mapping[str, str], parent: str | None = None) -> str:

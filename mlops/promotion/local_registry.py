@@ -56,9 +56,11 @@ class ModelVersionInfo:
 def client(store: str) -> MlflowClient:
     """MLflow client for one local store (tracking and registry in the same sqlite file)."""
     from mlflow import MlflowClient
+    from taxi_fare.store import open_store
 
     settings.store_dir(store).mkdir(parents=True, exist_ok=True)
     uri = settings.tracking_uri(store)
+    open_store(uri)  # one creator at a time; a damaged store is refused, never repaired
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
@@ -158,15 +160,15 @@ def copy_to_registry(info: ModelVersionInfo) -> ModelVersionInfo:
         SOURCE_RUN_TAG: info.run_id or "",
     }
     lineage.pop(STAGE_PASSED_TAG, None)  # a stage pass is earned in the registry, not copied
+    from taxi_fare.store import ensure_experiment
+
     reg = client(settings.REGISTRY)
     with downloaded(info) as local:  # fails before anything is written to the registry
-        experiment = reg.get_experiment_by_name(PROMOTION_EXPERIMENT)
-        experiment_id = (
-            experiment.experiment_id
-            if experiment is not None
-            else reg.create_experiment(
-                PROMOTION_EXPERIMENT, artifact_location=settings.artifact_root(settings.REGISTRY)
-            )
+        experiment_id = ensure_experiment(
+            reg,
+            settings.tracking_uri(settings.REGISTRY),
+            PROMOTION_EXPERIMENT,
+            settings.artifact_root(settings.REGISTRY),
         )
         run = reg.create_run(experiment_id, run_name=f"share-{info.name}-{info.version}")
         try:

@@ -22,3 +22,11 @@ def write_csv(path: Path, header: str, rows: list[str]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join([header, *rows]) + "\n")
     return path
+
+
+def green_rows(n: int) -> list[str]:
+    """``n`` distinct trips like GREEN_ROW (the pickup second varies).
+
+    The split puts identical trips on the same side, so a split test needs distinct ones.
+    """
+    return [GREEN_ROW.replace("17:10:19", f"17:10:{i % 60:02d}", 1) for i in range(n)]

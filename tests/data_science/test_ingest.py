@@ -117,7 +117,7 @@ def test_block_size_does_not_change_the_result(
 
 def test_split_columns_matches_seeded_split() -> None:
     rng = np.random.default_rng(3)
-    table = pd.DataFrame({"a": rng.normal(size=101), "b": np.arange(101.0)})
+    table = pd.DataFrame({name: rng.normal(size=101) for name in (*FEATURES, TARGET)})
     train, test = seeded_split(table, 0.3, 5)
     columns = {name: table[name].to_numpy().copy() for name in table}
     train_cols, test_cols = split_columns(columns, 0.3, 5)

@@ -9,8 +9,9 @@ from pathlib import Path
 import pandas as pd
 import prep
 import pytest
-from ds_rows import GREEN_HEADER, GREEN_ROW, YELLOW_HEADER, YELLOW_ROW, write_csv
+from ds_rows import GREEN_HEADER, GREEN_ROW, YELLOW_HEADER, YELLOW_ROW, green_rows, write_csv
 from taxi_fare.schema import FEATURES, TARGET
+from taxi_fare.split import SplitSpec, is_test
 
 
 def run_prep(tmp_path: Path, *raw: str | Path, extra: tuple[str, ...] = ()) -> int:
@@ -51,10 +52,18 @@ def test_good_raw_folder(raw_folder: Path, tmp_path: Path) -> None:
     assert quality["rows_read"] == sum(f["rows"] for f in quality["files"]) == 600
     assert quality["rows_kept"] == quality["rows_read"] - sum(quality["dropped"].values())
     assert quality["train_rows"] + quality["test_rows"] == quality["rows_kept"]
-    assert quality["test_rows"] == round(quality["rows_kept"] * 0.3)
+    # The side of each row is its hash: 173 of these 570 rows hash below 0.3 with seed 42,
+    # within three binomial standard deviations (33 rows) of the nominal 171.
+    assert quality["test_rows"] == 173 and quality["rows_kept"] == 570
+    assert quality["split"] == {
+        "seed": 42, "test_size": 0.3, "method": "row-hash-v1", "key_columns": [*FEATURES, TARGET]
+    }  # fmt: skip
     assert 0 < sum(quality["dropped"].values()) < 0.1 * 600  # the generator's dirt is caught
     assert len(quality["data_fingerprint"]) == 64
     train = pd.read_parquet(tmp_path / "out/train/data.parquet")
+    test = pd.read_parquet(tmp_path / "out/test/data.parquet")
+    spec = SplitSpec(42, 0.3)
+    assert is_test(test, spec).all() and not is_test(train, spec).any()
     assert list(train.columns) == [*FEATURES, TARGET]
     assert (train[TARGET] > 0).all() and (train["distance"] > 0).all()
     assert train["passengers"].between(1, 6).all()
@@ -77,7 +86,8 @@ def test_feature_table_layout(tmp_path: Path, raw_folder: Path) -> None:
     table = pd.read_parquet(tmp_path / "first/out/train/data.parquet")
     table = table[[TARGET, *FEATURES]]
     table.to_csv(tmp_path / "features.csv")  # writes the unnamed index column
-    assert run_prep(tmp_path, tmp_path / "features.csv") == 0
+    # Another seed: with seed 42 every one of these training rows stays a training row.
+    assert run_prep(tmp_path, tmp_path / "features.csv", extra=("--seed", "8")) == 0
     quality = json.loads((tmp_path / "out/quality/quality.json").read_text())
     assert quality["files"][0]["kind"] == "features"
     assert quality["rows_read"] == len(table)
@@ -149,7 +159,7 @@ def test_every_row_invalid(tmp_path: Path, capsys) -> None:
 
 def test_too_many_rows_dropped(tmp_path: Path, capsys) -> None:
     zero = GREEN_ROW.replace(",2.04,", ",0.0,")
-    path = write_csv(tmp_path / "green_h.csv", GREEN_HEADER, [GREEN_ROW] * 7 + [zero] * 3)
+    path = write_csv(tmp_path / "green_h.csv", GREEN_HEADER, [*green_rows(7), *[zero] * 3])
     code = run_prep(tmp_path, path)
     assert_refused(
         code,
@@ -183,5 +193,5 @@ def test_malformed_csv(tmp_path: Path, capsys) -> None:
 
 def test_byte_order_mark_is_accepted(tmp_path: Path) -> None:
     path = tmp_path / "green_bom.csv"
-    path.write_text("\ufeff" + GREEN_HEADER + "\n" + "\n".join([GREEN_ROW] * 4) + "\n")
+    path.write_text("\ufeff" + GREEN_HEADER + "\n" + "\n".join(green_rows(6)) + "\n")
     assert run_prep(tmp_path, path) == 0

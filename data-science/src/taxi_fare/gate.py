@@ -1,9 +1,13 @@
 """The champion/challenger gate: a pure decision over two metric dicts (DESIGN section 5).
 
-Both models are scored on the same test rows. The challenger is promoted when the
-primary metric improves strictly, by at least the absolute and relative minimums,
-and no guardrail metric gets worse by more than the tolerance. No champion yet
-means a bootstrap promotion. ``decision.json`` is the serialised ``Decision``.
+Both models are scored on the same test rows, and only on rows neither trained on:
+the challenger's test split, less every row the champion's own split (its seed and
+test size, recorded as tags when it was registered) put on the training side
+(``unseen_by_champion``). Fewer than ``min_test_rows`` such rows, or a champion
+whose split is unknown, fails closed. The challenger is promoted when the primary
+metric improves strictly, by at least the absolute and relative minimums, and no
+guardrail metric gets worse by more than the tolerance. No champion yet means a
+bootstrap promotion. ``decision.json`` is the serialised ``Decision``.
 """
 
 from __future__ import annotations
@@ -12,12 +16,19 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from taxi_fare.errors import TaxiFareError
 from taxi_fare.metrics import METRIC_NAMES, higher_is_better
+from taxi_fare.split import SPLIT_METHOD, SplitSpec, is_test
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 MODES: tuple[str, ...] = ("enforce", "dry_run", "off")
+#: Fewest test rows unseen by both models that a comparison may rest on.
+DEFAULT_MIN_TEST_ROWS = 50
 DECISION_FILE = "decision.json"
 METRICS_FILE = "metrics.json"
 #: R2 is a monotone function of RMSE on the same rows, so it adds nothing as a guardrail.
@@ -44,6 +55,7 @@ class GatePolicy:
     guardrail_tolerance: float = 0.05
     guardrail_metrics: tuple[str, ...] = DEFAULT_GUARDRAILS
     mode: str = "enforce"
+    min_test_rows: int = DEFAULT_MIN_TEST_ROWS
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -55,6 +67,10 @@ class GatePolicy:
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise GateError(f"{name}: {value!r} must be a finite number >= 0")
+        if isinstance(self.min_test_rows, bool) or not (
+            isinstance(self.min_test_rows, int) and self.min_test_rows >= 1
+        ):
+            raise GateError(f"min_test_rows: {self.min_test_rows!r} must be an integer >= 1")
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -81,6 +97,13 @@ class Decision:
     #: What ``enforce`` would have decided (differs from ``promote`` only in dry_run/off).
     would_promote: bool = False
     checks: list[dict[str, Any]] = field(default_factory=list)
+    #: Rows of the challenger's test split, and how many of them the comparison used
+    #: (the rest the champion had trained on); None where no comparison was made.
+    test_rows: int | None = None
+    judged_rows: int | None = None
+    #: How the challenger's split was made (``SplitSpec.to_dict``): register tags it.
+    split: dict[str, Any] | None = None
+    champion_split: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -218,6 +241,41 @@ def fail_closed(
     )
 
 
+def unseen_by_champion(test: pd.DataFrame, champion_tags: dict[str, str]) -> np.ndarray:
+    """Mask of the challenger's test rows the champion did not train on.
+
+    The champion trained on the rows its own split put on the training side; with the
+    stable split that is a function of the row, so it is recomputed here from the
+    champion's recorded seed and test size. Same seed: every test row stays (a test
+    row is a test row for any test size at least as large). A champion without split
+    tags (registered before the stable split) gives ``GateError``: its training rows
+    are unknown, so no comparison can be fair.
+    """
+    spec = SplitSpec.from_tags(champion_tags)
+    if spec is None:
+        raise GateError(
+            "the champion records no split (tags split_method, split_seed, split_test_size), "
+            f"so the rows it trained on are unknown; if it was split by {SPLIT_METHOD}, tag "
+            "the version with its seed and test size"
+        )
+    if spec.method != SPLIT_METHOD:
+        raise GateError(
+            f"the champion was split with {spec.method!r}, not {SPLIT_METHOD!r}: its training "
+            "rows cannot be recomputed"
+        )
+    return is_test(test, spec)
+
+
+def check_judged_rows(judged: int, total: int, policy: GatePolicy) -> str | None:
+    """Why ``judged`` rows are too few to compare on, or None when they are enough."""
+    if judged >= policy.min_test_rows:
+        return None
+    return (
+        f"only {judged} of {total} test rows are unseen by both models (the champion "
+        f"trained on the rest), fewer than min_test_rows {policy.min_test_rows}"
+    )
+
+
 def write_decision(decision: Decision, folder: Path, extra: dict[str, Any] | None = None) -> Path:
     """``decision.json`` in ``folder``; ``extra`` adds keys (e.g. the challenger's model id)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -252,4 +310,15 @@ def read_decision(folder: str | Path) -> dict[str, Any]:
         _check_metrics(challenger, "challenger")
     except GateError as exc:
         raise GateError(f"{path}: {exc}") from None
+    judged_against = data.get("champion_version")
+    if judged_against is not None and (
+        isinstance(judged_against, bool) or not isinstance(judged_against, int)
+    ):
+        raise GateError(
+            f"{path}: key 'champion_version' must be an integer or null, got {judged_against!r}"
+        )
+    if data.get("split") is not None and not isinstance(data["split"], dict):
+        raise GateError(
+            f"{path}: key 'split' must hold the challenger's split, got {data['split']!r}"
+        )
     return data

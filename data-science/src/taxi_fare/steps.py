@@ -38,10 +38,13 @@ def mlflow_run(step: str) -> Iterator[object]:
     """
     import mlflow
 
+    from taxi_fare.store import open_store
+
     active = mlflow.active_run()
     if active is not None:
         yield active
         return
+    open_store(mlflow.get_tracking_uri())  # a damaged sqlite store: one line, untouched
     by_hand = not os.environ.get("MLFLOW_RUN_ID")
     experiment_id = None
     if by_hand and not (
@@ -66,8 +69,7 @@ def _hand_run_experiment() -> str | None:
     if not uri.startswith("sqlite:///"):
         return None
     database = Path(uri.removeprefix("sqlite:///"))
-    experiment = mlflow.get_experiment_by_name(HAND_RUN_EXPERIMENT)
-    if experiment is not None:
-        return experiment.experiment_id
+    from taxi_fare.store import ensure_experiment
+
     location = (database.parent / "artifacts").resolve().as_uri()
-    return mlflow.create_experiment(HAND_RUN_EXPERIMENT, artifact_location=location)
+    return ensure_experiment(mlflow.MlflowClient(), uri, HAND_RUN_EXPERIMENT, location)
