@@ -1,0 +1,1 @@
+"""The local twin of Azure DevOps: compile and run this repository's pipelines."""
