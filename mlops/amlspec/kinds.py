@@ -28,6 +28,8 @@ SCHEMA_KINDS = {
     "batchdeployment": "batch_deployment",
     "modelbatchdeployment": "model_batch_deployment",
     "pipelinecomponentbatchdeployment": "pipeline_component_batch_deployment",
+    "schedule": "schedule",  # create_job (mlops/azureml/train/schedule.yml)
+    "monitorschedule": "schedule",  # create_monitor (mlops/azureml/monitoring/)
 }
 _SCHEMA_NAME = re.compile(r"/([\w.]+)\.schema\.json$", re.IGNORECASE)
 KINDS = frozenset(SCHEMA_KINDS.values())
@@ -44,6 +46,8 @@ def kind_of(path: Path, doc: YDict) -> str | None:
             if kind == "batch_deployment" and doc.get("type") == "pipeline":
                 return "pipeline_component_batch_deployment"
             return kind
+    if "create_job" in doc or "create_monitor" in doc:
+        return "schedule"
     batch = "batch" in path.as_posix().lower()
     if "endpoint_name" in doc:
         if not batch:

@@ -56,7 +56,23 @@ def _loaders() -> dict[str, Callable[..., Any]]:
         "batch_deployment": load_batch_deployment,
         "model_batch_deployment": load_model_batch_deployment,
         "pipeline_component_batch_deployment": load_pipeline_component_batch_deployment,
+        "schedule": _load_schedule,
     }
+
+
+def _load_schedule(path: Path) -> Any:
+    """A job or monitor schedule, checked as ``az ml schedule create`` checks it: azure-ai-ml
+    1.35.2 operations/_schedule_operations.py:begin_create_or_update validates a
+    JobSchedule, and only builds the REST body of a MonitorSchedule (its _validate is
+    not implemented)."""
+    from azure.ai.ml.entities import MonitorSchedule
+    from azure.ai.ml.entities._load_functions import load_schedule
+
+    entity = load_schedule(path)
+    if isinstance(entity, MonitorSchedule):
+        entity._to_rest_object()
+        return None
+    return entity
 
 
 def _short(message: Any) -> str:
