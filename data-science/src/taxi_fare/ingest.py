@@ -110,12 +110,39 @@ class BackgroundFingerprint:
         self._thread.join()
 
 
+def first_undecodable(path: Path) -> tuple[int, int, bytes] | None:
+    """(line, column, bytes) of the first byte that is not UTF-8, 1-based; None if all is.
+
+    Only run once a read has failed, to turn a decoder's "position N" into a place in the file.
+    """
+    with open(path, "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return number, exc.start + 1, line[exc.start : exc.start + 4]
+    return None
+
+
+def _not_utf8(path: Path) -> InputError:
+    where = first_undecodable(path)
+    at = "" if where is None else f" at line {where[0]} column {where[1]} (bytes {where[2]!r})"
+    return InputError(f"{path}: not UTF-8 text{at}; inputs must be UTF-8 CSV files")
+
+
 def read_header(path: Path) -> list[str]:
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        try:
+    """The first CSV line; an unreadable, binary or non-UTF-8 file is an ``InputError``."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
             return next(csv.reader(handle))
-        except StopIteration:
-            raise InputError(f"{path}: file is empty") from None
+    except StopIteration:
+        raise InputError(f"{path}: file is empty") from None
+    except UnicodeDecodeError:
+        raise _not_utf8(path) from None
+    except csv.Error as exc:  # e.g. NUL bytes: a binary file
+        raise InputError(f"{path}: not a CSV text file (line 1: {exc})") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
 def detect_kind(path: Path, header: list[str]) -> str:
@@ -391,7 +418,9 @@ def diagnose(path: Path, kind: str, exc: Exception) -> NoReturn:
         ) as chunks:
             for chunk in chunks:
                 _raise_first_bad_cell(path, fields, chunk)
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
+    except UnicodeDecodeError:
+        raise _not_utf8(path) from None
+    except (pd.errors.ParserError, ValueError) as err:
         text = str(err).strip()
         reason = text.splitlines()[-1] if text else type(err).__name__
     raise InputError(f"{path}: not a readable CSV file ({reason})")
