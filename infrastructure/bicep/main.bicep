@@ -1,6 +1,7 @@
 // One environment (dev, stage or prod): network, identities and private DNS zones; the Azure ML
 // workspace with its services; the cpu-cluster; private endpoints; role assignments.
-// The Bicep twin of the Terraform stacks aml-vnet + aml-managed-smi (deploy registry.bicep after).
+// The Bicep twin of the Terraform stacks aml-vnet + aml-managed-smi (deploy registry.bicep first:
+// this stack adds its own private endpoints to the registry and its managed network's rule to it).
 //   az deployment sub create --location westeurope --template-file main.bicep \
 //     --parameters @env/dev.parameters.json userObjectId=<group object id>
 targetScope = 'subscription'
@@ -83,6 +84,8 @@ var names = {
   computeCluster: 'cpu-cluster'
   onlineEndpoint: 'ep-${namespace}-${postfix}${environmentName}'
   batchEndpoint: 'bep-${namespace}-${postfix}${environmentName}'
+  registry: 'mlr-${namespace}-${postfix}'
+  registryResourceGroup: 'rg-${namespace}-${postfix}shared'
 }
 
 var allTags = union({
@@ -98,6 +101,10 @@ var roleIds = {
   'AzureML Data Scientist': 'f6c7c914-8db3-469d-8ca1-694a8f32e121'
   'Storage Blob Data Contributor': 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
   'Key Vault Secrets User': '4633458b-17de-408a-b874-0445c86b69e6'
+  AcrPull: '7f951dda-4ed3-4680-a7ca-43fe172d538d'
+  // Identity-based system datastores reach the workspace file share with this role
+  // (https://learn.microsoft.com/azure/machine-learning/how-to-disable-local-auth-storage).
+  'Storage File Data Privileged Contributor': '69566ab7-960f-475b-8e7c-b3118f30c6bd'
 }
 
 // The workspace identity needs its resource-group role before the workspace is created with it.
@@ -109,7 +116,7 @@ var bootstrapRoleAssignments = [
   }
 ]
 
-// Who gets which role where. scope: workspace | storage | resource_group;
+// Who gets which role where. scope: workspace | storage | container_registry | resource_group;
 // principal: user (the team's user or group) | compute | workspace (identities).
 var roleAssignments = [
   {
@@ -133,6 +140,11 @@ var roleAssignments = [
     scope: 'storage'
   }
   {
+    principal: 'user'
+    role: 'Storage File Data Privileged Contributor'
+    scope: 'storage'
+  }
+  {
     principal: 'compute'
     role: 'AzureML Data Scientist'
     scope: 'resource_group'
@@ -147,12 +159,30 @@ var roleAssignments = [
     role: 'Key Vault Secrets User'
     scope: 'resource_group'
   }
+  // Jobs pull their environment images from the workspace registry as the compute identity.
+  {
+    principal: 'compute'
+    role: 'AcrPull'
+    scope: 'container_registry'
+  }
   {
     principal: 'workspace'
     role: 'Storage Blob Data Contributor'
     scope: 'storage'
   }
+  {
+    principal: 'workspace'
+    role: 'Storage File Data Privileged Contributor'
+    scope: 'storage'
+  }
 ]
+
+// The shared registry (registry.bicep), read for its id and the ids of its system-created
+// storage account and container registry.
+resource sharedRegistry 'Microsoft.MachineLearningServices/registries@2024-10-01' existing = {
+  name: names.registry
+  scope: resourceGroup(names.registryResourceGroup)
+}
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: names.resourceGroup
@@ -190,6 +220,7 @@ module workspaceIdentityRoles 'modules/role-assignments.bicep' = {
     }
     workspaceName: names.workspace
     storageAccountName: names.storageAccount
+    containerRegistryName: names.containerRegistry
   }
 }
 
@@ -206,6 +237,10 @@ module workspace 'modules/workspace.bicep' = {
     allowedIpRanges: allowedIpRanges
     privateEndpointSubnetId: privateNetworkingEnabled ? network.outputs.subnetId : ''
     workspaceIdentityId: network.outputs.workspaceIdentityId
+    registryId: sharedRegistry.id
+    registryName: names.registry
+    registryStorageAccountId: sharedRegistry.properties.regionDetails[0].storageAccountDetails[0].systemCreatedStorageAccount.armResourceId.resourceId
+    registryContainerRegistryId: sharedRegistry.properties.regionDetails[0].acrDetails[0].systemCreatedAcrAccount.armResourceId.resourceId
   }
   dependsOn: [
     workspaceIdentityRoles
@@ -226,6 +261,10 @@ module compute 'modules/compute.bicep' = {
     maxNodeCount: computeMaxInstances
     idleBeforeScaleDown: computeIdleBeforeScaleDown
   }
+  // Image pulls need the compute identity's AcrPull before the first node starts.
+  dependsOn: [
+    roles
+  ]
 }
 
 module roles 'modules/role-assignments.bicep' = {
@@ -250,6 +289,7 @@ module roles 'modules/role-assignments.bicep' = {
     }
     workspaceName: workspace.outputs.workspaceName
     storageAccountName: workspace.outputs.storageAccountName
+    containerRegistryName: workspace.outputs.containerRegistryName
   }
 }
 

@@ -1,6 +1,7 @@
-// The Azure ML registry shared by every environment, its Log Analytics workspace, and a private
-// endpoint in each environment's virtual network. The Bicep twin of the Terraform stack
-// aml-registry-smi; deploy it after main.bicep has run for every networkEnvironments entry.
+// Deployed first, once: the Azure ML registry shared by every environment and its Log Analytics
+// workspace. The Bicep twin of the Terraform stack aml-registry-smi. Each environment's
+// main.bicep then adds its own private endpoints to the registry (and to its storage and ACR)
+// and its managed network's rule to it: this deployment writes nothing into an environment.
 //   az deployment sub create --location westeurope --template-file registry.bicep \
 //     --parameters @env/shared.parameters.json
 targetScope = 'subscription'
@@ -18,14 +19,7 @@ param postfix string
 @description('Azure region of the registry (config-infra-<env>.yml: location).')
 param location string
 
-@description('Environments whose virtual network (from main.bicep) gets a private endpoint to the registry.')
-param networkEnvironments array = [
-  'dev'
-  'stage'
-  'prod'
-]
-
-@description('Private endpoints and public network access off (the default).')
+@description('Public network access off (the default); each environment\'s main.bicep adds its private endpoints.')
 param privateNetworkingEnabled bool = true
 
 @description('Tags applied to every resource.')
@@ -41,8 +35,6 @@ var allTags = union({
   environment: 'shared'
   workload: namespace
 }, tags)
-
-var endpointEnvironments = privateNetworkingEnabled ? networkEnvironments : []
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: names.registryResourceGroup
@@ -61,23 +53,5 @@ module registry 'modules/registry.bicep' = {
     privateNetworkingEnabled: privateNetworkingEnabled
   }
 }
-
-// The endpoint lives in the environment's resource group, next to its virtual network and the
-// privatelink.api.azureml.ms zone main.bicep created there.
-module privateEndpoint 'modules/private-endpoint.bicep' = [for env in endpointEnvironments: {
-  name: 'pe-${names.registry}-${env}'
-  scope: resourceGroup('rg-${namespace}-${postfix}${env}')
-  params: {
-    name: 'pe-${names.registry}-${env}'
-    location: location
-    tags: allTags
-    subnetId: resourceId(subscription().subscriptionId, 'rg-${namespace}-${postfix}${env}', 'Microsoft.Network/virtualNetworks/subnets', 'vnet-${namespace}-${postfix}${env}', 'snet-private')
-    targetResourceId: registry.outputs.registryId
-    groupId: 'amlregistry'
-    privateDnsZoneNames: [
-      'privatelink.api.azureml.ms'
-    ]
-  }
-}]
 
 output registryName string = registry.outputs.registryName

@@ -44,6 +44,7 @@ class Instance:
     symbol: str  # "<file or module>:<type>.<name>" for error messages and name checks
     body: dict[str, Any]
     bindings: dict[str, Any] = field(default_factory=dict)
+    api_version: str = ""  # Bicep declarations (Terraform azapi carries it in body["type"])
 
 
 # --------------------------------------------------------------------------------- Terraform
@@ -98,6 +99,7 @@ def _closing(text: str, start: int) -> int:
     raise ValueError(f"unbalanced expression: {text!r}")
 
 
+_FOR_LIST = re.compile(r"^\[\s*for\s+(\w+)\s+in\s+(.+?)\s*:\s*(.+?)\s*\]$", re.S)
 _FOR_MAP = re.compile(
     r"^\{\s*for\s+(\w+)\s*,\s*(\w+)\s+in\s+(.+?)\s*:\s*(\w+)\s*=>\s*(\w+)\s*(?:if\s+(.+))?\}$", re.S
 )
@@ -191,6 +193,12 @@ class TfEvaluator:
                 if cond is None or self.expr(cond, inner) is True:
                     result[inner[key_out]] = inner[value_out]
             return result
+        if (match := _FOR_LIST.match(text)) is not None:
+            item_name, source, body = match.groups()
+            items = self.expr(source, bind)
+            if not isinstance(items, list):
+                return UNKNOWN
+            return [self.expr(body, {**bind, item_name: item}) for item in items]
         question = _split_top(text, "?")
         if len(question) == 2:
             branches = _split_top(question[1], ":")
@@ -243,7 +251,16 @@ class TfEvaluator:
         elif head == "module" and len(tokens) > 1:
             current, rest = self.module_outputs(tokens[1]), tokens[2:]
         else:
-            return Ref(text)
+            # Another resource's attribute: keep its path, with index keys evaluated (so
+            # zone[zone].id inside a for expression names the zone it points at).
+            path = tokens[0]
+            for token in tokens[1:]:
+                if token.startswith("["):
+                    key = self.expr(token[1:-1], bind)
+                    path += f"[{key!r}]" if not isinstance(key, Ref) else f"[{key.path}]"
+                else:
+                    path += f".{token}"
+            return Ref(path)
         for token in rest:
             key = self.expr(token[1:-1], bind) if token.startswith("[") else token
             in_dict = isinstance(current, dict) and isinstance(key, str) and key in current
@@ -429,7 +446,9 @@ class BicepEvaluator:
             if "${" in node:
                 return self.interpolate(node, bind)
             found = self.lookup(node, bind)
-            return node if isinstance(found, Ref) else found
+            declared = node in bind or node in self.params
+            # A parameter or loop item holding another resource's attribute stays that Ref.
+            return node if isinstance(found, Ref) and not declared else found
         if isinstance(node, list):
             return [self.value(item, bind) for item in node]
         if "operator" in node and len(node) == 1:
@@ -464,6 +483,9 @@ class BicepEvaluator:
                 return self.access(
                     self.access(base, operands["operand_1"], bind), operands["operand_2"], bind
                 )
+            if op["type"] == "index_accessor":
+                inner = self.access(base, operands["operand_1"], bind)
+                return self.index(inner, self.value(operands["operand_2"], bind))
             if "operand_1" in operands and "operand_2" in operands:
                 # pycep reads `a.b == c` as `a.(b == c)`: apply the access to the left side.
                 left = self.access(base, operands["operand_1"], bind)
@@ -492,19 +514,25 @@ class BicepEvaluator:
             base = self.lookup(first, bind) if isinstance(first, str) else self.value(first, bind)
             return self.access(base, operands["operand_2"], bind)
         if kind == "index_accessor":
-            base = self.value(operands["operand_1"], bind)
-            key = self.value(operands["operand_2"], bind)
-            if isinstance(base, dict) and isinstance(key, str) and key in base:
-                return base[key]
-            if isinstance(base, list) and isinstance(key, int) and key < len(base):
-                return base[key]
-            return UNKNOWN
+            return self.index(
+                self.value(operands["operand_1"], bind), self.value(operands["operand_2"], bind)
+            )
         if "operand_1" in operands and "operand_2" in operands:
             return self._apply(
                 kind,
                 self.value(operands["operand_1"], bind),
                 self.value(operands["operand_2"], bind),
             )
+        return UNKNOWN
+
+    @staticmethod
+    def index(base: Any, key: Any) -> Any:
+        if isinstance(base, dict) and isinstance(key, str) and key in base:
+            return base[key]
+        if isinstance(base, list) and isinstance(key, int) and key < len(base):
+            return base[key]
+        if isinstance(base, Ref) and isinstance(key, int | str):
+            return Ref(f"{base.path}[{key!r}]")
         return UNKNOWN
 
     @staticmethod
@@ -534,12 +562,21 @@ class BicepEvaluator:
             return UNKNOWN
         if kind == "empty":
             value = args["item_to_test"]
+            if isinstance(value, Ref):
+                return False  # another resource's id or output: known to exist at deploy time
             return len(value) == 0 if isinstance(value, list | dict | str) else UNKNOWN
         if kind == "union" and all(isinstance(v, dict) for v in args.values()):
             merged: dict[str, Any] = {}
             for value in args.values():
                 merged.update(value)
             return merged
+        if kind == "resource_id" and not args.get("resource_group_name"):
+            names = [args[k] for k in ("resource_name_1", "resource_name_2") if args.get(k)]
+            if any(isinstance(n, Ref) for n in names):
+                return UNKNOWN
+            return "/".join(["", "providers", args["resource_type"], *map(str, names)])
+        if kind == "replace" and all(isinstance(v, str) for v in args.values()):
+            return args["original_string"].replace(args["old_string"], args["new_string"])
         if kind == "subscription_resource_id":
             names = [args[k] for k in ("resource_name_1", "resource_name_2") if args.get(k)]
             return "/".join(["", "providers", args["resource_type"], *map(str, names)])
@@ -580,6 +617,7 @@ class BicepEvaluator:
                     symbol=f"{label}:{symbol}",
                     body={k: self.value(v, bind) for k, v in conf.items()},
                     bindings=bind,
+                    api_version=res.get("api_version") or "",
                 )
         for symbol, mod in (self.tree.get("modules") or {}).items():
             child_path = (self.path.parent / mod["detail"]["path"]).resolve()
@@ -638,7 +676,8 @@ TF_TO_ARM: dict[str, tuple[str, ...]] = {
     ),
     "azurerm_log_analytics_workspace": ("Microsoft.OperationalInsights/workspaces",),
     "azurerm_application_insights": ("Microsoft.Insights/components",),
-    # blob_properties and queue_properties.logging are blocks of the account in azurerm.
+    # blob_properties is a block of the account in azurerm; the queue service Bicep declares is
+    # only the parent of the queue diagnostic setting, which azurerm addresses by id.
     "azurerm_storage_account": (
         "Microsoft.Storage/storageAccounts",
         "Microsoft.Storage/storageAccounts/blobServices",
@@ -647,7 +686,6 @@ TF_TO_ARM: dict[str, tuple[str, ...]] = {
     ),
     "azurerm_key_vault": ("Microsoft.KeyVault/vaults",),
     "azurerm_container_registry": ("Microsoft.ContainerRegistry/registries",),
-    "azurerm_machine_learning_workspace": ("Microsoft.MachineLearningServices/workspaces",),
     "azurerm_machine_learning_compute_cluster": (
         "Microsoft.MachineLearningServices/workspaces/computes",
     ),
@@ -664,8 +702,9 @@ TF_PRINCIPALS = {
     "data.azurerm_user_assigned_identity.workspace.principal_id": "workspace",
 }
 TF_SCOPES = {
-    "azurerm_machine_learning_workspace.this.id": "workspace",
+    "azapi_resource.workspace.id": "workspace",
     "azurerm_storage_account.this.id": "storage",
+    "azurerm_container_registry.this.id": "container_registry",
     "data.azurerm_resource_group.env.id": "resource_group",
 }
 BICEP_PRINCIPALS = {
@@ -673,7 +712,42 @@ BICEP_PRINCIPALS = {
     "network.outputs.workspaceIdentityPrincipalId": "workspace",
 }
 # role-assignments.bicep: the `scope:` symbol of each loop (none = the resource group).
-BICEP_SCOPES = {"workspace": "workspace", "storage": "storage", None: "resource_group"}
+BICEP_SCOPES = {
+    "workspace": "workspace",
+    "storage": "storage",
+    "containerRegistry": "container_registry",
+    None: "resource_group",
+}
+
+# What a private endpoint or an outbound rule points at, in one vocabulary. The registry's
+# storage and ACR are read from the registry's regionDetails at deploy time (a path substring).
+TARGETS = {
+    "azapi_resource.workspace.id": "workspace",
+    "azurerm_storage_account.this.id": "storage",
+    "azurerm_key_vault.this.id": "key_vault",
+    "azurerm_container_registry.this.id": "container_registry",
+    "data.azapi_resource.registry.id": "registry",
+    "azapi_resource.registry.id": "registry",
+    "workspace.id": "workspace",
+    "storage.id": "storage",
+    "keyVault.id": "key_vault",
+    "containerRegistry.id": "container_registry",
+    "sharedRegistry.id": "registry",
+    "registry.outputs.registryId": "registry",
+}
+
+
+def target(value: Any) -> str:
+    if isinstance(value, Ref):
+        if value.path in TARGETS:
+            return TARGETS[value.path]
+        if "regionDetails" in value.path and "storageAccountDetails" in value.path:
+            return "registry_storage"
+        if "regionDetails" in value.path and "acrDetails" in value.path:
+            return "registry_acr"
+        return value.path
+    return repr(value)
+
 
 # Declared resource -> naming-scheme key (common.md). Terraform data sources count too: the
 # later stacks look earlier stacks' resources up by name.
@@ -690,7 +764,7 @@ TF_NAMED = {
     "aml-managed-smi:azurerm_storage_account.this": "storage_account",
     "aml-managed-smi:azurerm_key_vault.this": "key_vault",
     "aml-managed-smi:azurerm_container_registry.this": "container_registry",
-    "aml-managed-smi:azurerm_machine_learning_workspace.this": "workspace",
+    "aml-managed-smi:azapi_resource.workspace": "workspace",
     "aml-managed-smi:azurerm_machine_learning_compute_cluster.cpu": "compute_cluster",
     "aml-registry-smi:azurerm_resource_group.shared": "registry_resource_group",
     "aml-registry-smi:azapi_resource.registry": "registry",
@@ -837,6 +911,100 @@ def private_endpoints(model: StackModel) -> list[str]:
     return sorted(g for group in groups for g in (group if isinstance(group, list) else [group]))
 
 
+def _zone_names(ids: Any) -> list[str] | Any:
+    """Zone names out of zone ids (Terraform data source paths or Bicep resourceId strings)."""
+    if not isinstance(ids, list):
+        return UNKNOWN
+    names = []
+    for zone_id in ids:
+        text = zone_id.path if isinstance(zone_id, Ref) else str(zone_id)
+        found = re.search(r"(privatelink\.[a-z0-9.-]+)", text)
+        names.append(found.group(1) if found else repr(zone_id))
+    return sorted(names)
+
+
+def private_endpoint_targets(model: StackModel) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(sub-resource, what it points at, the DNS zones it registers in) per private endpoint."""
+    found = []
+    if model.flavour == "terraform":
+        for inst in model.of_kind("azurerm_private_endpoint"):
+            psc = _dig(inst.body, "private_service_connection", 0)
+            groups = _dig(psc, "subresource_names")
+            zone_ids = _dig(inst.body, "private_dns_zone_group", 0, "private_dns_zone_ids")
+            zones = _zone_names(zone_ids)
+            found.append(
+                (
+                    "+".join(groups) if isinstance(groups, list) else repr(groups),
+                    target(_dig(psc, "private_connection_resource_id")),
+                    tuple(zones) if isinstance(zones, list) else ("UNKNOWN",),
+                )
+            )
+        return sorted(found)
+    pending: dict[str, list[Any]] = {}
+    for inst in model.instances:
+        label = inst.symbol.rsplit(":", 1)[0]
+        if inst.kind == "Microsoft.Network/privateEndpoints":
+            conn = _dig(inst.body, "properties", "privateLinkServiceConnections", 0, "properties")
+            groups = _dig(conn, "groupIds")
+            pending.setdefault(label, []).append(
+                [
+                    "+".join(groups) if isinstance(groups, list) else repr(groups),
+                    target(_dig(conn, "privateLinkServiceId")),
+                    ("UNKNOWN",),
+                ]
+            )
+        elif inst.kind == "Microsoft.Network/privateEndpoints/privateDnsZoneGroups":
+            # A zone group follows its endpoint in the same module copy.
+            configs = _dig(inst.body, "properties", "privateDnsZoneConfigs")
+            ids = (
+                [_dig(c, "properties", "privateDnsZoneId") for c in configs]
+                if isinstance(configs, list)
+                else UNKNOWN
+            )
+            zones = _zone_names(ids)
+            open_ = [e for e in pending.get(label, []) if e[2] == ("UNKNOWN",)]
+            if open_:
+                open_[0][2] = tuple(zones) if isinstance(zones, list) else ("UNKNOWN",)
+    return sorted(tuple(e) for entries in pending.values() for e in entries)  # type: ignore[misc]
+
+
+def outbound_rules(model: StackModel) -> dict[str, Any]:
+    """The workspace managed network's outbound rules: name -> (type, destination)."""
+    if model.flavour == "terraform":
+        rules = _dig(_tf_workspace(model), "body", "properties", "managedNetwork", "outboundRules")
+    else:
+        rules = _dig(model.one(_WORKSPACE), "properties", "managedNetwork", "outboundRules")
+    if not isinstance(rules, dict):
+        return {"<rules>": repr(rules)}
+    out = {}
+    for name, rule in rules.items():
+        dest = _dig(rule, "destination")
+        if isinstance(dest, dict):
+            dest = (
+                target(dest.get("serviceResourceId")),
+                dest.get("subresourceTarget"),
+                dest.get("sparkEnabled"),
+            )
+        out[name] = (_dig(rule, "type"), dest)
+    return out
+
+
+def network(model: StackModel) -> dict[str, Any]:
+    """Address space of the environment's virtual network and its private subnet."""
+    if model.flavour == "terraform":
+        vnet = model.one("azurerm_virtual_network")
+        subnet = model.one("azurerm_subnet")
+        return {
+            "vnet.address_space": vnet["address_space"],
+            "subnet.address_prefixes": subnet["address_prefixes"],
+        }
+    props = model.one("Microsoft.Network/virtualNetworks")["properties"]
+    return {
+        "vnet.address_space": _dig(props, "addressSpace", "addressPrefixes"),
+        "subnet.address_prefixes": [_dig(props, "subnets", 0, "properties", "addressPrefix")],
+    }
+
+
 def private_dns_zones(model: StackModel) -> list[str]:
     kind = (
         "azurerm_private_dns_zone"
@@ -850,18 +1018,27 @@ _WORKSPACE = "Microsoft.MachineLearningServices/workspaces"
 _REGISTRY = "Microsoft.MachineLearningServices/registries"
 
 
+def _tf_workspace(model: StackModel) -> dict[str, Any]:
+    """The Terraform stack's workspace: an azapi_resource of the workspace type."""
+    found = [
+        i.body
+        for i in model.of_kind("azapi_resource")
+        if str(i.body.get("type", "")).startswith(_WORKSPACE + "@")
+    ]
+    if len(found) != 1:
+        raise AssertionError(f"terraform: expected one workspace, found {len(found)}")
+    return found[0]
+
+
 def security(model: StackModel) -> dict[str, Any]:
     """The security-relevant settings of an environment stack, in one vocabulary."""
     if model.flavour == "terraform":
-        ws = model.one("azurerm_machine_learning_workspace")
+        ws_res = _tf_workspace(model)
+        ws = _dig(ws_res, "body", "properties")
         st = model.one("azurerm_storage_account")
         kv = model.one("azurerm_key_vault")
         acr = model.one("azurerm_container_registry")
         cc = model.one("azurerm_machine_learning_compute_cluster")
-        allow = [
-            _dig(i.body, "body", "properties", "ipAllowlist")
-            for i in model.of_kind("azapi_update_resource")
-        ]
         subnet = model.one("azurerm_subnet")
         return {
             "subnet.default_outbound_access": subnet["default_outbound_access_enabled"],
@@ -870,10 +1047,14 @@ def security(model: StackModel) -> dict[str, Any]:
                 model.of_kind("azurerm_subnet_network_security_group_association")
             )
             == 1,
-            "workspace.public_network_access": ws["public_network_access_enabled"],
-            "workspace.ip_allowlist": allow[0] if allow else [],
-            "workspace.isolation_mode": _dig(ws, "managed_network", 0, "isolation_mode"),
-            "workspace.identity": _dig(ws, "identity", 0, "type"),
+            "workspace.public_network_access": _enabled(_dig(ws, "publicNetworkAccess")),
+            "workspace.ip_allowlist": _dig(ws, "ipAllowlist"),
+            "workspace.isolation_mode": _dig(ws, "managedNetwork", "isolationMode"),
+            "workspace.firewall_sku": _dig(ws, "managedNetwork", "firewallSku"),
+            "workspace.system_datastores_auth_mode": _dig(ws, "systemDatastoresAuthMode"),
+            "workspace.provision_network_now": _dig(ws, "provisionNetworkNow"),
+            "workspace.api_version": str(ws_res.get("type", "")).split("@")[-1],
+            "workspace.identity": _dig(ws_res, "identity", 0, "type"),
             "storage.public_network_access": st["public_network_access_enabled"],
             "storage.firewall_default_action": _dig(st, "network_rules", 0, "default_action"),
             "storage.ip_rules": _dig(st, "network_rules", 0, "ip_rules"),
@@ -882,12 +1063,18 @@ def security(model: StackModel) -> dict[str, Any]:
             "storage.local_users": st["local_user_enabled"],
             "storage.min_tls": st["min_tls_version"],
             "storage.https_only": st["https_traffic_only_enabled"],
+            "storage.replication": f"{st['account_tier']}_{st['account_replication_type']}",
+            "storage.blob_delete_retention_days": _dig(
+                st, "blob_properties", 0, "delete_retention_policy", 0, "days"
+            ),
             "key_vault.public_network_access": kv["public_network_access_enabled"],
             "key_vault.firewall_default_action": _dig(kv, "network_acls", 0, "default_action"),
             "key_vault.rbac_authorization": kv["enable_rbac_authorization"],
             "key_vault.purge_protection": kv["purge_protection_enabled"],
+            "key_vault.soft_delete_retention_days": kv["soft_delete_retention_days"],
             "container_registry.admin_user": acr["admin_enabled"],
             "container_registry.anonymous_pull": acr["anonymous_pull_enabled"],
+            "container_registry.quarantine": acr["quarantine_policy_enabled"],
             "container_registry.public_network_access": acr["public_network_access_enabled"],
             "compute.node_public_ip": cc["node_public_ip_enabled"],
             "compute.ssh_public_access": cc["ssh_public_access_enabled"],
@@ -919,6 +1106,10 @@ def security(model: StackModel) -> dict[str, Any]:
         "workspace.public_network_access": _enabled(ws["publicNetworkAccess"]),
         "workspace.ip_allowlist": ws.get("ipAllowlist", []),
         "workspace.isolation_mode": _dig(ws, "managedNetwork", "isolationMode"),
+        "workspace.firewall_sku": _dig(ws, "managedNetwork", "firewallSku"),
+        "workspace.system_datastores_auth_mode": _dig(ws, "systemDatastoresAuthMode"),
+        "workspace.provision_network_now": _dig(ws, "provisionNetworkNow"),
+        "workspace.api_version": model.of_kind(_WORKSPACE)[0].api_version,
         "workspace.identity": ws_identity,
         "storage.public_network_access": _enabled(st["publicNetworkAccess"]),
         "storage.firewall_default_action": _dig(st, "networkAcls", "defaultAction"),
@@ -928,12 +1119,25 @@ def security(model: StackModel) -> dict[str, Any]:
         "storage.local_users": st["isLocalUserEnabled"],
         "storage.min_tls": st["minimumTlsVersion"],
         "storage.https_only": st["supportsHttpsTrafficOnly"],
+        "storage.replication": _dig(model.one("Microsoft.Storage/storageAccounts"), "sku", "name"),
+        "storage.blob_delete_retention_days": _dig(
+            model.one("Microsoft.Storage/storageAccounts/blobServices"),
+            "properties",
+            "deleteRetentionPolicy",
+            "days",
+        ),
         "key_vault.public_network_access": _enabled(kv["publicNetworkAccess"]),
         "key_vault.firewall_default_action": _dig(kv, "networkAcls", "defaultAction"),
         "key_vault.rbac_authorization": kv["enableRbacAuthorization"],
         "key_vault.purge_protection": kv["enablePurgeProtection"],
+        "key_vault.soft_delete_retention_days": kv["softDeleteRetentionInDays"],
         "container_registry.admin_user": acr["adminUserEnabled"],
         "container_registry.anonymous_pull": acr["anonymousPullEnabled"],
+        "container_registry.quarantine": _enabled(
+            {"enabled": "Enabled", "disabled": "Disabled"}.get(
+                str(_dig(acr, "policies", "quarantinePolicy", "status")), "?"
+            )
+        ),
         "container_registry.public_network_access": _enabled(acr["publicNetworkAccess"]),
         "compute.node_public_ip": _dig(cc, "properties", "enableNodePublicIp"),
         "compute.ssh_public_access": _enabled(

@@ -1,4 +1,4 @@
-"""Terraform and Bicep declare the same infrastructure (issue 8).
+"""Terraform and Bicep declare the same infrastructure (issues 8 and 14).
 
 Same resource kinds, same role assignments (principal, built-in role GUID, scope), same security
 settings in every networking scenario, and resource names that follow config-infra-<env>.yml and
@@ -9,6 +9,7 @@ that guards the real files to name the change.
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 import re
 import shutil
 import sys
@@ -47,6 +48,8 @@ BUILT_IN_ROLES = {
     "AzureML Data Scientist": "f6c7c914-8db3-469d-8ca1-694a8f32e121",
     "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
     "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
+    "AcrPull": "7f951dda-4ed3-4680-a7ca-43fe172d538d",
+    "Storage File Data Privileged Contributor": "69566ab7-960f-475b-8e7c-b3118f30c6bd",
 }
 
 # The assignments issue 8 asks for (the workspace identity's own roles come on top).
@@ -58,6 +61,10 @@ REQUIRED_ROLES = {
     ("compute", "AzureML Data Scientist", "resource_group"),
     ("compute", "Storage Blob Data Contributor", "resource_group"),
     ("compute", "Key Vault Secrets User", "resource_group"),
+    # issue 14: image pulls, and identity-based datastores on the file share.
+    ("compute", "AcrPull", "container_registry"),
+    ("user", "Storage File Data Privileged Contributor", "storage"),
+    ("workspace", "Storage File Data Privileged Contributor", "storage"),
 }
 
 ALLOWED_IPS = ["203.0.113.0/24"]
@@ -76,21 +83,29 @@ PRIVATE_SECURITY = {
     "workspace.public_network_access": False,
     "workspace.ip_allowlist": [],
     "workspace.isolation_mode": "AllowOnlyApprovedOutbound",
+    "workspace.firewall_sku": "Standard",
+    "workspace.system_datastores_auth_mode": "Identity",
+    "workspace.provision_network_now": True,
+    "workspace.api_version": "2024-10-01-preview",
     "workspace.identity": "UserAssigned",
     "storage.public_network_access": False,
     "storage.firewall_default_action": "Deny",
     "storage.ip_rules": [],
     "storage.blob_public_access": False,
-    "storage.shared_key_access": True,
+    "storage.shared_key_access": False,
     "storage.local_users": False,
     "storage.min_tls": "TLS1_2",
     "storage.https_only": True,
+    "storage.replication": "Standard_GRS",
+    "storage.blob_delete_retention_days": 7,
     "key_vault.public_network_access": False,
     "key_vault.firewall_default_action": "Deny",
     "key_vault.rbac_authorization": True,
     "key_vault.purge_protection": True,
+    "key_vault.soft_delete_retention_days": 90,
     "container_registry.admin_user": False,
     "container_registry.anonymous_pull": False,
+    "container_registry.quarantine": False,
     "container_registry.public_network_access": False,
     "compute.node_public_ip": False,
     "compute.ssh_public_access": False,
@@ -120,7 +135,32 @@ EXPECTED_SECURITY = {
     },
 }
 
-PRIVATE_ENDPOINTS = ["amlworkspace", "blob", "file", "queue", "registry", "table", "vault"]
+# (sub-resource, target, DNS zones) of every private endpoint of an environment.
+PRIVATE_ENDPOINTS = sorted(
+    [
+        (
+            "amlworkspace",
+            "workspace",
+            ("privatelink.api.azureml.ms", "privatelink.notebooks.azure.net"),
+        ),
+        ("blob", "storage", ("privatelink.blob.core.windows.net",)),
+        ("file", "storage", ("privatelink.file.core.windows.net",)),
+        ("queue", "storage", ("privatelink.queue.core.windows.net",)),
+        ("table", "storage", ("privatelink.table.core.windows.net",)),
+        ("vault", "key_vault", ("privatelink.vaultcore.azure.net",)),
+        ("registry", "container_registry", ("privatelink.azurecr.io",)),
+        # the shared Azure ML registry and its system-created storage and ACR
+        ("amlregistry", "registry", ("privatelink.api.azureml.ms",)),
+        ("blob", "registry_storage", ("privatelink.blob.core.windows.net",)),
+        ("registry", "registry_acr", ("privatelink.azurecr.io",)),
+    ]
+)
+OUTBOUND_RULES = {
+    "pypi": ("FQDN", "pypi.org"),
+    "pythonhosted": ("FQDN", "files.pythonhosted.org"),
+    "conda-forge": ("FQDN", "conda.anaconda.org"),
+    "registry": ("PrivateEndpoint", ("registry", "amlregistry", False)),
+}
 PRIVATE_DNS_ZONES = sorted(
     [
         "privatelink.api.azureml.ms",
@@ -131,7 +171,6 @@ PRIVATE_DNS_ZONES = sorted(
         "privatelink.table.core.windows.net",
         "privatelink.vaultcore.azure.net",
         "privatelink.azurecr.io",
-        "privatelink.monitor.azure.com",
     ]
 )
 
@@ -256,6 +295,27 @@ def name_problems(model: Any, cfg: dict[str, Any]) -> list[str]:
     return problems
 
 
+def endpoint_problems(model: Any, expected: list[Any]) -> list[str]:
+    """One line per private endpoint (sub-resource, target, zones) missing or unexpected."""
+    got = iac.private_endpoint_targets(model)
+    return [f"{model.flavour}: missing private endpoint {e}" for e in expected if e not in got] + [
+        f"{model.flavour}: unexpected private endpoint {g}" for g in got if g not in expected
+    ]
+
+
+def network_problems(env: str, infra: Path = INFRA) -> list[str]:
+    """The virtual network and subnet ranges of the two stacks agree, the subnet inside the vnet."""
+    tf = iac.network(env_model("terraform", env, "private", infra))
+    bicep = iac.network(env_model("bicep", env, "private", infra))
+    problems = differences(tf, bicep=bicep)
+    for flavour, net in (("terraform", tf), ("bicep", bicep)):
+        vnet = ipaddress.ip_network(net["vnet.address_space"][0])
+        subnet = ipaddress.ip_network(net["subnet.address_prefixes"][0])
+        if not subnet.subnet_of(vnet):
+            problems.append(f"{flavour}: subnet {subnet} is outside {vnet}")
+    return problems
+
+
 def config_problems(env: str, infra: Path = INFRA, repo: Path = REPO) -> list[str]:
     """Per-environment values of both stacks equal config-infra-<env>.yml."""
     cfg = config(env, repo)
@@ -343,8 +403,27 @@ def test_same_private_endpoints_and_dns_zones(scenario: str) -> None:
     endpoints = [] if scenario == "public" else PRIVATE_ENDPOINTS
     for flavour in ("terraform", "bicep"):
         model = env_model(flavour, "dev", scenario)
-        assert iac.private_endpoints(model) == endpoints, flavour
+        assert endpoint_problems(model, endpoints) == [], flavour
         assert iac.private_dns_zones(model) == PRIVATE_DNS_ZONES, flavour
+        assert iac.outbound_rules(model) == OUTBOUND_RULES, flavour
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_same_network_ranges(env: str) -> None:
+    assert network_problems(env) == []
+
+
+def test_network_ranges_do_not_overlap() -> None:
+    """Each environment has its own range, so the networks can be peered with a hub."""
+    ranges = {
+        env: ipaddress.ip_network(
+            iac.network(env_model("terraform", env, "private"))["vnet.address_space"][0]
+        )
+        for env in ENVIRONMENTS
+    }
+    for env, net in ranges.items():
+        others = [o for o, other in ranges.items() if o != env and net.overlaps(other)]
+        assert others == [], f"{env} {net} overlaps {others}"
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -384,11 +463,19 @@ def test_pipelines_address_the_resources_the_stacks_create(env: str) -> None:
 
 
 def test_terraform_state_keys_are_per_stack_and_environment() -> None:
-    keys = {}
+    keys, accounts = {}, {}
     for backend in sorted((INFRA / "terraform").glob("*/env/*.azurerm.tfbackend")):
         stack, env = backend.parent.parent.name, backend.name.split(".")[0]
-        keys[f"{stack}/{env}"] = iac.load_tfvars(backend)["key"]
+        settings = iac.load_tfvars(backend)
+        keys[f"{stack}/{env}"] = settings["key"]
+        accounts[f"{stack}/{env}"] = settings["storage_account_name"]
     assert keys == {name: f"{name}.tfstate" for name in keys}
+    # One state account per environment (issue 14): only that environment's identity writes it.
+    cfg = config("dev")
+    assert accounts == {
+        name: f"st{cfg['namespace']}{cfg['postfix']}tf{name.split('/')[1]}" for name in accounts
+    }
+    assert all(NAME_RULES["storage_account"].match(a) for a in accounts.values()), accounts
     assert sorted(keys) == sorted(
         [f"{stack}/{env}" for stack in ("aml-vnet", "aml-managed-smi") for env in ENVIRONMENTS]
         + ["aml-registry-smi/shared"]
@@ -417,7 +504,9 @@ def test_shared_registry_stacks_agree() -> None:
         )
         == []
     )
-    assert iac.private_endpoints(tf) == iac.private_endpoints(bicep) == ["amlregistry"] * 3
+    # The registry stack writes nothing into an environment: each environment stack owns its
+    # endpoints to the registry (PRIVATE_ENDPOINTS) and its managed network rule.
+    assert iac.private_endpoints(tf) == iac.private_endpoints(bicep) == []
     for model in (tf, bicep):
         assert name_problems(model, cfg) == []
         assert set(iac.names(model)) == {
@@ -470,8 +559,8 @@ def test_detects_terraform_isolation_mode(infra_copy: Path, tmp_path: Path) -> N
         infra_copy,
         tmp_path,
         "infrastructure/terraform/aml-managed-smi/main.tf",
-        'isolation_mode = "AllowOnlyApprovedOutbound"',
-        'isolation_mode = "AllowInternetOutbound"',
+        'isolationMode = "AllowOnlyApprovedOutbound"',
+        'isolationMode = "AllowInternetOutbound"',
     )
     tf = iac.security(env_model("terraform", "dev", "private", repo / "infrastructure"))
     assert differences(
@@ -554,3 +643,100 @@ def test_name_rules_reject_names_over_azure_limits() -> None:
         scheme_names("taxifarewesteu", "0001", "stage")["key_vault"]
     )
     assert not NAME_RULES["online_endpoint"].match("ep-" + "x" * 30)
+
+
+# Issue 14: what the parity check must see. Each mutation changes one stack only.
+
+
+def test_detects_vnet_cidr_drift_in_one_stack(infra_copy: Path, tmp_path: Path) -> None:
+    repo = mutated(
+        infra_copy,
+        tmp_path,
+        "infrastructure/bicep/env/stage.parameters.json",
+        '"vnetAddressSpace": { "value": "10.20.0.0/16" }',
+        '"vnetAddressSpace": { "value": "10.21.0.0/16" }',
+    )
+    assert network_problems("stage", repo / "infrastructure") == [
+        "bicep: vnet.address_space is ['10.21.0.0/16'], expected ['10.20.0.0/16']",
+        "bicep: subnet 10.20.1.0/24 is outside 10.21.0.0/16",
+    ]
+
+
+def test_detects_private_endpoint_in_wrong_dns_zone(infra_copy: Path, tmp_path: Path) -> None:
+    repo = mutated(
+        infra_copy,
+        tmp_path,
+        "infrastructure/terraform/aml-managed-smi/main.tf",
+        'file         = ["privatelink.file.core.windows.net"]',
+        'file         = ["privatelink.blob.core.windows.net"]',
+    )
+    model = env_model("terraform", "dev", "private", repo / "infrastructure")
+    assert endpoint_problems(model, PRIVATE_ENDPOINTS) == [
+        "terraform: missing private endpoint "
+        "('file', 'storage', ('privatelink.file.core.windows.net',))",
+        "terraform: unexpected private endpoint "
+        "('file', 'storage', ('privatelink.blob.core.windows.net',))",
+    ]
+
+
+def test_detects_bicep_endpoint_zone_swap(infra_copy: Path, tmp_path: Path) -> None:
+    repo = mutated(
+        infra_copy,
+        tmp_path,
+        "infrastructure/bicep/modules/workspace.bicep",
+        """    zones: [
+      'privatelink.vaultcore.azure.net'
+    ]""",
+        """    zones: [
+      'privatelink.azurecr.io'
+    ]""",
+    )
+    model = env_model("bicep", "dev", "private", repo / "infrastructure")
+    assert endpoint_problems(model, PRIVATE_ENDPOINTS) == [
+        "bicep: missing private endpoint "
+        "('vault', 'key_vault', ('privatelink.vaultcore.azure.net',))",
+        "bicep: unexpected private endpoint ('vault', 'key_vault', ('privatelink.azurecr.io',))",
+    ]
+
+
+def test_detects_storage_replication_change(infra_copy: Path, tmp_path: Path) -> None:
+    repo = mutated(
+        infra_copy,
+        tmp_path,
+        "infrastructure/bicep/modules/workspace.bicep",
+        "name: 'Standard_GRS'",
+        "name: 'Standard_LRS'",
+    )
+    bicep = iac.security(env_model("bicep", "dev", "private", repo / "infrastructure"))
+    tf = iac.security(env_model("terraform", "dev", "private"))
+    assert differences(tf, bicep=bicep) == [
+        "bicep: storage.replication is 'Standard_LRS', expected 'Standard_GRS'"
+    ]
+
+
+def test_detects_key_vault_retention_change(infra_copy: Path, tmp_path: Path) -> None:
+    repo = mutated(
+        infra_copy,
+        tmp_path,
+        "infrastructure/terraform/aml-managed-smi/main.tf",
+        "soft_delete_retention_days    = 90",
+        "soft_delete_retention_days    = 7",
+    )
+    tf = iac.security(env_model("terraform", "dev", "private", repo / "infrastructure"))
+    pristine = iac.security(env_model("terraform", "dev", "private"))
+    assert differences(pristine, terraform=tf) == [
+        "terraform: key_vault.soft_delete_retention_days is 7, expected 90"
+    ]
+
+
+def test_detects_registry_outbound_rule_dropped(infra_copy: Path, tmp_path: Path) -> None:
+    repo = mutated(
+        infra_copy,
+        tmp_path,
+        "infrastructure/bicep/modules/workspace.bicep",
+        "subresourceTarget: 'amlregistry'",
+        "subresourceTarget: 'registry'",
+    )
+    rules = iac.outbound_rules(env_model("bicep", "dev", "private", repo / "infrastructure"))
+    assert rules["registry"] == ("PrivateEndpoint", ("registry", "registry", False))
+    assert rules != OUTBOUND_RULES

@@ -21,8 +21,10 @@ var privateDnsZoneNames = [
   'privatelink.table.${environment().suffixes.storage}'
   'privatelink.vaultcore.azure.net'
   'privatelink.azurecr.io'
-  'privatelink.monitor.azure.com'
 ]
+// No privatelink.monitor.azure.com: without an Azure Monitor private link scope behind it, a
+// linked empty zone breaks resolution of every *.monitor.azure.com name inside the network
+// (https://learn.microsoft.com/azure/azure-monitor/logs/private-link-design).
 
 resource nsg 'Microsoft.Network/networkSecurityGroups@2023-11-01' = {
   name: nsgName

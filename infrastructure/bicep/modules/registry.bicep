@@ -69,4 +69,3 @@ resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' 
 }
 
 output registryId string = registry.id
-output registryName string = registry.name

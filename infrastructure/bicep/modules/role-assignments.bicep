@@ -1,5 +1,6 @@
-// Role assignments on the workspace, the storage account or the resource group.
-// assignments: [{principal, role, scope}] with scope workspace | storage | resource_group;
+// Role assignments on the workspace, the storage account, the container registry or the resource
+// group. assignments: [{principal, role, scope}] with scope workspace | storage |
+// container_registry | resource_group;
 // principals: {<principal>: {id, type}}; roleIds: {<role name>: <built-in role GUID>}.
 
 param assignments array
@@ -7,9 +8,11 @@ param principals object
 param roleIds object
 param workspaceName string
 param storageAccountName string
+param containerRegistryName string
 
 var workspaceScoped = filter(assignments, ra => ra.scope == 'workspace')
 var storageScoped = filter(assignments, ra => ra.scope == 'storage')
+var registryScoped = filter(assignments, ra => ra.scope == 'container_registry')
 var resourceGroupScoped = filter(assignments, ra => ra.scope == 'resource_group')
 
 resource workspace 'Microsoft.MachineLearningServices/workspaces@2024-10-01-preview' existing = {
@@ -33,6 +36,20 @@ resource onWorkspace 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for
 resource onStorage 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for ra in storageScoped: {
   name: guid(storage.id, principals[ra.principal].id, roleIds[ra.role])
   scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds[ra.role])
+    principalId: principals[ra.principal].id
+    principalType: principals[ra.principal].type
+  }
+}]
+
+resource containerRegistry 'Microsoft.ContainerRegistry/registries@2025-04-01' existing = {
+  name: containerRegistryName
+}
+
+resource onContainerRegistry 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for ra in registryScoped: {
+  name: guid(containerRegistry.id, principals[ra.principal].id, roleIds[ra.role])
+  scope: containerRegistry
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds[ra.role])
     principalId: principals[ra.principal].id

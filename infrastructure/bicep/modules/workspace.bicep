@@ -39,6 +39,49 @@ param privateEndpointSubnetId string = ''
 @description('Resource id of the workspace user-assigned identity (network module).')
 param workspaceIdentityId string
 
+@description('The shared Azure ML registry (registry.bicep, deployed first).')
+param registryId string
+
+@description('Its name, for the names of this environment\'s endpoints to it.')
+param registryName string
+
+@description('The registry\'s system-created storage account (its managed resource group).')
+param registryStorageAccountId string
+
+@description('The registry\'s system-created container registry (its managed resource group).')
+param registryContainerRegistryId string
+
+// The managed network's approved outbound rules. FQDN: environment image builds install the
+// conda specs in data-science/environment (channel conda-forge, served by conda.anaconda.org)
+// and their pip sections (pypi.org, files.pythonhosted.org); FQDN rules make Azure ML deploy a
+// managed Azure Firewall (billed). Private endpoint: jobs and endpoints pull registry models
+// without public access. Azure ML adds the required service-tag rules and the private endpoints
+// to the workspace's own storage, Key Vault and ACR itself.
+// https://learn.microsoft.com/azure/machine-learning/how-to-managed-network
+// ("Scenario: Access public machine learning packages", "Private endpoint outbound rules").
+var outboundRules = {
+  pypi: {
+    type: 'FQDN'
+    destination: 'pypi.org'
+  }
+  pythonhosted: {
+    type: 'FQDN'
+    destination: 'files.pythonhosted.org'
+  }
+  'conda-forge': {
+    type: 'FQDN'
+    destination: 'conda.anaconda.org'
+  }
+  registry: {
+    type: 'PrivateEndpoint'
+    destination: {
+      serviceResourceId: registryId
+      subresourceTarget: 'amlregistry'
+      sparkEnabled: false
+    }
+  }
+}
+
 resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
   name: names.logAnalytics
   location: location
@@ -77,8 +120,8 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     allowBlobPublicAccess: false
     publicNetworkAccess: allowListPublicNetworkAccess
     isLocalUserEnabled: false
-    // Azure ML system datastores authenticate with the account key (same as the Terraform stack).
-    allowSharedKeyAccess: true
+    // The workspace reaches its system datastores with identities (systemDatastoresAuthMode).
+    allowSharedKeyAccess: false
     networkAcls: {
       defaultAction: firewallDefaultAction
       bypass: 'AzureServices'
@@ -159,7 +202,11 @@ resource keyVault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   }
 }
 
-resource containerRegistry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {
+// 2025-04-01: the first GA API version whose registry properties include anonymousPullEnabled
+// (Azure/bicep-types-az generated/containerregistry_0/.../2023-07-01/types.json has none, so ARM
+// dropped it with a warning; tests/infrastructure/fixtures/arm_properties.json records both).
+resource containerRegistry 'Microsoft.ContainerRegistry/registries@2025-04-01' = {
+  // checkov:skip=CKV_AZURE_166:Quarantine holds every pushed image until a scanner marks it passed; no scanner releases images here, so Azure ML environment images would never reach jobs.
   name: names.containerRegistry
   location: location
   tags: tags
@@ -174,8 +221,11 @@ resource containerRegistry 'Microsoft.ContainerRegistry/registries@2023-07-01' =
     dataEndpointEnabled: true
     zoneRedundancy: 'Enabled'
     policies: {
+      // Off on purpose: a quarantined image is unpullable until a scanner marks it passed, and
+      // nothing here releases Azure ML's environment images. Pair it with a releasing scanner
+      // before turning it on.
       quarantinePolicy: {
-        status: 'enabled'
+        status: 'disabled'
       }
       trustPolicy: {
         type: 'Notary'
@@ -190,7 +240,6 @@ resource containerRegistry 'Microsoft.ContainerRegistry/registries@2023-07-01' =
 }
 
 resource workspace 'Microsoft.MachineLearningServices/workspaces@2024-10-01-preview' = {
-  // checkov:skip=CKV_AZURE_243:The check only counts managed-network outbound PrivateEndpoint rules; the workspace's inbound private endpoint is declared below, and AllowOnlyApprovedOutbound creates the outbound ones for its storage, Key Vault and registry.
   name: names.workspace
   location: location
   tags: tags
@@ -210,8 +259,14 @@ resource workspace 'Microsoft.MachineLearningServices/workspaces@2024-10-01-prev
     publicNetworkAccess: allowListPublicNetworkAccess
     ipAllowlist: allowedIpRanges
     imageBuildCompute: names.computeCluster
+    // Identity-based system datastores, so the storage account refuses shared keys.
+    systemDatastoresAuthMode: 'Identity'
+    // Provision the managed network with the workspace, before compute.bicep's cluster.
+    provisionNetworkNow: true
     managedNetwork: {
       isolationMode: 'AllowOnlyApprovedOutbound'
+      firewallSku: 'Standard'
+      outboundRules: outboundRules
     }
   }
 }
@@ -276,6 +331,33 @@ var privateEndpoints = empty(privateEndpointSubnetId) ? [] : [
       'privatelink.azurecr.io'
     ]
   }
+  // This environment's endpoints to the shared registry, its storage and its ACR: a private
+  // registry is reached through all three
+  // (https://learn.microsoft.com/azure/machine-learning/how-to-registry-network-isolation).
+  {
+    groupId: 'amlregistry'
+    targetName: registryName
+    targetId: registryId
+    zones: [
+      'privatelink.api.azureml.ms'
+    ]
+  }
+  {
+    groupId: 'blob'
+    targetName: registryName
+    targetId: registryStorageAccountId
+    zones: [
+      'privatelink.blob.${environment().suffixes.storage}'
+    ]
+  }
+  {
+    groupId: 'registry'
+    targetName: registryName
+    targetId: registryContainerRegistryId
+    zones: [
+      'privatelink.azurecr.io'
+    ]
+  }
 ]
 
 module privateEndpoint 'private-endpoint.bicep' = [for pe in privateEndpoints: {
@@ -303,3 +385,4 @@ output storageAccountName string = storage.name
 output storageAccountId string = storage.id
 output keyVaultId string = keyVault.id
 output containerRegistryId string = containerRegistry.id
+output containerRegistryName string = containerRegistry.name

@@ -1,6 +1,6 @@
-# Stack 2 of 3: the Azure ML workspace and its services, private by default.
-# Needs aml-vnet (same namespace/postfix/environment) deployed first: it looks the network,
-# identities and DNS zones up by their scheme names.
+# The Azure ML workspace and its services, private by default. Needs aml-registry-smi (once)
+# and this environment's aml-vnet deployed first: it looks the registry, network, identities and
+# DNS zones up by their scheme names.
 
 module "naming" {
   source      = "../modules/naming"
@@ -39,6 +39,15 @@ data "azurerm_private_dns_zone" "zone" {
   resource_group_name = local.names.resource_group
 }
 
+# The shared registry (aml-registry-smi), with the ids of its system-created storage account
+# and container registry, which live in the registry's managed resource group.
+data "azapi_resource" "registry" {
+  type                   = "Microsoft.MachineLearningServices/registries@2024-10-01"
+  name                   = local.names.registry
+  parent_id              = "${data.azurerm_subscription.current.id}/resourceGroups/${local.names.registry_resource_group}"
+  response_export_values = ["properties.regionDetails"]
+}
+
 locals {
   names = module.naming.names
   tags  = merge({ environment = var.environment, workload = var.namespace }, var.tags)
@@ -51,20 +60,29 @@ locals {
     "AzureML Data Scientist"        = "f6c7c914-8db3-469d-8ca1-694a8f32e121"
     "Storage Blob Data Contributor" = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
     "Key Vault Secrets User"        = "4633458b-17de-408a-b874-0445c86b69e6"
+    "AcrPull"                       = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
+    # Identity-based system datastores (systemDatastoresAuthMode = Identity) reach the
+    # workspace file share with this role instead of the account key
+    # (https://learn.microsoft.com/azure/machine-learning/how-to-disable-local-auth-storage).
+    "Storage File Data Privileged Contributor" = "69566ab7-960f-475b-8e7c-b3118f30c6bd"
   }
 
-  # Who gets which role where. scope: workspace | storage | resource_group;
+  # Who gets which role where. scope: workspace | storage | container_registry | resource_group;
   # principal: user (the team's user or group) | compute | workspace (identities).
   role_assignments = {
     user-ai-developer        = { principal = "user", role = "Azure AI Developer", scope = "workspace" }
     user-compute-operator    = { principal = "user", role = "AzureML Compute Operator", scope = "workspace" }
     user-data-scientist      = { principal = "user", role = "AzureML Data Scientist", scope = "workspace" }
     user-blob-contributor    = { principal = "user", role = "Storage Blob Data Contributor", scope = "storage" }
+    user-file-contributor    = { principal = "user", role = "Storage File Data Privileged Contributor", scope = "storage" }
     compute-data-scientist   = { principal = "compute", role = "AzureML Data Scientist", scope = "resource_group" }
     compute-blob-contributor = { principal = "compute", role = "Storage Blob Data Contributor", scope = "resource_group" }
     compute-secrets-user     = { principal = "compute", role = "Key Vault Secrets User", scope = "resource_group" }
+    # Jobs pull their environment images from the workspace registry as the compute identity.
+    compute-acr-pull         = { principal = "compute", role = "AcrPull", scope = "container_registry" }
     workspace-ai-admin       = { principal = "workspace", role = "Azure AI Administrator", scope = "resource_group" }
     workspace-blob           = { principal = "workspace", role = "Storage Blob Data Contributor", scope = "storage" }
+    workspace-file           = { principal = "workspace", role = "Storage File Data Privileged Contributor", scope = "storage" }
   }
 
   principals = {
@@ -74,9 +92,10 @@ locals {
   }
 
   scopes = {
-    workspace      = azurerm_machine_learning_workspace.this.id
-    storage        = azurerm_storage_account.this.id
-    resource_group = data.azurerm_resource_group.env.id
+    workspace          = azapi_resource.workspace.id
+    storage            = azurerm_storage_account.this.id
+    container_registry = azurerm_container_registry.this.id
+    resource_group     = data.azurerm_resource_group.env.id
   }
 
   # Private link sub-resource -> the aml-vnet private DNS zones its endpoint registers in.
@@ -88,9 +107,41 @@ locals {
     table        = ["privatelink.table.core.windows.net"]
     vault        = ["privatelink.vaultcore.azure.net"]
     registry     = ["privatelink.azurecr.io"]
+    amlregistry  = ["privatelink.api.azureml.ms"]
+  }
+
+  # A private registry is reached through its own endpoint and those of its system-created
+  # storage and ACR (https://learn.microsoft.com/azure/machine-learning/how-to-registry-network-isolation).
+  registry_region = data.azapi_resource.registry.output.properties.regionDetails[0]
+  registry_endpoints = {
+    amlregistry = data.azapi_resource.registry.id
+    blob        = local.registry_region.storageAccountDetails[0].systemCreatedStorageAccount.armResourceId.resourceId
+    registry    = local.registry_region.acrDetails[0].systemCreatedAcrAccount.armResourceId.resourceId
   }
 
   public_access = var.private_networking_enabled ? false : true
+
+  # The managed network's approved outbound rules. FQDN: environment image builds install the
+  # conda specs in data-science/environment (channel conda-forge, served by conda.anaconda.org)
+  # and their pip sections (pypi.org, files.pythonhosted.org); FQDN rules make Azure ML deploy a
+  # managed Azure Firewall (billed). Private endpoint: jobs and endpoints pull registry models
+  # without public access. Azure ML adds the required service-tag rules and the private
+  # endpoints to the workspace's own storage, Key Vault and ACR itself.
+  # https://learn.microsoft.com/azure/machine-learning/how-to-managed-network
+  # ("Scenario: Access public machine learning packages", "Private endpoint outbound rules").
+  outbound_rules = {
+    pypi         = { type = "FQDN", destination = "pypi.org" }
+    pythonhosted = { type = "FQDN", destination = "files.pythonhosted.org" }
+    conda-forge  = { type = "FQDN", destination = "conda.anaconda.org" }
+    registry = {
+      type = "PrivateEndpoint"
+      destination = {
+        serviceResourceId = data.azapi_resource.registry.id
+        subresourceTarget = "amlregistry"
+        sparkEnabled      = false
+      }
+    }
+  }
 }
 
 resource "azurerm_log_analytics_workspace" "this" {
@@ -113,7 +164,7 @@ resource "azurerm_application_insights" "this" {
 
 resource "azurerm_storage_account" "this" {
   #checkov:skip=CKV2_AZURE_1:Microsoft-managed keys; customer-managed keys need a key rotation process this template cannot own.
-  #checkov:skip=CKV2_AZURE_40:Azure ML system datastores use the account key with azurerm (no identity-only datastore mode here).
+  #checkov:skip=CKV_AZURE_33:Queue read/write/delete logging is the diagnostic setting storage_queue_logs below (Azure Monitor), not the classic queue_properties.logging, which needs the private data plane.
   name                            = local.names.storage_account
   location                        = var.location
   resource_group_name             = data.azurerm_resource_group.env.name
@@ -125,7 +176,8 @@ resource "azurerm_storage_account" "this" {
   allow_nested_items_to_be_public = false
   public_network_access_enabled   = length(var.allowed_ip_ranges) > 0 ? true : local.public_access
   local_user_enabled              = false
-  shared_access_key_enabled       = true
+  # The workspace reaches its system datastores with identities (systemDatastoresAuthMode).
+  shared_access_key_enabled       = false
   tags                            = local.tags
 
   network_rules {
@@ -143,19 +195,28 @@ resource "azurerm_storage_account" "this" {
     }
   }
 
-  queue_properties {
-    logging {
-      delete                = true
-      read                  = true
-      write                 = true
-      version               = "1.0"
-      retention_policy_days = 10
-    }
-  }
-
   sas_policy {
     expiration_period = "01.00:00:00"
     expiration_action = "Log"
+  }
+}
+
+# Queue read/write/delete logs through Azure Monitor (the Bicep stack's queueLogs): a
+# management-plane resource, unlike queue_properties, which azurerm writes through the private
+# data plane and refuses with data_plane_available = false.
+resource "azurerm_monitor_diagnostic_setting" "storage_queue_logs" {
+  name                       = "queue-logs"
+  target_resource_id         = "${azurerm_storage_account.this.id}/queueServices/default"
+  log_analytics_workspace_id = azurerm_log_analytics_workspace.this.id
+
+  enabled_log {
+    category = "StorageRead"
+  }
+  enabled_log {
+    category = "StorageWrite"
+  }
+  enabled_log {
+    category = "StorageDelete"
   }
 }
 
@@ -179,6 +240,7 @@ resource "azurerm_key_vault" "this" {
 
 resource "azurerm_container_registry" "this" {
   #checkov:skip=CKV_AZURE_165:Geo-replication doubles the registry cost; single-region template, add georeplications for DR.
+  #checkov:skip=CKV_AZURE_166:Quarantine holds every pushed image until a scanner marks it passed; no scanner releases images here, so Azure ML environment images would never reach jobs.
   name                          = local.names.container_registry
   location                      = var.location
   resource_group_name           = data.azurerm_resource_group.env.name
@@ -189,32 +251,54 @@ resource "azurerm_container_registry" "this" {
   network_rule_bypass_option    = "AzureServices"
   data_endpoint_enabled         = true
   zone_redundancy_enabled       = true
-  quarantine_policy_enabled     = true
+  # Off on purpose: a quarantined image is unpullable until a scanner marks it passed, and
+  # nothing here releases Azure ML's environment images (Defender for Containers scans pushed
+  # images without quarantine). Pair it with a releasing scanner before turning it on.
+  quarantine_policy_enabled     = false
   retention_policy_in_days      = 7
   trust_policy_enabled          = true
   tags                          = local.tags
 }
 
-resource "azurerm_machine_learning_workspace" "this" {
-  name                           = local.names.workspace
-  location                       = var.location
-  resource_group_name            = data.azurerm_resource_group.env.name
-  application_insights_id        = azurerm_application_insights.this.id
-  key_vault_id                   = azurerm_key_vault.this.id
-  storage_account_id             = azurerm_storage_account.this.id
-  container_registry_id          = azurerm_container_registry.this.id
-  public_network_access_enabled  = length(var.allowed_ip_ranges) > 0 ? true : local.public_access
-  primary_user_assigned_identity = data.azurerm_user_assigned_identity.workspace.id
-  image_build_compute_name       = local.names.compute_cluster
-  tags                           = local.tags
+# The workspace through azapi, as the Azure Verified Module does: azurerm 4.20.0's
+# azurerm_machine_learning_workspace has neither systemDatastoresAuthMode (identity-based
+# datastores, so the storage account can refuse shared keys) nor provisionNetworkNow. Same type,
+# API version and body as bicep/modules/workspace.bicep (tests/infrastructure checks both).
+resource "azapi_resource" "workspace" {
+  type      = "Microsoft.MachineLearningServices/workspaces@2024-10-01-preview"
+  name      = local.names.workspace
+  location  = var.location
+  parent_id = data.azurerm_resource_group.env.id
+  tags      = local.tags
 
   identity {
     type         = "UserAssigned"
     identity_ids = [data.azurerm_user_assigned_identity.workspace.id]
   }
 
-  managed_network {
-    isolation_mode = "AllowOnlyApprovedOutbound"
+  body = {
+    properties = {
+      friendlyName                = local.names.workspace
+      storageAccount              = azurerm_storage_account.this.id
+      keyVault                    = azurerm_key_vault.this.id
+      applicationInsights         = azurerm_application_insights.this.id
+      containerRegistry           = azurerm_container_registry.this.id
+      primaryUserAssignedIdentity = data.azurerm_user_assigned_identity.workspace.id
+      publicNetworkAccess         = length(var.allowed_ip_ranges) > 0 ? "Enabled" : (local.public_access ? "Enabled" : "Disabled")
+      ipAllowlist                 = var.allowed_ip_ranges
+      imageBuildCompute           = local.names.compute_cluster
+      systemDatastoresAuthMode    = "Identity"
+      # Provision the managed network while the workspace is created, before the cluster:
+      # the cluster (and azurerm 4.14-4.17's create check, removed in 4.18) needs it active.
+      provisionNetworkNow = true
+      managedNetwork = {
+        isolationMode = "AllowOnlyApprovedOutbound"
+        firewallSku   = "Standard"
+        # Declared with the workspace (not as separate outboundRules resources) so that a
+        # later PUT of the workspace carries every rule.
+        outboundRules = local.outbound_rules
+      }
+    }
   }
 
   depends_on = [azurerm_role_assignment.workspace_identity_bootstrap]
@@ -237,22 +321,10 @@ resource "azurerm_role_assignment" "this" {
   principal_type     = local.principals[each.value.principal].type
 }
 
-# Only used when allowed_ip_ranges is set: azurerm does not expose the workspace IP allow-list.
-resource "azapi_update_resource" "workspace_ip_allowlist" {
-  count       = length(var.allowed_ip_ranges) > 0 ? 1 : 0
-  type        = "Microsoft.MachineLearningServices/workspaces@2024-10-01-preview"
-  resource_id = azurerm_machine_learning_workspace.this.id
-  body = {
-    properties = {
-      ipAllowlist = var.allowed_ip_ranges
-    }
-  }
-}
-
 resource "azurerm_machine_learning_compute_cluster" "cpu" {
   name                          = local.names.compute_cluster
   location                      = var.location
-  machine_learning_workspace_id = azurerm_machine_learning_workspace.this.id
+  machine_learning_workspace_id = azapi_resource.workspace.id
   vm_priority                   = "Dedicated"
   vm_size                       = var.compute_vm_size
   local_auth_enabled            = false
@@ -270,6 +342,9 @@ resource "azurerm_machine_learning_compute_cluster" "cpu" {
     type         = "UserAssigned"
     identity_ids = [data.azurerm_user_assigned_identity.compute.id]
   }
+
+  # Image pulls need AcrPull in place before the first node starts.
+  depends_on = [azurerm_role_assignment.this]
 }
 
 # Private endpoints for the workspace and each service it depends on, registered in the
@@ -286,7 +361,7 @@ resource "azurerm_private_endpoint" "workspace" {
 
   private_service_connection {
     name                           = "amlworkspace"
-    private_connection_resource_id = azurerm_machine_learning_workspace.this.id
+    private_connection_resource_id = azapi_resource.workspace.id
     subresource_names              = ["amlworkspace"]
     is_manual_connection           = false
   }
@@ -357,5 +432,27 @@ resource "azurerm_private_endpoint" "container_registry" {
   private_dns_zone_group {
     name                 = "default"
     private_dns_zone_ids = [for zone in local.private_dns_zones.registry : data.azurerm_private_dns_zone.zone[zone].id]
+  }
+}
+
+# This environment's endpoints to the shared registry, its storage and its ACR.
+resource "azurerm_private_endpoint" "registry" {
+  for_each            = var.private_networking_enabled ? local.registry_endpoints : {}
+  name                = "pe-${local.names.registry}-${each.key}"
+  location            = var.location
+  resource_group_name = data.azurerm_resource_group.env.name
+  subnet_id           = data.azurerm_subnet.private.id
+  tags                = local.tags
+
+  private_service_connection {
+    name                           = each.key
+    private_connection_resource_id = each.value
+    subresource_names              = [each.key]
+    is_manual_connection           = false
+  }
+
+  private_dns_zone_group {
+    name                 = "default"
+    private_dns_zone_ids = [for zone in local.private_dns_zones[each.key] : data.azurerm_private_dns_zone.zone[zone].id]
   }
 }

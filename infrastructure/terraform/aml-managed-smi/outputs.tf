@@ -1,11 +1,11 @@
 output "workspace_name" {
   description = "Azure ML workspace name (the pipelines' workspace)."
-  value       = azurerm_machine_learning_workspace.this.name
+  value       = azapi_resource.workspace.name
 }
 
 output "workspace_id" {
   description = "Azure ML workspace resource id."
-  value       = azurerm_machine_learning_workspace.this.id
+  value       = azapi_resource.workspace.id
 }
 
 output "compute_cluster_name" {

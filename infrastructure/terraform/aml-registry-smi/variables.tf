@@ -13,19 +13,8 @@ variable "location" {
   type        = string
 }
 
-variable "network_environments" {
-  description = "Environments whose virtual network (from aml-vnet) gets a private endpoint to the registry."
-  type        = list(string)
-  default     = ["dev", "stage", "prod"]
-
-  validation {
-    condition     = alltrue([for env in var.network_environments : contains(["dev", "stage", "prod"], env)])
-    error_message = "network_environments may only hold dev, stage and prod."
-  }
-}
-
 variable "private_networking_enabled" {
-  description = "Private endpoints and public network access off (the default)."
+  description = "Public network access off (the default); each environment's aml-managed-smi adds its private endpoints."
   type        = bool
   default     = true
 }

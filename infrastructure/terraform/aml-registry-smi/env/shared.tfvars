@@ -2,5 +2,3 @@
 namespace = "taxifare"
 postfix   = "0001"
 location  = "westeurope"
-
-network_environments = ["dev", "stage", "prod"]

@@ -53,23 +53,24 @@ locals {
   }
 }
 
-# Azure length limits, checked at plan time instead of failing half-way through an apply.
-check "azure_name_limits" {
-  assert {
-    condition     = length(local.names.storage_account) >= 3 && length(local.names.storage_account) <= 24
-    error_message = "storage account name ${local.names.storage_account} must be 3-24 characters."
-  }
-  assert {
-    condition     = length(local.names.key_vault) >= 3 && length(local.names.key_vault) <= 24
-    error_message = "key vault name ${local.names.key_vault} must be 3-24 characters."
-  }
-  assert {
-    condition     = length(local.names.online_endpoint) <= 32 && length(local.names.batch_endpoint) <= 32
-    error_message = "endpoint names must be at most 32 characters."
-  }
-}
-
+# Azure length limits, checked at plan time instead of failing half-way through an apply. These
+# are output preconditions, not a `check` block: a failed check assertion is only a warning,
+# a failed precondition is an error that stops the plan
+# (https://developer.hashicorp.com/terraform/language/expressions/custom-conditions).
 output "names" {
   description = "Every derived resource name, keyed by resource kind."
   value       = local.names
+
+  precondition {
+    condition     = length(local.names.storage_account) >= 3 && length(local.names.storage_account) <= 24
+    error_message = "storage account name ${local.names.storage_account} must be 3-24 characters."
+  }
+  precondition {
+    condition     = length(local.names.key_vault) >= 3 && length(local.names.key_vault) <= 24
+    error_message = "key vault name ${local.names.key_vault} must be 3-24 characters."
+  }
+  precondition {
+    condition     = length(local.names.online_endpoint) <= 32 && length(local.names.batch_endpoint) <= 32
+    error_message = "endpoint names must be at most 32 characters."
+  }
 }

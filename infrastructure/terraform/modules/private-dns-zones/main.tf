@@ -33,8 +33,11 @@ locals {
     "privatelink.table.core.windows.net",
     "privatelink.vaultcore.azure.net",
     "privatelink.azurecr.io",
-    "privatelink.monitor.azure.com",
   ])
+  # No privatelink.monitor.azure.com: without an Azure Monitor private link scope behind it, a
+  # linked empty zone makes every *.monitor.azure.com name fail to resolve inside the network
+  # (https://learn.microsoft.com/azure/azure-monitor/logs/private-link-design). Add the scope
+  # and its zones together if ingestion must stay private.
 }
 
 resource "azurerm_private_dns_zone" "zone" {
