@@ -62,7 +62,7 @@ def submit(
 
     Ctrl-C while following detaches: the job keeps running; the command says how to reattach.
     """
-    from mlops.azure.submit.run import SubmitRequest, Submission
+    from mlops.azure.submit.run import Submission, SubmitRequest
 
     request = SubmitRequest(
         trainer=trainer,

@@ -20,7 +20,7 @@ import yaml
 
 from mlops.azure.assets import AssetSpec, ensure_asset, read_spec
 from mlops.azure.submit.errors import azure_errors
-from mlops.azure.submit.spec import TRAIN_DIR, AssetRef, LoadedPipeline
+from mlops.azure.submit.spec import TRAIN_DIR, AssetRef, LoadedPipeline, safe_load
 from mlops.azure.submit.target import ComputePlan, Target
 from mlops.errors import MlopsError
 
@@ -51,7 +51,7 @@ def local_specs(folders: list[Path]) -> dict[tuple[str, str], AssetSpec]:
     for folder in dict.fromkeys(folders):
         for path in sorted(folder.glob("*.yml")):
             try:
-                head = yaml.safe_load(path.read_text(encoding="utf-8"))
+                head = safe_load(path.read_text(encoding="utf-8"))
             except (OSError, yaml.YAMLError):
                 continue  # not ours to judge here; `mlops check` reports broken YAML
             schema = str(head.get("$schema", "")) if isinstance(head, dict) else ""

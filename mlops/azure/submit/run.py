@@ -107,7 +107,7 @@ class Submission:
         request: SubmitRequest,
         *,
         console: Console | None = None,
-        make_credential: Callable[[], Any] = seam.default_credential,
+        make_credential: Callable[[], Any] | None = None,
         default_subscription: Callable[[], str | None] = cli_default_subscription,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -177,7 +177,8 @@ class Submission:
             f"workspace {ref.workspace} (resource group {ref.resource_group}, "
             f"subscription {ref.subscription_id}) for env {request.env}"
         )
-        client = seam.connect(ref, self.make_credential)
+        # Looked up now, not at import: the seam's credential can be swapped like its factory.
+        client = seam.connect(ref, self.make_credential or seam.default_credential)
         with azure_errors(f"workspace {ref.workspace}", ref):
             client.workspaces.get(ref.workspace)
 
