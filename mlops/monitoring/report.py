@@ -44,7 +44,7 @@ def _plot(ax, name: str, ref: np.ndarray, tgt: np.ndarray, categorical: bool) ->
         ax.hist(ref, bins=bins, density=True, alpha=0.55, label="baseline")
         ax.hist(tgt, bins=bins, density=True, alpha=0.55, label="target")
         ax.set_ylabel("density")
-    ax.set_title(name)
+    ax.set_title("predicted cost" if name == PREDICTION_FEATURE else name)
     ax.legend(fontsize=8)
 
 
