@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from mlops.azure.submit.command import submit as submit_command
+
 azure_app = typer.Typer(
     no_args_is_help=True,
     help="Azure helpers for the Azure DevOps pipelines (wait for jobs, outputs, gate, assets).",
@@ -238,4 +240,5 @@ def register(app: typer.Typer) -> None:
     azure_app.command("names")(names)
     azure_app.command("release-vars")(release_vars)
     azure_app.command("batch-rows")(batch_rows)
+    azure_app.command("submit")(submit_command)
     app.add_typer(azure_app, name="azure")
