@@ -10,7 +10,11 @@ clone:
 
     python infrastructure/tools/extract_arm_properties.py \\
       --bicep-types /work/.mirror/Azure+bicep-types-az/repo \\
+      --also Microsoft.ContainerRegistry/registries@2023-07-01 \\
       --output tests/infrastructure/fixtures/arm_properties.json
+
+(registries@2023-07-01 is no longer used: it is kept as the fact behind issue 14 item 9, the
+anonymousPullEnabled that API version does not have.)
 
 Each type maps to a tree: property name -> subtree (an object's properties, an array's item,
 the union of a union's or a discriminated object's members) or ``null`` for a scalar;
@@ -113,7 +117,7 @@ def _merge(into: dict[str, Any], other: dict[str, Any]) -> None:
             into[key] = value
 
 
-def extract(bicep_types: Path) -> dict[str, Any]:
+def extract(bicep_types: Path, also: list[str]) -> dict[str, Any]:
     commit = _git(bicep_types, "rev-parse", "HEAD").strip()
     listing = _git(bicep_types, "ls-tree", "-r", "--name-only", "HEAD", "generated").splitlines()
     out: dict[str, Any] = {
@@ -126,7 +130,7 @@ def extract(bicep_types: Path) -> dict[str, Any]:
         },
         "types": {},
     }
-    for type_version in sorted(used_types()):
+    for type_version in sorted(used_types() | set(also)):
         rtype, version = type_version.rsplit("@", 1)
         namespace = rtype.split("/")[0].lower()
         suffix = f"/{namespace}/{version}/types.json"
@@ -148,8 +152,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bicep-types", type=Path, required=True, help="bare git clone")
     parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="TYPE@VERSION",
+        help="record a type the stacks no longer use (for negative tests)",
+    )
     args = parser.parse_args(argv)
-    facts = extract(args.bicep_types)
+    facts = extract(args.bicep_types, args.also)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(facts, indent=None, sort_keys=True, separators=(",", ":")))
     return 0

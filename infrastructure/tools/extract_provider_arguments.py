@@ -120,13 +120,20 @@ def extract(azurerm: Path, azurerm_tag: str, azapi: Path, azapi_tag: str) -> dic
             if name.startswith("azurerm_"):
                 folder = "r" if kind == "resource" else "d"
                 path = f"website/docs/{folder}/{name.removeprefix('azurerm_')}.html.markdown"
-                sections = parse_azurerm(git_show(azurerm, azurerm_tag, path))
+                markdown = git_show(azurerm, azurerm_tag, path)
+                sections = parse_azurerm(markdown)
+                if "no arguments available" in markdown.lower():
+                    sections.setdefault("", [])
+                    out[kind][name] = {"origin": f"{path} (no arguments)", "arguments": sections}
                 origin = f"hashicorp/terraform-provider-azurerm@{azurerm_tag}:{path}"
             else:
                 folder = "resources" if kind == "resource" else "data-sources"
                 path = f"docs/{folder}/{name.removeprefix('azapi_')}.md"
                 sections = parse_azapi(git_show(azapi, azapi_tag, path))
                 origin = f"Azure/terraform-provider-azapi@{azapi_tag}:{path}"
+            if name in out[kind]:
+                out[kind][name]["origin"] = origin
+                continue
             if not sections[""]:
                 raise SystemExit(f"{origin}: no arguments found; has the doc layout changed?")
             out[kind][name] = {"origin": origin, "arguments": sections}

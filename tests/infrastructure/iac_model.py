@@ -105,15 +105,19 @@ _FOR_MAP = re.compile(
 )
 
 
-@cache
 def _load_tf_dir(directory: Path) -> dict[str, list[Any]]:
     merged: dict[str, list[Any]] = {}
     for path in sorted(directory.glob("*.tf")):
-        with path.open() as handle:
-            for key, blocks in hcl2.load(handle).items():
-                if key != "__comments__":
-                    merged.setdefault(key, []).extend(blocks)
+        for key, blocks in _parse_hcl(path.read_text()).items():
+            if key != "__comments__":
+                merged.setdefault(key, []).extend(blocks)
     return merged
+
+
+@cache
+def _parse_hcl(text: str) -> dict[str, Any]:
+    """Parsed by content, so the mutated copies of the negative tests re-parse one file only."""
+    return hcl2.loads(text)
 
 
 def _key(raw: str) -> str:
@@ -397,9 +401,13 @@ def _tf_function(name: str, args: list[Any]) -> Any:
 # ------------------------------------------------------------------------------------- Bicep
 
 
-@cache
 def parse_bicep(path: Path) -> dict[str, Any]:
-    return BicepParser().parse(file_path=path)
+    return _parse_bicep_text(path.read_text())
+
+
+@cache
+def _parse_bicep_text(text: str) -> dict[str, Any]:
+    return BicepParser().parse(text=text)
 
 
 @cache
