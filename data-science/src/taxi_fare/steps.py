@@ -23,6 +23,12 @@ def run_step(body: Callable[[], int]) -> int:
     for noisy in ("mlflow", "alembic", "urllib3", "azure", "flaml"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
+        # A damaged local store is refused before any work, so nothing is half-written.
+        from taxi_fare.store import check_database, sqlite_path
+
+        database = sqlite_path(os.environ.get("MLFLOW_TRACKING_URI"))
+        if database is not None:
+            check_database(database)
         return body()
     except TaxiFareError as exc:
         print(f"error: {exc}", file=sys.stderr)
