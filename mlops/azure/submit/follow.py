@@ -124,8 +124,7 @@ def follow(
             failures += 1
             if failures > max_transient_errors:
                 raise MlopsError(
-                    f"job {name}: {failures} errors in a row reading its status, last: {exc}; "
-                    f"it keeps running: reattach with `mlops azure submit` output's command"
+                    f"job {name}: {failures} errors in a row reading its status, last: {exc}"
                 ) from exc
             log.warning("job %s: transient error reading status (%s); retrying", name, exc)
             sleep(poll_s)

@@ -219,6 +219,8 @@ class Submission:
             return SubmitResult(self.summary, detached=True)
         except MlopsError as exc:
             display.close()
+            self.summary.update(status="unknown: lost track while following")
+            self._write()
             raise MlopsError(f"{exc}; the job keeps running: {self.summary['reattach']}") from exc
         display.close()
         status = str(final.status)

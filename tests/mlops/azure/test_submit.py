@@ -147,7 +147,7 @@ class JobOps(Ops):
         return {"Studio": JobService(endpoint=f"https://ml.azure.com/runs/{name}?wsid=fake")}
 
     def create_or_update(self, job: PipelineJob, **kwargs: Any) -> PipelineJob:
-        self._maybe_fail("create_or_update")
+        self._maybe_fail("create_or_update")  # a refused job is not kept
         self.submitted.append(job)
         self.fake.created.append(f"job {job.name}")
         return PipelineJob(
@@ -518,14 +518,49 @@ def test_errors_a_user_can_cause_end_in_one_line(
     standard_setup = azure["setup"]
     azure["setup"] = setup
     summary_file = tmp_path / "s.json"
-    code, _, err = _run(["--summary-json", str(summary_file)], capsys, tmp_path)
+    code, out, err = _run(["--summary-json", str(summary_file)], capsys, tmp_path)
     line = _one_line_error(code, err)
     assert expected in line
     fake = azure["fake"]
-    if op != "jobs.create_or_update":
+    if op == "jobs.create_or_update":
+        # what was made before the refused submit is named on the way
+        assert fake.created == ["data taxi-fare-raw:1", "compute cpu-cluster"]
+        assert "data taxi-fare-raw:1 (created)" in out
+        assert "compute cpu-cluster (Standard_DS3_v2, created)" in out
+    else:
         assert fake.created == []  # nothing made before the failure
-    assert fake.jobs.submitted == [] or op == "jobs.create_or_update"
+    assert fake.jobs.submitted == []
     assert not summary_file.exists()
+
+
+def test_a_missing_compute_other_than_the_cluster_of_the_env_is_not_invented(
+    azure: dict[str, Any], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = _run(["--set", "jobs.train.compute=azureml:gpu-cluster"], capsys, tmp_path)
+    line = _one_line_error(code, err)
+    assert "compute gpu-cluster: not found (Compute gpu-cluster could not be found.)" in line
+    assert "create it (az ml compute create --name gpu-cluster --type amlcompute)" in line
+    assert "gpu-cluster" not in azure["fake"].compute.items
+    assert azure["fake"].jobs.submitted == []
+
+
+def test_losing_access_while_following_says_the_job_runs_on(
+    azure: dict[str, Any], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    def setup(fake: FakeMLClient) -> None:
+        standard_setup(fake)
+        fake.fail["jobs.get"] = [None, _http(403, "AuthorizationFailed")]
+
+    standard_setup = azure["setup"]
+    azure["setup"] = setup
+    summary_file = tmp_path / "s.json"
+    code, _, err = _run(["--summary-json", str(summary_file)], capsys, tmp_path)
+    line = _one_line_error(code, err)
+    job = azure["fake"].jobs.submitted[0].name
+    assert f"job {job}: no access to workspace mlw-taxifare-0001dev" in line
+    assert f"the job keeps running: az ml job stream --name {job}" in line
+    assert azure["fake"].jobs.cancelled == []
+    assert json.loads(summary_file.read_text())["status"].startswith("unknown")
 
 
 def test_a_missing_data_version_names_it_and_submits_nothing(
@@ -667,3 +702,43 @@ def test_the_credential_is_default_azure_credential() -> None:
     from azure.identity import DefaultAzureCredential
 
     assert isinstance(seam.default_credential(), DefaultAzureCredential)
+
+
+def test_the_terminal_display_shows_the_job_and_each_step() -> None:
+    import io
+    import itertools
+
+    from rich.console import Console
+
+    from mlops.azure.submit.follow import RichJobDisplay
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, width=80, color_system=None)
+    clock = itertools.chain([1000.0], itertools.repeat(1075.0)).__next__  # start, then +75 s
+    display = RichJobDisplay("job-1", ["prep", "train"], console=console, clock=clock)
+    display.update("Running", {"prep": "Completed", "train": "Running"})
+    display.close()
+    text = buffer.getvalue()
+    assert "job job-1  Running  1:15" in text
+    assert any(line.split() == ["prep", "Completed"] for line in text.splitlines())
+    assert any(line.split() == ["train", "Running"] for line in text.splitlines())
+
+
+def test_the_plain_display_prints_changes_only() -> None:
+    import io
+
+    from rich.console import Console
+
+    from mlops.azure.submit.follow import RichJobDisplay
+
+    buffer = io.StringIO()
+    display = RichJobDisplay("job-1", ["prep"], console=Console(file=buffer, width=80))
+    display.update("Running", {"prep": "Running"})
+    display.update("Running", {"prep": "Running"})
+    display.update("Completed", {"prep": "Completed"})
+    assert buffer.getvalue().splitlines() == [
+        "job job-1: Running",
+        "  prep: Running",
+        "job job-1: Completed",
+        "  prep: Completed",
+    ]
