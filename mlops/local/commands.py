@@ -1,4 +1,5 @@
-"""``mlops train``: run the training pipeline YAML locally (the local twin)."""
+"""``mlops train`` / ``mlops run``: run pipeline job YAML locally (the local twin);
+``mlops data create|list``: local data assets."""
 
 from __future__ import annotations
 
@@ -53,6 +54,9 @@ def train(
         Path | None,
         typer.Option(help="Run this pipeline YAML instead of the trainer's own."),
     ] = None,
+    no_reuse: Annotated[
+        bool, typer.Option("--no-reuse", help="Rerun every step, even unchanged ones.")
+    ] = False,
 ) -> None:
     """Run the training pipeline YAML on this machine: prep, train, evaluate, register."""
     import json
@@ -79,7 +83,9 @@ def train(
 
     display = RichDisplay()
     try:
-        result = run_pipeline(loaded, env=env, overrides=overrides, data=data, display=display)
+        result = run_pipeline(
+            loaded, env=env, overrides=overrides, data=data, display=display, reuse=not no_reuse
+        )
     except KeyboardInterrupt:
         # The step subprocess got the same Ctrl-C; the runner has marked it and the MLflow
         # runs failed, and its logs stay in the run folder.
@@ -115,6 +121,91 @@ def train(
     say(f"MLflow UI: {summary['mlflow_ui']}")
 
 
+def run(
+    file: Annotated[Path, typer.Argument(help="An Azure ML pipeline job YAML.")],
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a pipeline input: NAME=VALUE, repeatable."),
+    ] = None,
+    env: Annotated[str, typer.Option(help="MLflow store to track in.")] = "dev",
+    no_reuse: Annotated[
+        bool, typer.Option("--no-reuse", help="Rerun every step, even unchanged ones.")
+    ] = False,
+    json_output: Annotated[
+        Path | None, typer.Option("--json", help="Write step states and outputs here (JSON).")
+    ] = None,
+) -> None:
+    """Run any Azure ML pipeline job YAML on this machine, as `az ml job create` would."""
+    import json
+
+    from mlops import settings
+    from mlops.local.display import RichDisplay
+    from mlops.local.runner import run_pipeline
+
+    settings.store_dir(env)
+    display = RichDisplay()
+    try:
+        result = run_pipeline(
+            file, env=env, overrides=_parse_set(set_ or []), display=display, reuse=not no_reuse
+        )
+    except KeyboardInterrupt:
+        raise typer.Abort() from None
+    finally:
+        display.close()
+    display.table(result.steps)
+    if json_output is not None:
+        payload = {
+            "run_id": result.run_id,
+            "run_dir": str(result.run_dir),
+            "status": "failed" if result.failed else "succeeded",
+            "steps": [
+                {"name": s.name, "state": s.state, "cause": s.cause, "log": str(s.log)}
+                for s in result.steps
+            ],
+            "outputs": {k: str(v) for k, v in result.pipeline_outputs.items()},
+        }
+        json_output.parent.mkdir(parents=True, exist_ok=True)
+        json_output.write_text(json.dumps(payload, indent=2) + "\n")
+    display.console.print(
+        f"run {result.run_id}: logs and outputs in {result.run_dir}",
+        soft_wrap=True,
+        highlight=False,
+        markup=False,
+    )
+    failed = result.failed
+    if failed is not None:
+        raise MlopsError(f"step '{failed.name}' failed: {failed.cause} (log: {failed.log})")
+
+
+data_app = typer.Typer(no_args_is_help=True, help="Local data assets (like `az ml data`).")
+
+
+@data_app.command("create")
+def data_create(
+    file: Annotated[Path, typer.Option("--file", "-f", help="A data asset spec YAML.")],
+    name: Annotated[str | None, typer.Option(help="Overrides the spec's name.")] = None,
+    version: Annotated[str | None, typer.Option(help="Overrides the spec's version.")] = None,
+) -> None:
+    """Register a local file or folder as a new data asset version (a snapshot)."""
+    from mlops.local.data import create
+
+    asset = create(file, name=name, version=version)
+    typer.echo(f"created data asset {asset.name} version {asset.version}: {asset.path}")
+
+
+@data_app.command("list")
+def data_list(
+    name: Annotated[str | None, typer.Option(help="Only versions of this asset.")] = None,
+) -> None:
+    """Registered data asset versions: name, version, type, path."""
+    from mlops.local.data import list_assets
+
+    for asset in list_assets(name):
+        typer.echo(f"{asset.name}\t{asset.version}\t{asset.type}\t{asset.path}")
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``train`` to the ``mlops`` command."""
+    """Add ``train``, ``run`` and ``data`` to the ``mlops`` command."""
     app.command("train")(train)
+    app.command("run")(run)
+    app.add_typer(data_app, name="data")

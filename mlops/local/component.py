@@ -1,4 +1,5 @@
-"""Azure ML command components as the local twin reads them: typed inputs and a command line."""
+"""Command components as the local twin runs them: loading (through ``mlops.amlspec``) and
+the command line with inputs and outputs substituted."""
 
 from __future__ import annotations
 
@@ -6,141 +7,61 @@ import re
 import shlex
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from mlops import settings
+from mlops.amlspec.catalogue import Catalogue
+from mlops.amlspec.loader import Loader
+from mlops.amlspec.model import Component
+from mlops.amlspec.ports import PATH_TYPES, InputSpec
+from mlops.amlspec.rules import Checker
 from mlops.errors import MlopsError
 
-# Input types whose value is a file or folder rather than a literal.
-PATH_TYPES = frozenset(
-    {"uri_folder", "uri_file", "mltable", "mlflow_model", "custom_model", "triton_model"}
-)
-_LITERAL_TYPES = frozenset({"string", "integer", "number", "boolean"})
+__all__ = ["PATH_TYPES", "Component", "InputSpec", "load_component", "render_command"]
+
 _OPTIONAL_BLOCK = re.compile(r"\$\[\[(.*?)\]\]", re.S)
-_REFERENCE = re.compile(r"\$\{\{\s*(inputs|outputs)\.([A-Za-z_][\w-]*)\s*\}\}")
+_REFERENCE = re.compile(r"\$\{\{\s*(inputs|outputs|search_space)\.([A-Za-z_][\w-]*)\s*\}\}")
 
 
-@dataclass(frozen=True)
-class InputSpec:
-    """One declared component input with the bounds Azure ML enforces."""
-
-    name: str
-    type: str
-    default: Any = None
-    optional: bool = False
-    min: float | None = None
-    max: float | None = None
-    enum: tuple[str, ...] | None = None
-
-    def coerce(self, value: Any, where: str) -> Any:
-        """Check a literal against type, enum and bounds; return it in its declared type."""
-        if self.type in PATH_TYPES:
-            return value
-        try:
-            if self.type == "integer":
-                if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-                    raise ValueError
-                value = int(value)
-            elif self.type == "number":
-                if isinstance(value, bool):
-                    raise ValueError
-                value = float(value)
-            elif self.type == "boolean":
-                if isinstance(value, str) and value.lower() in ("true", "false"):
-                    value = value.lower() == "true"
-                elif not isinstance(value, bool):
-                    raise ValueError
-            else:
-                value = str(value)
-        except (TypeError, ValueError):
-            raise MlopsError(f"{where}: {value!r} is not a valid {self.type}") from None
-        if self.enum is not None and str(value) not in self.enum:
-            raise MlopsError(f"{where}: {value!r} is not one of {', '.join(self.enum)}")
-        if self.min is not None and value < self.min:
-            raise MlopsError(f"{where}: {value!r} is below the minimum {self.min:g}")
-        if self.max is not None and value > self.max:
-            raise MlopsError(f"{where}: {value!r} is above the maximum {self.max:g}")
-        return value
-
-
-@dataclass(frozen=True)
-class Component:
-    """A command component: where its code lives, what it takes and how it runs."""
-
-    path: Path
-    name: str
-    command: str
-    code: Path
-    inputs: Mapping[str, InputSpec] = field(default_factory=dict)
-    outputs: Mapping[str, str] = field(default_factory=dict)  # name -> type
-
-
-def _input_spec(name: str, raw: Any, where: str) -> InputSpec:
-    if not isinstance(raw, dict) or "type" not in raw:
-        raise MlopsError(f"{where}: input '{name}' needs a 'type'")
-    kind = str(raw["type"])
-    if kind not in PATH_TYPES | _LITERAL_TYPES:
-        raise MlopsError(f"{where}: input '{name}' has unsupported type '{kind}'")
-    enum = raw.get("enum")
-    return InputSpec(
-        name=name,
-        type=kind,
-        default=raw.get("default"),
-        optional=bool(raw.get("optional", False)),
-        min=float(raw["min"]) if "min" in raw else None,
-        max=float(raw["max"]) if "max" in raw else None,
-        enum=tuple(str(v) for v in enum) if enum is not None else None,
-    )
-
-
-def load_component(path: Path) -> Component:
-    """Read a command component YAML; ``code`` resolves relative to the component file."""
-    path = path.resolve()
+def load_component(path: Path, catalogue: Catalogue | None = None) -> Component:
+    """Read a command component YAML; the first problem Azure ML would see too is raised."""
+    path = Path(path).resolve()
     if not path.is_file():
         raise MlopsError(f"component file not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise MlopsError(f"{path}: not valid YAML ({exc})") from None
-    if not isinstance(raw, dict):
-        raise MlopsError(f"{path}: expected a mapping at the top level")
-    if raw.get("type", "command") != "command":
-        raise MlopsError(f"{path}: only command components run locally, not '{raw['type']}'")
-    if not raw.get("command"):
+    if catalogue is None:  # the specs next to it and the repository's, as a pipeline sees them
+        catalogue = Catalogue.scan(path.parent, settings.REPO_ROOT / "mlops" / "azureml")
+    loader = Loader(catalogue)
+    component = loader.component_file(path)
+    if component is not None:
+        Checker(loader).component(component)
+    loader.problems.raise_first()
+    if component is None:  # pragma: no cover - None always comes with a problem
+        raise MlopsError(f"{path}: cannot be read")
+    if component.kind != "command":
+        raise MlopsError(f"{path}: only command components run locally, not '{component.kind}'")
+    if not component.command:
         raise MlopsError(f"{path}: missing 'command'")
-    code = (path.parent / str(raw.get("code", "."))).resolve()
-    if not code.is_dir():
-        raise MlopsError(f"{path}: code folder {code} does not exist")
-    inputs = {n: _input_spec(n, spec, str(path)) for n, spec in (raw.get("inputs") or {}).items()}
-    outputs = {
-        n: str((spec or {}).get("type", "uri_folder"))
-        for n, spec in (raw.get("outputs") or {}).items()
-    }
-    return Component(
-        path=path,
-        name=str(raw.get("name", path.stem)),
-        command=str(raw["command"]),
-        code=code,
-        inputs=inputs,
-        outputs=outputs,
-    )
+    return component
 
 
 def render_command(
-    component: Component, inputs: Mapping[str, Any], outputs: Mapping[str, Path]
+    component: Component,
+    inputs: Mapping[str, Any],
+    outputs: Mapping[str, Path],
+    python: Path | None = None,
 ) -> list[str]:
     """The argv of a component's command with inputs and outputs substituted.
 
     ``$[[...]]`` blocks are kept only when every input they reference is set, as in Azure
-    ML. A leading ``python``/``python3`` becomes the current interpreter, so steps run in
-    the same environment as the runner.
+    ML. A leading ``python``/``python3`` becomes ``python`` (the step's environment;
+    default: the current interpreter).
     """
     where = str(component.path)
 
     def value_of(kind: str, name: str) -> Any:
+        if kind == "search_space":
+            kind = "inputs"  # a standalone sweep's trial: sampled values arrive as inputs
         table: Mapping[str, Any] = inputs if kind == "inputs" else outputs
         declared = component.inputs if kind == "inputs" else component.outputs
         if name not in declared:
@@ -163,7 +84,7 @@ def render_command(
             return ""
         return body
 
-    argv = shlex.split(substitute(_OPTIONAL_BLOCK.sub(optional_block, component.command)))
+    argv = shlex.split(substitute(_OPTIONAL_BLOCK.sub(optional_block, component.command or "")))
     if argv and argv[0] in ("python", "python3"):
-        argv[0] = sys.executable
+        argv[0] = str(python or sys.executable)
     return argv

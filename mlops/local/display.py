@@ -9,7 +9,13 @@ from rich.table import Table
 
 from mlops.local.runner import StepResult
 
-_STYLE = {"succeeded": "green", "failed": "bold red", "skipped": "yellow", "running": "cyan"}
+_STYLE = {
+    "succeeded": "green",
+    "reused": "green",
+    "failed": "bold red",
+    "skipped": "yellow",
+    "running": "cyan",
+}
 
 
 def _state(result: StepResult) -> str:
@@ -69,5 +75,7 @@ class RichDisplay:
         table = Table("step", "state", "duration")
         for step in steps:
             duration = f"{step.seconds:.1f} s" if step.state in ("succeeded", "failed") else "-"
+            if step.state == "reused":
+                duration = f"reused ({step.reused_from})"
             table.add_row(escape(step.name), _state(step), duration)
         self.console.print(table)

@@ -1,54 +1,99 @@
-"""An Azure ML pipeline job YAML read into steps in dependency order, with bindings resolved.
+"""An Azure ML pipeline job read into the steps the local runner executes.
 
-Nothing here knows about taxis: any pipeline made of command components (referenced by
-file) and AutoML regression nodes loads the same way.
+The spec is loaded and checked by ``mlops.amlspec`` (the same rules ``mlops validate``
+runs: the first problem stops here, before anything runs). Pipeline components are then
+flattened: their jobs become steps named ``outer/inner``, and each input becomes a
+*source*: a literal, a pipeline input (so ``--set`` applies), another step's output, or
+a template mixing them. The job types each have one planner in ``PLANNERS``; adding one
+(``parallel``, say) is one function and one entry there plus its executor in the runner.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from mlops import settings
+from mlops.amlspec import expressions, graph
+from mlops.amlspec.catalogue import Catalogue
+from mlops.amlspec.expressions import Expr
+from mlops.amlspec.loader import Loader
+from mlops.amlspec.model import Component, EnvUse, Node, PipelineBody
+from mlops.amlspec.ports import PATH_TYPES, OutputSpec
+from mlops.amlspec.rules import check_pipeline_job
 from mlops.errors import MlopsError
 from mlops.local.automl import map_automl_node
-from mlops.local.bindings import (
-    Binding,
-    JobOutput,
-    ParentInput,
-    ParentOutput,
-    embedded_bindings,
-    interpolate,
-    whole_binding,
-)
-from mlops.local.component import PATH_TYPES, Component, load_component
 
 AUTOML_STAND_IN = Path("components") / "train.yml"
-DATA_ASSET_TYPES = frozenset({"uri_folder", "uri_file", "mltable"})
+
+
+@dataclass(frozen=True)
+class TopInput:
+    """The value of a top-level pipeline input (after overrides)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class StepOutput:
+    """The folder (or file) a step writes for one of its outputs."""
+
+    step: str
+    output: str
+
+
+@dataclass(frozen=True)
+class Template:
+    """A string with expressions inside; each part is resolved, then substituted."""
+
+    text: str
+    parts: tuple[tuple[Expr, Any], ...]
 
 
 @dataclass(frozen=True)
 class PipelineInput:
-    """A pipeline-level input: a literal, or a path (local, or ``azureml:`` only on Azure)."""
+    """A top-level pipeline input: its type and value (local paths already absolute)."""
 
     name: str
     type: str | None
     value: Any
 
 
+@dataclass(frozen=True)
+class SweepSpec:
+    """What a sweep node asks for (see mlops.local.sweep)."""
+
+    search_space: dict[str, dict[str, Any]]
+    sampling: str
+    seed: int | None
+    goal: str
+    metric: str
+    max_total_trials: int | None
+    timeout: float | None
+    trial_timeout: float | None
+
+
 @dataclass
 class Step:
-    """One job of the pipeline, bound to the component that runs it."""
+    """One unit the runner executes: a command component (a sweep runs it per trial)."""
 
     name: str
     component: Component
-    bindings: dict[str, Any]  # component input -> literal or binding expression string
-    output_aliases: dict[str, str] = field(default_factory=dict)  # visible name -> component output
+    bindings: dict[str, Any]  # component input -> source (literal, TopInput, StepOutput, Template)
+    node: Node
+    kind: str = "command"  # command | sweep
+    output_aliases: dict[str, str] = field(default_factory=dict)  # visible -> component output
+    output_paths: dict[str, str] = field(default_factory=dict)  # output -> path template
     environment_variables: dict[str, str] = field(default_factory=dict)
     automl: bool = False
+    sweep: SweepSpec | None = None
+
+    @property
+    def environment(self) -> EnvUse | None:
+        return self.component.environment
 
     def output_name(self, visible: str) -> str | None:
         """The component output behind a name other jobs use, or None if there is none."""
@@ -57,13 +102,19 @@ class Step:
         return visible if visible in self.component.outputs else None
 
     def dependencies(self) -> list[str]:
-        """Jobs whose outputs this step consumes, in binding order, without repeats."""
-        jobs: list[str] = []
+        """Steps whose outputs this step consumes, in binding order, without repeats."""
+        found: list[str] = []
         for value in self.bindings.values():
-            for binding in embedded_bindings(value, self.name):
-                if isinstance(binding, JobOutput) and binding.job not in jobs:
-                    jobs.append(binding.job)
-        return jobs
+            for source in _sources(value):
+                if isinstance(source, StepOutput) and source.step not in found:
+                    found.append(source.step)
+        return found
+
+
+def _sources(value: Any) -> list[Any]:
+    if isinstance(value, Template):
+        return [s for _, part in value.parts for s in _sources(part)]
+    return [value]
 
 
 @dataclass
@@ -74,179 +125,229 @@ class Pipeline:
     experiment_name: str
     inputs: dict[str, PipelineInput]
     steps: list[Step]
+    outputs: dict[str, StepOutput] = field(default_factory=dict)
+    continue_on_step_failure: bool = False
+    catalogue: Catalogue | None = None
 
     def step(self, name: str) -> Step:
         return next(s for s in self.steps if s.name == name)
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise MlopsError(f"pipeline file not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise MlopsError(f"{path}: not valid YAML ({exc})") from None
-    if not isinstance(raw, dict) or raw.get("type") != "pipeline":
-        raise MlopsError(f"{path}: not a pipeline job (expected 'type: pipeline')")
-    if not isinstance(raw.get("jobs"), dict) or not raw["jobs"]:
-        raise MlopsError(f"{path}: the pipeline has no jobs")
-    return raw
+def repo_catalogue(path: Path) -> Catalogue:
+    """Assets a pipeline can name: specs next to it (recursively) and the repository's."""
+    return Catalogue.scan(path.parent, settings.REPO_ROOT / "mlops" / "azureml")
 
 
-def local_data_assets(folder: Path) -> dict[str, Path]:
-    """Data asset specs (``type: uri_folder|uri_file|mltable`` with a local ``path``) found
-    next to the pipeline, by asset name: the local stand-ins for ``azureml:<name>`` inputs."""
-    assets: dict[str, Path] = {}
-    for spec in sorted(folder.glob("*.y*ml")):
-        try:
-            raw = yaml.safe_load(spec.read_text())
-        except yaml.YAMLError:
-            continue  # not a data asset; the loader of that file reports it
-        if (
-            isinstance(raw, dict)
-            and raw.get("type") in DATA_ASSET_TYPES
-            and isinstance(raw.get("name"), str)
-            and isinstance(raw.get("path"), str)
-            and "://" not in raw["path"]
-            and not raw["path"].startswith("azureml:")
-        ):
-            assets[raw["name"]] = (spec.parent / raw["path"]).resolve()
-    return assets
+@dataclass
+class _Scope:
+    """What ``parent.*`` means inside one pipeline body while flattening it."""
+
+    prefix: str
+    inputs: dict[str, Any]
+    job_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    job_inputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)  # this body's outputs -> StepOutput
+    output_paths: dict[str, str] = field(default_factory=dict)  # this body's output -> path
 
 
-def _asset_name(reference: str) -> str:
-    """``azureml:name@latest`` or ``azureml:name:3`` -> ``name``."""
-    body = reference.removeprefix("azureml:")
-    return body.split("@", 1)[0].split(":", 1)[0]
+class _Planner:
+    def __init__(
+        self,
+        path: Path,
+        overrides: Mapping[str, Any],
+        time_budget: int | None,
+        loader: Loader,
+    ) -> None:
+        self.path = path
+        self.overrides = overrides
+        self.time_budget = time_budget
+        self.loader = loader
+        self.steps: dict[str, Step] = {}
+        self.top_values: dict[str, Any] = {}
+
+    def source(self, value: Any, scope: _Scope, where: str) -> Any:
+        """A job input value as a source, in this scope."""
+        if not isinstance(value, str):
+            return value
+        found = expressions.texts(value)
+        if not found:
+            return value
+        whole = expressions.whole(value)
+        if whole is not None:
+            return self.expr(whole, scope, where)
+        parts = tuple(
+            (expr, self.expr(expr, scope, where)) for expr in (expressions.parse(t) for t in found)
+        )
+        return Template(value, parts)
+
+    def expr(self, expr: Expr, scope: _Scope, where: str) -> Any:
+        if expr.scope == "parent" and expr.section == "inputs":
+            return scope.inputs.get(expr.name)
+        if expr.scope == "job":
+            table = scope.job_outputs if expr.section == "outputs" else scope.job_inputs
+            return table.get(str(expr.job), {}).get(expr.name)
+        raise MlopsError(f"{where}: {expr} cannot be an input value")
+
+    def literal(self, source: Any) -> Any:
+        """A source's value at plan time (for AutoML settings, which are not ports)."""
+        if isinstance(source, TopInput):
+            return self.top_values.get(source.name)
+        if isinstance(source, Template):
+            return expressions.substitute(
+                source.text, lambda e: str(self.literal(dict(source.parts)[e]))
+            )
+        return source
+
+    def body(self, body: PipelineBody, scope: _Scope) -> None:
+        for name in graph.order(body.edges()):
+            node = body.jobs[name]
+            where = f"{body.path.name}: job '{name}'"
+            planner = PLANNERS.get(node.type)
+            if planner is None:
+                raise MlopsError(f"{where}: job type '{node.type}' cannot run locally")
+            planner(self, node, scope, where)
+            for out, port in node.outputs.items():
+                if port.binding is not None and port.binding.section == "outputs":
+                    exported = scope.job_outputs.get(name, {}).get(out)
+                    scope.outputs[port.binding.name] = exported
+                    path = scope.output_paths.get(port.binding.name)
+                    if path and isinstance(exported, StepOutput):
+                        self.steps[exported.step].output_paths.setdefault(exported.output, path)
+
+    def inputs_of(self, node: Node, scope: _Scope, where: str) -> dict[str, Any]:
+        return {
+            n: self.source(port.value, scope, f"{where} input '{n}'")
+            for n, port in node.inputs.items()
+        }
+
+    def add_step(self, step: Step, scope: _Scope, visible: set[str]) -> None:
+        local = step.name.rsplit("/", 1)[-1]
+        scope.job_outputs[local] = {out: StepOutput(step.name, out) for out in visible}
+        scope.job_inputs[local] = dict(step.bindings)
+        for out, port in step.node.outputs.items():
+            if port.path and (actual := step.output_name(out)):
+                step.output_paths[actual] = port.path
+        self.steps[step.name] = step
 
 
-def _pipeline_input(name: str, raw: Any, base: Path, assets: Mapping[str, Path]) -> PipelineInput:
-    if not isinstance(raw, dict):
-        return PipelineInput(name, None, raw)
-    kind = raw.get("type")
-    if "path" in raw:
-        text = str(raw["path"])
-        if text.startswith("azureml:"):
-            value: Any = assets.get(_asset_name(text), text)
-        else:
-            value = (base / text).resolve()
-        return PipelineInput(name, kind, value)
-    return PipelineInput(name, kind, raw.get("value", raw.get("default")))
+def _command(planner: _Planner, node: Node, scope: _Scope, where: str) -> None:
+    component = _runnable(node, where)
+    step = Step(
+        scope.prefix + node.name,
+        component,
+        planner.inputs_of(node, scope, where),
+        node,
+        environment_variables=dict(node.environment_variables),
+    )
+    planner.add_step(step, scope, set(component.outputs))
 
 
-def _unwrap(value: Any) -> Any:
-    """Job inputs may be written as ``{path: ...}`` or ``{value: ...}``; keep the payload."""
-    if isinstance(value, dict):
-        for key in ("path", "value", "default"):
-            if key in value:
-                return value[key]
-    return value
+def _runnable(node: Node, where: str) -> Component:
+    component = node.component
+    if component is None:
+        raise MlopsError(
+            f"{where}: its component lives only in Azure ML; reference a local file "
+            "or a component the repository defines"
+        )
+    if component.kind != "command":
+        raise MlopsError(f"{where}: only command components run here, not '{component.kind}'")
+    return component
 
 
-def _resolve_parent_literals(value: Any, inputs: Mapping[str, PipelineInput], where: str) -> Any:
-    """Substitute ``${{parent.inputs.x}}`` inside AutoML settings, which are not ports."""
-    if isinstance(value, dict):
-        return {k: _resolve_parent_literals(v, inputs, f"{where}.{k}") for k, v in value.items()}
-    if isinstance(value, list):
-        return [_resolve_parent_literals(v, inputs, where) for v in value]
-    binding = whole_binding(value, where)
-    if isinstance(binding, ParentInput):
-        if binding.name not in inputs:
-            raise MlopsError(f"{where}: unknown pipeline input '{binding.name}'")
-        return inputs[binding.name].value
-    return value
+def _pipeline(planner: _Planner, node: Node, scope: _Scope, where: str) -> None:
+    component = node.component
+    if component is None or component.body is None:
+        raise MlopsError(f"{where}: a pipeline job needs a pipeline component (type: pipeline)")
+    given = planner.inputs_of(node, scope, where)
+    inner_inputs = {}
+    for name, spec in component.inputs.items():
+        inner_inputs[name] = given.get(name, spec.default)
+    inner = _Scope(scope.prefix + node.name + "/", inner_inputs)
+    for out, port in node.outputs.items():
+        if port.path:
+            inner.output_paths[out] = port.path
+    planner.body(component.body, inner)
+    scope.job_outputs[node.name] = dict(inner.outputs)
+    scope.job_inputs[node.name] = given
 
 
-def _command_step(name: str, job: dict[str, Any], base: Path, where: str) -> Step:
-    ref = job.get("component")
-    if not isinstance(ref, str):
-        raise MlopsError(f"{where}: 'component' must be a path to a component YAML file")
-    if ref.startswith("azureml:"):
-        raise MlopsError(f"{where}: component '{ref}' lives in Azure ML; reference a local file")
-    component = load_component(base / ref.removeprefix("file:"))
-    bindings = {k: _unwrap(v) for k, v in (job.get("inputs") or {}).items()}
-    for output in job.get("outputs") or {}:
-        if output not in component.outputs:
-            raise MlopsError(f"{where}: component {component.path.name} has no output '{output}'")
-    env = {str(k): str(v) for k, v in (job.get("environment_variables") or {}).items()}
-    return Step(name, component, bindings, environment_variables=env)
+def _automl(planner: _Planner, node: Node, scope: _Scope, where: str) -> None:
+    settings_ = {k: v for k, v in node.doc.items()}
+    training_data = settings_.get("training_data")
 
+    def literal(value: Any, key: str) -> Any:
+        if isinstance(value, dict):
+            return {k: literal(v, f"{key}.{k}") for k, v in value.items()}
+        if isinstance(value, list):
+            return [literal(v, key) for v in value]
+        return planner.literal(planner.source(value, scope, f"{where} setting '{key}'"))
 
-def _automl_step(
-    name: str,
-    job: dict[str, Any],
-    base: Path,
-    inputs: Mapping[str, PipelineInput],
-    where: str,
-    time_budget: int | None,
-) -> Step:
-    settings = dict(job)
-    training_data = settings.get("training_data")
-    settings = _resolve_parent_literals(settings, inputs, where)
-    settings["training_data"] = training_data  # a port: resolved at run time like any input
-    stand_in = map_automl_node(settings, where, time_budget)
-    component = load_component(base / AUTOML_STAND_IN)
+    settings_ = literal(settings_, "")
+    settings_["training_data"] = training_data  # a port: resolved at run time like any input
+    stand_in = map_automl_node(settings_, where, planner.time_budget)
+    component = planner.loader.component_file(node.path.parent / AUTOML_STAND_IN)
+    if component is None:
+        raise MlopsError(f"{where}: the local AutoML stand-in {AUTOML_STAND_IN} is missing")
     for visible, actual in stand_in.outputs.items():
         if actual not in component.outputs:
             raise MlopsError(
                 f"{where}: stand-in {component.path.name} has no output '{actual}' for '{visible}'"
             )
-    return Step(name, component, dict(stand_in.inputs), dict(stand_in.outputs), automl=True)
+    bindings = {
+        name: planner.source(value, scope, f"{where} input '{name}'")
+        for name, value in stand_in.inputs.items()
+    }
+    for name in bindings:
+        if name not in component.inputs:
+            raise MlopsError(f"{where}: stand-in {component.path.name} has no input '{name}'")
+    step = Step(
+        scope.prefix + node.name,
+        component,
+        bindings,
+        node,
+        output_aliases=dict(stand_in.outputs),
+        automl=True,
+    )
+    planner.add_step(step, scope, {*component.outputs, *stand_in.outputs})
 
 
-def _check_bindings(steps: Mapping[str, Step], inputs: Mapping[str, PipelineInput]) -> None:
-    for step in steps.values():
-        for input_name, value in step.bindings.items():
-            where = f"job '{step.name}' input '{input_name}'"
-            if input_name not in step.component.inputs:
-                raise MlopsError(
-                    f"{where}: component {step.component.path.name} declares no such input"
-                )
-            bindings = embedded_bindings(value, where)
-            for binding in bindings:
-                _check_binding(binding, steps, inputs, where)
-            if not bindings and value is not None:
-                # A literal (including an AutoML setting mapped onto the stand-in): check it
-                # against the component's declaration now, before anything runs.
-                spec = step.component.inputs[input_name]
-                if spec.type not in PATH_TYPES:
-                    spec.coerce(value, where)
+def _sweep(planner: _Planner, node: Node, scope: _Scope, where: str) -> None:
+    from mlops.local.sweep import sweep_spec
+
+    component = _runnable(node, where)
+    step = Step(
+        scope.prefix + node.name,
+        component,
+        planner.inputs_of(node, scope, where),
+        node,
+        kind="sweep",
+        sweep=sweep_spec(node, where),
+    )
+    planner.add_step(step, scope, set(component.outputs))
 
 
-def _check_binding(
-    binding: Binding, steps: Mapping[str, Step], inputs: Mapping[str, PipelineInput], where: str
-) -> None:
-    if isinstance(binding, ParentInput) and binding.name not in inputs:
-        raise MlopsError(f"{where}: unknown pipeline input '{binding.name}'")
-    if isinstance(binding, JobOutput):
-        if binding.job not in steps:
-            raise MlopsError(f"{where}: unknown job '{binding.job}'")
-        if steps[binding.job].output_name(binding.output) is None:
-            raise MlopsError(f"{where}: job '{binding.job}' has no output '{binding.output}'")
-    if isinstance(binding, ParentOutput):
-        raise MlopsError(f"{where}: an input cannot read a pipeline output")
+Planner = Callable[[_Planner, Node, _Scope, str], None]
+PLANNERS: dict[str, Planner] = {
+    "command": _command,
+    "pipeline": _pipeline,
+    "automl": _automl,
+    "sweep": _sweep,
+}
 
 
-def order_steps(steps: Mapping[str, Step]) -> list[Step]:
-    """Steps in dependency order (YAML order among independent steps); a cycle is an error."""
-    ordered: list[Step] = []
-    state: dict[str, str] = {}  # name -> "visiting" | "done"
+def _top_inputs(body: PipelineBody, catalogue: Catalogue) -> dict[str, PipelineInput]:
+    """Top-level inputs; ``azureml:`` data references already resolved where they can be
+    (the run refuses one that cannot, unless ``--data`` replaces it)."""
+    from mlops.local import data
 
-    def visit(name: str, trail: list[str]) -> None:
-        if state.get(name) == "done":
-            return
-        if state.get(name) == "visiting":
-            cycle = trail[trail.index(name) :] + [name]
-            raise MlopsError(f"jobs form a cycle: {' -> '.join(cycle)}")
-        state[name] = "visiting"
-        for dependency in steps[name].dependencies():
-            visit(dependency, [*trail, name])
-        state[name] = "done"
-        ordered.append(steps[name])
-
-    for name in steps:
-        visit(name, [])
-    return ordered
+    found = {}
+    for name, spec in body.inputs.items():
+        value = spec.default
+        if spec.type in PATH_TYPES and isinstance(value, str) and value.startswith("azureml:"):
+            with contextlib.suppress(MlopsError):
+                value = data.resolve(value, catalogue, name)
+        found[name] = PipelineInput(name, spec.type, value)
+    return found
 
 
 def load_pipeline(
@@ -257,31 +358,56 @@ def load_pipeline(
     ``overrides`` replace pipeline input values here already, so that AutoML settings
     written as ``${{parent.inputs.x}}`` (mapped at load time) see them too.
     """
-    path = path.resolve()
-    raw = _read_yaml(path)
-    base = path.parent
-    assets = local_data_assets(base)
-    inputs = {n: _pipeline_input(n, v, base, assets) for n, v in (raw.get("inputs") or {}).items()}
-    for name, value in (overrides or {}).items():
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise MlopsError(f"pipeline file not found: {path}")
+    catalogue = repo_catalogue(path)
+    checked = check_pipeline_job(path, catalogue, settings.REPO_ROOT)
+    body = checked.raise_first()
+    inputs = _top_inputs(body, catalogue)
+    overrides = dict(overrides or {})
+    for name, value in overrides.items():
         if name not in inputs:
             known = ", ".join(sorted(inputs)) or "none"
             raise MlopsError(f"{path.name} has no input '{name}' (inputs: {known})")
         inputs[name] = PipelineInput(name, inputs[name].type, value)
-    steps: dict[str, Step] = {}
-    for name, job in raw["jobs"].items():
-        where = f"{path.name}: job '{name}'"
-        if not isinstance(job, dict):
-            raise MlopsError(f"{where}: expected a mapping")
-        kind = job.get("type", "command")
-        if kind == "command":
-            steps[name] = _command_step(name, job, base, where)
-        elif kind == "automl":
-            steps[name] = _automl_step(name, job, base, inputs, where, time_budget)
-        else:
-            raise MlopsError(f"{where}: job type '{kind}' cannot run locally")
-    _check_bindings(steps, inputs)
-    experiment = str(raw.get("experiment_name") or raw.get("display_name") or path.stem)
-    return Pipeline(path, experiment, inputs, order_steps(steps))
+    planner = _Planner(path, overrides, time_budget, checked.loader)
+    planner.top_values = {n: i.value for n, i in inputs.items()}
+    scope = _Scope("", {n: TopInput(n) for n in inputs})
+    for name, port in body.outputs.items():
+        if port.path:
+            scope.output_paths[name] = port.path
+    planner.body(body, scope)
+    steps = _order(planner.steps)
+    pipeline = Pipeline(
+        path,
+        body.experiment_name,
+        inputs,
+        steps,
+        outputs={k: v for k, v in scope.outputs.items() if isinstance(v, StepOutput)},
+        continue_on_step_failure=body.continue_on_step_failure,
+        catalogue=catalogue,
+    )
+    _check_literals(pipeline)
+    return pipeline
+
+
+def _order(steps: Mapping[str, Step]) -> list[Step]:
+    names = graph.order({n: s.dependencies() for n, s in steps.items()})
+    return [steps[n] for n in names]
+
+
+def _check_literals(pipeline: Pipeline) -> None:
+    """Literal values (AutoML settings mapped onto the stand-in included) against the input
+    they feed, now, before anything runs."""
+    for step in pipeline.steps:
+        for name, value in step.bindings.items():
+            spec = step.component.inputs.get(name)
+            if spec is None or spec.type in PATH_TYPES or value is None:
+                continue
+            if not isinstance(value, TopInput | StepOutput | Template):
+                spec.coerce(value, f"job '{step.name}' input '{name}'")
+    check_pipeline_values(pipeline, {n: i.value for n, i in pipeline.inputs.items()})
 
 
 def check_pipeline_values(pipeline: Pipeline, values: Mapping[str, Any]) -> None:
@@ -289,29 +415,55 @@ def check_pipeline_values(pipeline: Pipeline, values: Mapping[str, Any]) -> None
     that a bad ``--set``/``--seed`` stops the run before any step or MLflow run starts."""
     for step in pipeline.steps:
         for input_name, value in step.bindings.items():
-            spec = step.component.inputs[input_name]
-            binding = whole_binding(value, f"job '{step.name}' input '{input_name}'")
-            if spec.type in PATH_TYPES or not isinstance(binding, ParentInput):
+            spec = step.component.inputs.get(input_name)
+            if spec is None or spec.type in PATH_TYPES or not isinstance(value, TopInput):
                 continue
-            if values.get(binding.name) is not None:
-                where = f"pipeline input '{binding.name}' (job '{step.name}' input '{input_name}')"
-                spec.coerce(values[binding.name], where)
+            if values.get(value.name) is not None:
+                where = f"pipeline input '{value.name}' (job '{step.name}' input '{input_name}')"
+                spec.coerce(values[value.name], where)
+
+
+def resolve_source(
+    value: Any,
+    pipeline_values: Mapping[str, Any],
+    produced: Mapping[tuple[str, str], Path],
+    where: str,
+) -> Any:
+    """A source's value now: pipeline inputs from ``pipeline_values``, step outputs from
+    ``produced`` ((step, output) -> path)."""
+    if isinstance(value, TopInput):
+        return pipeline_values.get(value.name)
+    if isinstance(value, StepOutput):
+        return produced.get((value.step, value.output))
+    if isinstance(value, Template):
+        table = dict(value.parts)
+
+        def part(expr: Expr) -> str:
+            resolved = resolve_source(table[expr], pipeline_values, produced, where)
+            if resolved is None:
+                raise MlopsError(f"{where}: '{expr}' has no value")
+            return str(resolved)
+
+        return expressions.substitute(value.text, part)
+    return value
 
 
 def resolve_step_inputs(
-    step: Step, pipeline_values: Mapping[str, Any], produced: Mapping[tuple[str, str], Path]
+    step: Step,
+    pipeline_values: Mapping[str, Any],
+    produced: Mapping[tuple[str, str], Path],
+    resolve_path: Callable[[Any, str], Any] | None = None,
 ) -> dict[str, Any]:
     """Concrete values of every declared input of a step, checked against its declaration.
 
-    ``pipeline_values`` holds the pipeline inputs (after overrides); ``produced`` maps
-    (job, output name as bindings spell it) to the folder that job wrote. Unset optional
-    inputs are None.
+    ``resolve_path`` turns an ``azureml:`` data reference into a local path (the runner
+    passes the local data assets); unset optional inputs are None.
     """
     resolved: dict[str, Any] = {}
     for name, spec in step.component.inputs.items():
         where = f"job '{step.name}' input '{name}'"
         if name in step.bindings:
-            value = _resolve_value(step.bindings[name], pipeline_values, produced, where)
+            value = resolve_source(step.bindings[name], pipeline_values, produced, where)
         else:
             value = spec.default
         if value is None:
@@ -321,26 +473,14 @@ def resolve_step_inputs(
             continue
         if spec.type in PATH_TYPES:
             if isinstance(value, str) and value.startswith("azureml:"):
-                raise MlopsError(f"{where}: '{value}' exists only in Azure ML; give a local path")
+                if resolve_path is None:
+                    raise MlopsError(f"{where}: '{value}' exists only in Azure ML")
+                value = resolve_path(value, where)
             if not Path(value).exists():
                 raise MlopsError(f"{where}: path {value} does not exist")
         resolved[name] = spec.coerce(value, where)
     return resolved
 
 
-def _resolve_value(
-    value: Any,
-    pipeline_values: Mapping[str, Any],
-    produced: Mapping[tuple[str, str], Path],
-    where: str,
-) -> Any:
-    lookup: dict[Binding, Any] = {}
-    for binding in embedded_bindings(value, where):
-        if isinstance(binding, ParentInput):
-            lookup[binding] = pipeline_values.get(binding.name)
-        elif isinstance(binding, JobOutput):
-            lookup[binding] = produced.get((binding.job, binding.output))
-    whole = whole_binding(value, where)
-    if whole is not None:
-        return lookup.get(whole)
-    return interpolate(value, where, lookup) if lookup else value
+def output_spec(step: Step, name: str) -> OutputSpec:
+    return step.component.outputs[name]

@@ -8,19 +8,34 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from mlops import settings
+from mlops.amlspec import expressions
+from mlops.amlspec.expressions import Expr
+from mlops.amlspec.files import is_local, local_path
+from mlops.amlspec.ports import PATH_TYPES
+from mlops.amlspec.references import datastore_path
 from mlops.errors import MlopsError
+from mlops.local import data as data_assets
+from mlops.local import reuse, sweep
 from mlops.local.component import render_command
-from mlops.local.pipeline import Pipeline, Step, check_pipeline_values, resolve_step_inputs
+from mlops.local.environments import Environments, Runtime
+from mlops.local.pipeline import (
+    Pipeline,
+    Step,
+    check_pipeline_values,
+    load_pipeline,
+    resolve_step_inputs,
+)
 
 log = logging.getLogger(__name__)
 TAIL_LINES = 20
@@ -42,11 +57,14 @@ class StepResult:
     """What happened to one step."""
 
     name: str
-    state: str = "pending"  # pending | running | succeeded | failed | skipped
+    state: str = "pending"  # pending | running | succeeded | reused | failed | skipped
     seconds: float = 0.0
     log: Path | None = None
     mlflow_run_id: str | None = None
     cause: str | None = None
+    reused_from: str | None = None  # the MLflow run whose outputs a reused step took
+    trials: list[dict[str, Any]] = field(default_factory=list)  # sweep steps
+    best_trial: int | None = None
 
 
 @dataclass
@@ -59,6 +77,7 @@ class RunResult:
     tracking_uri: str
     steps: list[StepResult]
     outputs: dict[tuple[str, str], Path] = field(default_factory=dict)
+    pipeline_outputs: dict[str, Path] = field(default_factory=dict)
 
     @property
     def failed(self) -> StepResult | None:
@@ -171,11 +190,22 @@ def _tail(path: Path, lines: int = TAIL_LINES) -> list[str]:
     return path.read_text(errors="replace").splitlines()[-lines:]
 
 
-def _cause(tail: list[str], returncode: int | None) -> str:
+_MISSING_MODULE = re.compile(r"ModuleNotFoundError: No module named '([^']+)'")
+
+
+def _cause(tail: list[str], returncode: int | None, runtime: Runtime | None = None) -> str:
     """Why a step failed, in one line: its own ``error:`` line (the step scripts' contract
-    for errors a user can fix), else its last line and exit code, or the signal that
-    killed it. ``returncode`` None means the step never started; its log holds the reason."""
+    for errors a user can fix), a module its environment lacks, else its last line and
+    exit code, or the signal that killed it. ``returncode`` None means the step never
+    started; its log holds the reason."""
     lines = [line.strip() for line in tail if line.strip()]
+    missing = next((m for line in lines if (m := _MISSING_MODULE.search(line))), None)
+    if missing is not None and returncode and runtime is not None:
+        module = missing.group(1)
+        return (
+            f"environment {runtime.label} has no package providing module '{module}' "
+            f"(ModuleNotFoundError: No module named '{module}'); add it to its conda file"
+        )
     if returncode is None:
         return lines[-1] if lines else "the step did not start"
     if returncode < 0:
@@ -214,15 +244,104 @@ class _Tracking:
         self.client.set_terminated(run_id, "FINISHED" if ok else "FAILED")
 
 
+class _Run:
+    """One pipeline run in progress: what every step executor needs."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        values: dict[str, Any],
+        result: RunResult,
+        tracking: _Tracking,
+        parent: str,
+        base_env: Mapping[str, str],
+        display: Display,
+        reuse_results: bool,
+    ) -> None:
+        self.pipeline = pipeline
+        self.values = values
+        self.result = result
+        self.tracking = tracking
+        self.parent = parent
+        self.base_env = base_env
+        self.display = display
+        self.reuse_results = reuse_results
+        self.environments = Environments()
+
+    def resolve_path(self, value: Any, where: str) -> Path:
+        return data_assets.resolve(str(value), self.pipeline.catalogue, where)
+
+    def output_locations(self, step: Step, job_name: str, folder: Path) -> dict[str, Path]:
+        """Where each output goes: the path the spec gives (``${{name}}`` is the step's job
+        name, ``${{output_name}}`` the output's; datastore URIs map under $MLOPS_HOME), or
+        ``<run>/<step>/<output>``. Default output path on Azure:
+        ``azureml://datastores/${{default_datastore}}/paths/azureml/${{name}}/${{output_name}}``
+        (https://learn.microsoft.com/azure/machine-learning/how-to-manage-inputs-outputs-pipeline)."""
+        found: dict[str, Path] = {}
+        for name, spec in step.component.outputs.items():
+            template = step.output_paths.get(name) or spec.path
+            if not template:
+                found[name] = folder / name
+                continue
+            runtime = {"name": job_name, "output_name": name, "default_datastore": _DATASTORE}
+
+            def fill(expr: Expr, table: Mapping[str, str] = runtime, out: str = name) -> str:
+                if expr.scope != "runtime":
+                    raise MlopsError(f"job '{step.name}' output '{out}': {expr} in a path")
+                return table[expr.name]
+
+            text = expressions.substitute(template, fill)
+            store = datastore_path(text)
+            if store is not None:
+                found[name] = data_assets.datastore_root() / store[0] / store[1].strip("/")
+            elif is_local(text):
+                found[name] = local_path(step.node.path.parent, text)
+            else:
+                raise MlopsError(f"job '{step.name}' output '{name}': {text} is not local")
+        return found
+
+
+_DATASTORE = "workspaceblobstore"
+
+
+def _preflight(pipeline: Pipeline, values: dict[str, Any]) -> None:
+    """Resolve data references and check local paths of the pipeline now, so that a bad
+    one stops the run before any step or MLflow run starts."""
+    for name, spec in pipeline.inputs.items():
+        value = values.get(name)
+        if spec.type not in PATH_TYPES or value is None:
+            continue
+        where = f"{pipeline.path.name}: input '{name}'"
+        if isinstance(value, str) and value.startswith("azureml:"):
+            values[name] = data_assets.resolve(value, pipeline.catalogue, where)
+        elif not Path(value).exists():
+            raise MlopsError(f"{where}: path {value} does not exist")
+    for step in pipeline.steps:
+        for name, value in step.bindings.items():
+            if isinstance(value, str) and value.startswith("azureml:"):
+                where = f"job '{step.name}' input '{name}'"
+                step.bindings[name] = data_assets.resolve(value, pipeline.catalogue, where)
+
+
 def run_pipeline(
-    pipeline: Pipeline,
+    pipeline: Pipeline | Path,
     env: str = "dev",
     overrides: Mapping[str, Any] | None = None,
     data: Sequence[Path] | None = None,
     data_input: str = "raw_data",
     display: Display | None = None,
+    reuse: bool = True,
+    time_budget: int | None = None,
 ) -> RunResult:
-    """Run every step in order; stop at the first failure (logs and MLflow runs kept)."""
+    """Run a pipeline job (a loaded Pipeline, or the path of its YAML) on this machine.
+
+    The stable entry point for other areas (``mlops run``, the Azure DevOps twin's
+    ``az ml job create``). Steps run in dependency order; the first failure stops the run
+    unless the pipeline sets ``continue_on_step_failure`` (then only the steps that need a
+    failed step are skipped). Logs and MLflow runs are kept either way.
+    """
+    if not isinstance(pipeline, Pipeline):
+        pipeline = load_pipeline(Path(pipeline), time_budget=time_budget, overrides=overrides)
     display = display or SilentDisplay()
     values = pipeline_values(pipeline, overrides or {})
     check_pipeline_values(pipeline, values)
@@ -231,6 +350,8 @@ def run_pipeline(
         if data_input not in values:
             raise MlopsError(f"{pipeline.path.name} has no input '{data_input}' to bind --data to")
         data_plan = plan_data([Path(p) for p in data])
+        values[data_input] = None  # replaced by the staged data below
+    _preflight(pipeline, values)
 
     tracking = _Tracking(env, pipeline.experiment_name)
     commit = git_commit()
@@ -263,68 +384,227 @@ def run_pipeline(
         }
         if commit:
             base_env["GIT_COMMIT"] = commit
+        run = _Run(pipeline, values, result, tracking, parent, base_env, display, reuse)
+        stopped: set[str] = set()
         for step, step_result in zip(pipeline.steps, result.steps, strict=True):
-            _run_step(step, step_result, values, result, tracking, parent, base_env, display)
-            if step_result.state == "failed":
+            if any(dependency in stopped for dependency in step.dependencies()):
+                step_result.state = "skipped"
+                stopped.add(step.name)
+                continue
+            EXECUTORS[step.kind](run, step, step_result)
+            if step_result.state != "failed":
+                continue
+            stopped.add(step.name)
+            if not pipeline.continue_on_step_failure:
                 for later in result.steps:
                     if later.state == "pending":
                         later.state = "skipped"
                 return result
-        ok = True
+        for visible, source in pipeline.outputs.items():
+            if (source.step, source.output) in result.outputs:
+                result.pipeline_outputs[visible] = result.outputs[(source.step, source.output)]
+        ok = result.failed is None
         return result
     finally:
         tracking.finish(parent, ok)
 
 
-def _run_step(
+def _run_command(run: _Run, step: Step, step_result: StepResult) -> None:
+    """A command step (or the AutoML stand-in): reused when nothing changed, else run."""
+    outputs = _execute(run, step, step_result, run.parent, run.result.run_dir / step.name)
+    if outputs is not None:
+        _publish(run, step, outputs)
+
+
+def _publish(run: _Run, step: Step, outputs: Mapping[str, Path]) -> None:
+    for name, folder in outputs.items():
+        run.result.outputs[(step.name, name)] = folder
+    for visible, actual in step.output_aliases.items():
+        run.result.outputs[(step.name, visible)] = outputs[actual]
+
+
+def _execute(
+    run: _Run,
     step: Step,
     step_result: StepResult,
-    values: Mapping[str, Any],
-    result: RunResult,
-    tracking: _Tracking,
     parent: str,
-    base_env: Mapping[str, str],
-    display: Display,
-) -> None:
-    logs = result.run_dir / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
+    folder: Path,
+    reuse_allowed: bool = True,
+) -> dict[str, Path] | None:
+    """Run one component invocation as a child MLflow run; its outputs, or None on failure."""
+    logs = run.result.run_dir / "logs"
     step_result.log = logs / f"{step.name}.log"
-    outputs = {name: result.run_dir / step.name / name for name in step.component.outputs}
-    child = tracking.start(step.name, {"component": step.component.name}, parent=parent)
+    step_result.log.parent.mkdir(parents=True, exist_ok=True)
+    child = run.tracking.start(step.name, {"component": step.component.name}, parent=parent)
     step_result.mlflow_run_id = child
     step_result.state = "running"
-    display.step_started(step_result)
+    run.display.step_started(step_result)
     started = time.monotonic()
     returncode: int | None = None
+    reused: str | None = None
+    runtime: Runtime | None = None
+    outputs: dict[str, Path] = {}
+    key: str | None = None
     try:
-        inputs = resolve_step_inputs(step, values, result.outputs)
-        argv = render_command(step.component, inputs, outputs)
-        for folder in outputs.values():
-            folder.mkdir(parents=True, exist_ok=True)
-        env = {**base_env, **step.environment_variables, "MLFLOW_RUN_ID": child}
-        log.debug("%s: %s", step.name, " ".join(argv))
-        with step_result.log.open("w") as sink:
-            sink.write(f"$ {' '.join(argv)}\n")
-            sink.flush()
-            returncode = subprocess.run(
-                argv, cwd=step.component.code, env=env, stdout=sink, stderr=subprocess.STDOUT
-            ).returncode
+        where = f"job '{step.name}'"
+        inputs = resolve_step_inputs(step, run.values, run.result.outputs, run.resolve_path)
+        runtime = run.environments.runtime(step.environment, where)
+        outputs = run.output_locations(step, child, folder)
+        key = reuse.key(step, inputs, f"{runtime.label} {runtime.python}")
+        earlier = reuse.lookup(key) if key and run.reuse_results and reuse_allowed else None
+        if earlier is not None:
+            outputs, reused = earlier
+            with step_result.log.open("w") as sink:
+                sink.write(f"reused the outputs of run {reused}: nothing changed\n")
+            returncode = 0
+        else:
+            returncode = _subprocess(run, step, step_result.log, inputs, outputs, runtime, child)
     except (MlopsError, OSError) as exc:  # bad input value, or the command cannot start
         with step_result.log.open("a") as sink:
             sink.write(f"error: {exc}\n" if isinstance(exc, OSError) else f"{exc}\n")
     finally:
         step_result.seconds = time.monotonic() - started
         succeeded = returncode == 0
-        step_result.state = "succeeded" if succeeded else "failed"
-        tracking.finish(child, succeeded)
+        step_result.state = ("reused" if reused else "succeeded") if succeeded else "failed"
+        if reused:
+            step_result.reused_from = reused
+            run.tracking.client.set_tag(child, "reused_from", reused)
+        run.tracking.finish(child, succeeded)
         tail = _tail(step_result.log)
         if not succeeded:
-            step_result.cause = _cause(tail, returncode)
+            step_result.cause = _cause(tail, returncode, runtime)
         if step_result.log.exists():
-            tracking.client.log_artifact(child, str(step_result.log), "logs")
-        display.step_finished(step_result, tail if not succeeded else [])
-    if succeeded:
-        for name, folder in outputs.items():
-            result.outputs[(step.name, name)] = folder
-        for visible, actual in step.output_aliases.items():
-            result.outputs[(step.name, visible)] = outputs[actual]
+            run.tracking.client.log_artifact(child, str(step_result.log), "logs")
+        run.display.step_finished(step_result, tail if not succeeded else [])
+    if not succeeded:
+        return None
+    if key and not reused:
+        reuse.remember(key, outputs, child)
+    return outputs
+
+
+def _subprocess(
+    run: _Run,
+    step: Step,
+    log_path: Path,
+    inputs: Mapping[str, Any],
+    outputs: Mapping[str, Path],
+    runtime: Runtime,
+    child: str,
+    timeout: float | None = None,
+) -> int:
+    argv = render_command(step.component, inputs, outputs, runtime.python)
+    for name, path in outputs.items():
+        kind = step.component.outputs[name].type
+        (path.parent if kind == "uri_file" else path).mkdir(parents=True, exist_ok=True)
+    env = {**run.base_env, **step.environment_variables, "MLFLOW_RUN_ID": child}
+    if runtime.isolated:
+        # Only what the environment declares: its own interpreter first on PATH, no paths
+        # inherited from the project's interpreter.
+        env.pop("PYTHONPATH", None)
+        env.pop("PYTHONHOME", None)
+        env["VIRTUAL_ENV"] = str(runtime.bin.parent)
+        env["PATH"] = f"{runtime.bin}{os.pathsep}{env.get('PATH', '')}"
+    cwd = step.component.code
+    if cwd is None:  # no code snapshot: the command runs in an empty folder, as on Azure
+        cwd = run.result.run_dir / ".empty" / step.name
+        cwd.mkdir(parents=True, exist_ok=True)
+    log.debug("%s: %s", step.name, " ".join(argv))
+    with log_path.open("w") as sink:
+        sink.write(f"$ {' '.join(argv)}\n")
+        sink.flush()
+        try:
+            return subprocess.run(
+                argv, cwd=cwd, env=env, stdout=sink, stderr=subprocess.STDOUT, timeout=timeout
+            ).returncode
+        except subprocess.TimeoutExpired:
+            sink.write(f"error: the trial ran longer than its trial_timeout ({timeout:g} s)\n")
+            return 124
+
+
+def _run_sweep(run: _Run, step: Step, step_result: StepResult) -> None:
+    """A sweep node: each trial is a child run of the sweep's run; the best trial's outputs
+    become the sweep's outputs (Azure ML: the sweep node's outputs are the best trial's)."""
+    spec = step.sweep
+    assert spec is not None
+    sweep_run = run.tracking.start(step.name, {"sweep": "true"}, parent=run.parent)
+    step_result.mlflow_run_id = sweep_run
+    step_result.state = "running"
+    run.display.step_started(step_result)
+    started = time.monotonic()
+    scores: list[tuple[int, float | None]] = []
+    done: dict[int, dict[str, Path]] = {}
+    params = sweep.trials(spec)
+    quiet = SilentDisplay()
+    for index, trial in enumerate(params):
+        if spec.timeout is not None and time.monotonic() - started > spec.timeout:
+            log.warning("%s: limits.timeout reached after %d trials", step.name, index)
+            break
+        try:
+            coerced = {
+                n: step.component.inputs[n].coerce(v, f"{step.name} search_space.{n}")
+                for n, v in trial.items()
+            }
+        except MlopsError as exc:
+            step_result.cause = str(exc)
+            break
+        trial_step = replace(
+            step, name=f"{step.name}/trial_{index}", bindings={**step.bindings, **coerced}
+        )
+        trial_result = StepResult(trial_step.name)
+        saved = run.display
+        run.display = quiet
+        try:
+            outputs = _execute(
+                run, trial_step, trial_result, sweep_run, run.result.run_dir / trial_step.name
+            )
+        finally:
+            run.display = saved
+        metric = None
+        if outputs is not None and trial_result.mlflow_run_id:
+            trial_run = run.tracking.client.get_run(trial_result.mlflow_run_id)
+            metric = trial_run.data.metrics.get(spec.metric)
+            for name, value in coerced.items():
+                run.tracking.client.log_param(trial_result.mlflow_run_id, name, value)
+            done[index] = outputs
+        step_result.trials.append(
+            {"params": coerced, spec.metric: metric, "state": trial_result.state}
+        )
+        scores.append((index, metric))
+    winner = sweep.best(scores, spec.goal)
+    step_result.seconds = time.monotonic() - started
+    logs = run.result.run_dir / "logs"
+    step_result.log = logs / f"{step.name}.log"
+    step_result.log.parent.mkdir(parents=True, exist_ok=True)
+    lines = [
+        f"trial {i}: {t['params']} {spec.metric}={t[spec.metric]} ({t['state']})"
+        for i, t in enumerate(step_result.trials)
+    ]
+    if winner is None:
+        step_result.state = "failed"
+        step_result.cause = step_result.cause or (
+            f"no trial of {len(step_result.trials)} reported the primary metric '{spec.metric}'"
+        )
+        lines.append(f"error: {step_result.cause}")
+    else:
+        step_result.state = "succeeded"
+        step_result.best_trial = winner
+        best_value = scores[[i for i, _ in scores].index(winner)][1]
+        run.tracking.client.log_param(sweep_run, "best_trial", winner)
+        run.tracking.client.log_metric(sweep_run, spec.metric, float(best_value))
+        for name, value in step_result.trials[winner]["params"].items():
+            run.tracking.client.log_param(sweep_run, name, value)
+        lines.append(f"best: trial {winner} ({spec.goal} {spec.metric}={best_value})")
+        _publish(run, step, done[winner])
+    step_result.log.write_text("\n".join(lines) + "\n")
+    run.tracking.finish(sweep_run, winner is not None)
+    tail = _tail(step_result.log)
+    run.display.step_finished(step_result, tail if winner is None else [])
+
+
+# Job type -> executor. Planned steps are command or sweep (AutoML runs its stand-in as a
+# command; pipeline components are flattened); a new job type adds one entry here.
+EXECUTORS: dict[str, Callable[[_Run, Step, StepResult], None]] = {
+    "command": _run_command,
+    "sweep": _run_sweep,
+}

@@ -128,7 +128,9 @@ def test_local_and_azure_loaders_agree_on_component_interfaces(aml: Any) -> None
         assert {n: i.type for n, i in azure.inputs.items()} == {
             n: i.type for n, i in local.inputs.items()
         }, path.name
-        assert {n: o.type for n, o in azure.outputs.items()} == dict(local.outputs), path.name
+        assert {n: o.type for n, o in azure.outputs.items()} == {
+            n: o.type for n, o in local.outputs.items()
+        }, path.name
 
 
 def test_data_asset(aml: Any) -> None:

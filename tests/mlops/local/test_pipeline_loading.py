@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from mlops.amlspec.expressions import Expr, ExpressionError, find, parse
 from mlops.errors import MlopsError
-from mlops.local.bindings import JobOutput, ParentInput, embedded_bindings, parse_expression
 from mlops.local.component import load_component, render_command
 from mlops.local.pipeline import load_pipeline, resolve_step_inputs
 from mlops.local.runner import pipeline_values, plan_data, stage_data
@@ -44,14 +44,17 @@ def test_step_inputs_resolve_from_parent_and_job_outputs(toy: Path, tmp_path: Pa
 
 
 def test_binding_expressions_parse() -> None:
-    assert parse_expression("parent.inputs.seed", "x") == ParentInput("seed")
-    assert parse_expression("parent.jobs.prep.outputs.train_data", "x") == JobOutput(
-        "prep", "train_data"
+    assert parse("parent.inputs.seed") == Expr("parent", "seed", section="inputs")
+    assert parse("parent.jobs.prep.outputs.train_data") == Expr(
+        "job", "train_data", section="outputs", job="prep"
     )
     text = "a ${{parent.inputs.x}} b ${{ parent.jobs.j.outputs.o }}"
-    assert embedded_bindings(text, "x") == [ParentInput("x"), JobOutput("j", "o")]
-    with pytest.raises(MlopsError, match=r"where: unsupported binding '\$\{\{parent.foo\}\}'"):
-        parse_expression("parent.foo", "where")
+    assert list(find(text)) == [
+        Expr("parent", "x", section="inputs"),
+        Expr("job", "o", section="outputs", job="j"),
+    ]
+    with pytest.raises(ExpressionError, match=r"'\$\{\{parent.foo\}\}' is not an Azure ML"):
+        parse("parent.foo")
 
 
 @pytest.mark.parametrize(
@@ -60,27 +63,28 @@ def test_binding_expressions_parse() -> None:
         (
             "${{parent.jobs.make.outputs.numbers}}",
             "${{parent.jobs.maker.outputs.numbers}}",
-            "job 'total' input 'numbers': unknown job 'maker'",
+            r"jobs.total.inputs.numbers: \$\{\{parent.jobs.maker.outputs.numbers\}\}: there is no "
+            r"job 'maker' \(jobs: make, total\)",
         ),
         (
             "${{parent.jobs.make.outputs.numbers}}",
             "${{parent.jobs.make.outputs.nums}}",
-            "job 'total' input 'numbers': job 'make' has no output 'nums'",
+            r"job 'make' has no output 'nums' \(make.yml has: numbers\)",
         ),
         (
             "scale: ${{parent.inputs.scale}}",
             "scale: ${{parent.inputs.scal}}",
-            "job 'total' input 'scale': unknown pipeline input 'scal'",
+            r"the pipeline declares no input 'scal' \(has: n, raw_data, scale\)",
         ),
         (
             "scale: ${{parent.inputs.scale}}",
             "scael: ${{parent.inputs.scale}}",
-            "job 'total' input 'scael': component total.yml declares no such input",
+            "jobs.total.inputs.scael: total.yml declares no input 'scael'",
         ),
-        ("scale: ${{parent.inputs.scale}}", "scale: 11", r"11.0 is above the maximum 10"),
-        ("./components/make.yml", "./components/nope.yml", "component file not found"),
-        ("./components/make.yml", "azureml:toy_make:1", "lives in Azure ML; reference a local"),
-        ("type: command\n    component: ./components/make.yml", "type: sweep", "'sweep' cannot"),
+        ("scale: ${{parent.inputs.scale}}", "scale: 11", r"jobs.total.inputs.scale: 11.0 is above"),
+        ("./components/make.yml", "./components/nope.yml", r"component: './components/nope.yml'"),
+        ("./components/make.yml", "azureml:toy_mak:1", "component 'toy_mak' is not defined"),
+        ("type: command\n    component: ./components/make.yml", "type: parallel", "'parallel'"),
     ],
     ids=[
         "unknown-job",
@@ -108,14 +112,14 @@ def test_a_dependency_cycle_is_refused(toy: Path, tmp_path: Path) -> None:
         "n: ${{parent.inputs.n}}\n      raw: ${{parent.jobs.total.outputs.result}}",
     )
     # "raw" twice in a mapping: YAML keeps the last, so make now reads total's output.
-    with pytest.raises(MlopsError, match="jobs form a cycle: total -> make -> total"):
+    with pytest.raises(MlopsError, match="jobs form a dependency cycle: total -> make -> total"):
         load_pipeline(path)
 
 
 def test_not_a_pipeline_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "p.yml"
     path.write_text("type: command\ncommand: echo\n")
-    with pytest.raises(MlopsError, match=r"p.yml: not a pipeline job"):
+    with pytest.raises(MlopsError, match=r"p.yml:1: not a pipeline job"):
         load_pipeline(path)
     with pytest.raises(MlopsError, match="pipeline file not found"):
         load_pipeline(tmp_path / "missing.yml")
@@ -153,14 +157,14 @@ def test_component_refusals(tmp_path: Path) -> None:
     (tmp_path / "src").mkdir()
     bad = tmp_path / "c.yml"
     bad.write_text("type: command\ncode: src\ncommand: python x.py\ninputs:\n  a: {type: strng}\n")
-    with pytest.raises(MlopsError, match="input 'a' has unsupported type 'strng'"):
+    with pytest.raises(MlopsError, match="inputs.a: unsupported type 'strng'"):
         load_component(bad)
     bad.write_text("type: command\ncode: nowhere\ncommand: python x.py\n")
-    with pytest.raises(MlopsError, match="code folder .*nowhere does not exist"):
+    with pytest.raises(MlopsError, match="code: 'nowhere' does not exist"):
         load_component(bad)
     bad.write_text("type: command\ncode: src\ncommand: python x.py ${{inputs.b}}\n")
-    with pytest.raises(MlopsError, match="command references undeclared input 'b'"):
-        render_command(load_component(bad), {}, {})
+    with pytest.raises(MlopsError, match=r"c.yml:3: command uses \$\{\{inputs.b\}\} but inputs:"):
+        load_component(bad)
 
 
 @pytest.mark.parametrize(
