@@ -69,8 +69,10 @@ def read_table(path: Path, features: tuple[str, ...]) -> Table:
     if raw:
         frames.append(_read_raw_trips(raw, features))
     merged = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    labels = merged[LABEL].to_numpy("float64") if LABEL in merged else None
-    predictions = merged[PREDICTION].to_numpy("float64") if PREDICTION in merged else None
+    labels, predictions = (
+        merged[name].to_numpy("float64") if all(name in f for f in frames) else None
+        for name in (LABEL, PREDICTION)
+    )
     log.info("read %s rows from %d files under %s", f"{len(merged):,}", len(files), path)
     return Table(merged[list(features)], labels, predictions, files)
 

@@ -63,17 +63,22 @@ def monitor(
             f"{target_path}: nothing collected yet for {env} (serve with `mlops serve --env "
             f"{env}` or pass --target)"
         )
+    target_table = read_table(target_path, spec.features)  # bad input fails before anything
+    baseline_table = read_table(baseline, spec.features) if baseline is not None else None
     lineage = None
     if baseline is None or model_dir is None:
-        try:
+        if _has_store(env):
             lineage = served_lineage(env)
-        except MlopsError:
-            if baseline is None:
-                raise
+        elif baseline is None:
+            raise MlopsError(
+                f"no model registered for {env} yet ({settings.tracking_uri(_store(env))}): "
+                "train one (`mlops train`) or pass --baseline"
+            )
+        else:
             log.warning("no model served in %s: prediction drift needs --model-dir", env)
     baseline_path = baseline or training_split(lineage)  # type: ignore[arg-type]
-    target_table = read_table(target_path, spec.features)
-    baseline_table = read_table(baseline_path, spec.features)
+    if baseline_table is None:
+        baseline_table = read_table(baseline_path, spec.features)
     if target_table.rows < MIN_RELIABLE_ROWS:
         log.warning(
             "target has %d rows: below %d the drift thresholds flag sampling noise",
@@ -89,6 +94,16 @@ def monitor(
     results = compute(spec, baseline_table.features, target_table.features, base_pred, tgt_pred)
     return MonitorRun(spec, baseline_table, target_table, baseline_path, target_path,
                       lineage, base_pred, tgt_pred, results)  # fmt: skip
+
+
+def _store(env: str) -> str:
+    """The store the served model of ``env`` comes from (model_source.served_model)."""
+    return env if env == "dev" else settings.REGISTRY
+
+
+def _has_store(env: str) -> bool:
+    """Whether that store exists: looking a model up in a missing one would create it."""
+    return (settings.store_dir(_store(env)) / "mlflow.db").is_file()
 
 
 def _complete(frame: pd.DataFrame) -> pd.DataFrame:
