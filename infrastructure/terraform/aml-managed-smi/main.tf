@@ -79,10 +79,10 @@ locals {
     compute-blob-contributor = { principal = "compute", role = "Storage Blob Data Contributor", scope = "resource_group" }
     compute-secrets-user     = { principal = "compute", role = "Key Vault Secrets User", scope = "resource_group" }
     # Jobs pull their environment images from the workspace registry as the compute identity.
-    compute-acr-pull         = { principal = "compute", role = "AcrPull", scope = "container_registry" }
-    workspace-ai-admin       = { principal = "workspace", role = "Azure AI Administrator", scope = "resource_group" }
-    workspace-blob           = { principal = "workspace", role = "Storage Blob Data Contributor", scope = "storage" }
-    workspace-file           = { principal = "workspace", role = "Storage File Data Privileged Contributor", scope = "storage" }
+    compute-acr-pull   = { principal = "compute", role = "AcrPull", scope = "container_registry" }
+    workspace-ai-admin = { principal = "workspace", role = "Azure AI Administrator", scope = "resource_group" }
+    workspace-blob     = { principal = "workspace", role = "Storage Blob Data Contributor", scope = "storage" }
+    workspace-file     = { principal = "workspace", role = "Storage File Data Privileged Contributor", scope = "storage" }
   }
 
   principals = {
@@ -177,8 +177,8 @@ resource "azurerm_storage_account" "this" {
   public_network_access_enabled   = length(var.allowed_ip_ranges) > 0 ? true : local.public_access
   local_user_enabled              = false
   # The workspace reaches its system datastores with identities (systemDatastoresAuthMode).
-  shared_access_key_enabled       = false
-  tags                            = local.tags
+  shared_access_key_enabled = false
+  tags                      = local.tags
 
   network_rules {
     default_action = var.private_networking_enabled ? "Deny" : "Allow"
@@ -254,10 +254,10 @@ resource "azurerm_container_registry" "this" {
   # Off on purpose: a quarantined image is unpullable until a scanner marks it passed, and
   # nothing here releases Azure ML's environment images (Defender for Containers scans pushed
   # images without quarantine). Pair it with a releasing scanner before turning it on.
-  quarantine_policy_enabled     = false
-  retention_policy_in_days      = 7
-  trust_policy_enabled          = true
-  tags                          = local.tags
+  quarantine_policy_enabled = false
+  retention_policy_in_days  = 7
+  trust_policy_enabled      = true
+  tags                      = local.tags
 }
 
 # The workspace through azapi, as the Azure Verified Module does: azurerm 4.20.0's
