@@ -87,6 +87,10 @@ def make_credential(env: Mapping[str, str] | None = None) -> Any:
 
 def ml_client(ref: WorkspaceRef, credential: Any | None = None) -> Any:
     """An ``MLClient`` for the workspace (imports the SDK only when called)."""
+    if os.environ.get("MLOPS_AZURE_EMULATOR"):  # inside `mlops ado run`: the emulated Azure
+        from mlops.ado.az.sdk import client
+
+        return client(ref.workspace, resource_group=ref.resource_group)
     from azure.ai.ml import MLClient
 
     return MLClient(
@@ -95,3 +99,14 @@ def ml_client(ref: WorkspaceRef, credential: Any | None = None) -> Any:
         resource_group_name=ref.resource_group,
         workspace_name=ref.workspace,
     )
+
+
+def registry_ml_client(registry_name: str, credential: Any | None = None) -> Any:
+    """An ``MLClient`` bound to an Azure ML registry, through the same seam as ``ml_client``."""
+    if os.environ.get("MLOPS_AZURE_EMULATOR"):
+        from mlops.ado.az.sdk import client
+
+        return client(registry=registry_name)
+    from azure.ai.ml import MLClient
+
+    return MLClient(credential=credential or make_credential(), registry_name=registry_name)
