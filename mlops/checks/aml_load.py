@@ -66,9 +66,21 @@ def _load_schedule(path: Path) -> Any:
     JobSchedule, and only builds the REST body of a MonitorSchedule (its _validate is
     not implemented)."""
     from azure.ai.ml.entities import MonitorSchedule
-    from azure.ai.ml.entities._load_functions import load_schedule
+    from azure.ai.ml.entities._load_functions import (
+        _load_common_raising_marshmallow_error,
+        _try_load_yaml_dict,
+        load_schedule,
+    )
 
-    entity = load_schedule(path)
+    try:
+        entity = load_schedule(path)
+    except NotImplementedError:
+        # load_common (_load_functions.py) reports a schema error through
+        # _create_schema_for_validation, which MonitorSchedule lacks: load it again
+        # without that step to raise the marshmallow error itself.
+        data = _try_load_yaml_dict(path)
+        _load_common_raising_marshmallow_error(MonitorSchedule, data, str(path), [])
+        raise
     if isinstance(entity, MonitorSchedule):
         entity._to_rest_object()
         return None
