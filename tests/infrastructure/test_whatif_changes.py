@@ -1,4 +1,4 @@
-"""The Bicep deploy stage refuses a what-if that differs from the approved one (issue 14, item 7)."""
+"""The Bicep deploy refuses a what-if that differs from the approved one (issue 14, item 7)."""
 
 from __future__ import annotations
 
@@ -24,8 +24,9 @@ def _load() -> Any:
 
 whatif = _load()
 
-KV = "/subscriptions/0/resourceGroups/rg-taxifare-0001dev/providers/Microsoft.KeyVault/vaults/kv-x"
-ST = "/subscriptions/0/resourceGroups/rg-taxifare-0001dev/providers/Microsoft.Storage/storageAccounts/st"
+RG = "/subscriptions/0/resourceGroups/rg-taxifare-0001dev/providers"
+KV = f"{RG}/Microsoft.KeyVault/vaults/kv-taxifare-0001dev"
+ST = f"{RG}/Microsoft.Storage/storageAccounts/sttaxifare0001dev"
 
 
 def result(*changes: dict[str, Any]) -> dict[str, Any]:
