@@ -62,7 +62,13 @@ def submit(
 
     Ctrl-C while following detaches: the job keeps running; the command says how to reattach.
     """
+    import logging
+
     from mlops.azure.submit.run import Submission, SubmitRequest
+
+    # azure-identity and azure-core log each credential probe and HTTP call at INFO; the
+    # command says what matters itself.
+    logging.getLogger("azure").setLevel(logging.WARNING)
 
     request = SubmitRequest(
         trainer=trainer,

@@ -95,11 +95,10 @@ class RichJobDisplay:
 
 
 def step_statuses(client: Any, name: str) -> dict[str, str]:
-    """Status of each step's child job, by step name."""
-    return {
-        str(child.display_name): str(child.status)
-        for child in client.jobs.list(parent_job_name=name)
-    }
+    """Status of each step's child job, by step name. The SDK yields None for a child it
+    cannot parse (operations/_run_operations.py:_translate_from_rest_object); skipped."""
+    children = client.jobs.list(parent_job_name=name)
+    return {str(c.display_name): str(c.status) for c in children if c is not None}
 
 
 def follow(

@@ -196,6 +196,11 @@ class Submission:
             ) from None
 
         submitted = self._submit(client, loaded, target)
+        if submitted.name and submitted.name != loaded.name:
+            # Azure keeps the name it was given; believe the service's answer all the same.
+            log.warning("job %s was created as %s", loaded.name, submitted.name)
+            loaded.name = str(submitted.name)
+            self.summary.update(job=loaded.name, reattach=reattach_command(loaded.name, target))
         url = submitted.studio_url
         self.summary.update(status=str(submitted.status), studio_url=url)
         self.say(f"submitted job {loaded.name}: {url or 'see Azure ML studio'}")
@@ -232,7 +237,6 @@ class Submission:
                 f"az ml job download --name {loaded.name} --all --resource-group "
                 f"{ref.resource_group} --workspace-name {ref.workspace}"
             )
-        self.say(f"job {loaded.name}: {status}")
         self._verdict(client, loaded, target)
         self._write()
         return SubmitResult(self.summary)
