@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from mlops.checks import ado_schema, ado_scripts, ado_templates, ado_variables
+from mlops.checks import ado_compile, ado_schema, ado_scripts, ado_templates, ado_variables
 from mlops.checks.ado_model import AdoProject, discover
 from mlops.checks.findings import Finding
 
@@ -45,4 +45,6 @@ def check(root: Path, wanted: Callable[[str], bool] = lambda rel: True) -> list[
     findings += _syntax_and_schema(project, wanted)
     findings += ado_scripts.check_scripts(project, wanted)
     findings += ado_scripts.check_continue_on_error(project)
+    # The twin's expander compiles what the rules above passed (one model of the language).
+    findings += ado_compile.check(project, {f.path for f in findings if f.rule.startswith("ado-")})
     return findings
