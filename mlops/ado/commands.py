@@ -81,7 +81,8 @@ def run(
     if failed is not None:
         job, step = failed
         raise MlopsError(
-            f"job {job.stage}.{job.name}: step '{step.display}' failed: {step.reason} (log: {step.log})"
+            f"job {job.stage}.{job.name}: step '{step.display}' failed: {step.reason} "
+            f"(log: {step.log})"
         )
     if record.result != "Succeeded":
         raise typer.Exit(1)
@@ -116,7 +117,8 @@ def state(
     for name, registry in snapshot["registries"].items():
         for model, versions in registry["models"].items():
             typer.echo(
-                f"registry {name}: model {model}: versions {', '.join(str(v['version']) for v in versions)}"
+                f"registry {name}: model {model}: versions "
+                + ", ".join(str(v["version"]) for v in versions)
             )
 
 

@@ -62,7 +62,8 @@ class RichDisplay:
         for issue in step.issues:
             colour = "red" if issue.get("type") == "error" else "yellow"
             self.console.print(
-                f"      [{colour}]{escape(issue.get('type', ''))}: {escape(issue.get('message', ''))}[/]"
+                f"      [{colour}]{escape(issue.get('type', ''))}: "
+                f"{escape(issue.get('message', ''))}[/]"
             )
         if step.result == "Failed" and tail:
             self.console.print(f"      [dim]last lines of {escape(step.log or 'the step')}:[/]")

@@ -259,7 +259,8 @@ def check_supported(plan_: Plan) -> None:
                         raise AdoError(
                             node.file,
                             node.line,
-                            f"AzureCLI@2 scriptType {inputs.get('scriptType')!r}: only bash is emulated",
+                            f"AzureCLI@2 scriptType {inputs.get('scriptType')!r}: "
+                            "only bash is emulated",
                         )
                 if node.get("target"):
                     raise AdoError(node.file, node.line, "step target (containers) is not emulated")
@@ -336,7 +337,8 @@ class Runner:
         )
         if ref is None:
             raise MlopsError(
-                f"--pr-changed: the target branch {target} (or origin/{target}) does not exist in {self.root}"
+                f"--pr-changed: the target branch {target} (or origin/{target}) "
+                f"does not exist in {self.root}"
             )
         changed = (_git(self.root, "diff", "--name-only", f"{ref}...HEAD") or "").splitlines()
         for path in self.options.pr_changed:
@@ -344,7 +346,8 @@ class Runner:
             if rel not in changed:
                 raise MlopsError(
                     f"--pr-changed {rel}: HEAD does not change it against {ref} "
-                    f"(changed: {', '.join(changed) or 'nothing'}); commit the pull request's change first"
+                    f"(changed: {', '.join(changed) or 'nothing'}); "
+                    "commit the pull request's change first"
                 )
         source = _git(self.root, "rev-parse", "--abbrev-ref", "HEAD") or "pr"
         return {
@@ -440,9 +443,8 @@ class Runner:
                 return all(r in OK_RESULTS for r in chosen)
             if name == "failed":
                 return any(r == "Failed" for r in chosen)
-            if name in ("succeededorfailed", "always"):
-                return True
-            return False  # canceled(): nothing is canceled here
+            # canceled(): nothing is canceled here
+            return name in ("succeededorfailed", "always")
 
         return status
 
@@ -611,7 +613,8 @@ class Runner:
 
     def _run_step(self, state: _JobState, step: Step) -> None:
         node = step.node
-        record = StepRecord(step.display, step.name, step.where)
+        # Macros in display names are replaced like everywhere else in a step.
+        record = StepRecord(state.variables.expand(step.display), step.name, step.where)
         state.record.steps.append(record)
         if str(node.get("enabled", "true")).lower() == "false":
             record.result, record.reason = "Skipped", "enabled: false"
@@ -866,7 +869,8 @@ class Runner:
                     record.issues.append(
                         {
                             "type": "warning",
-                            "message": f"output variable {name} set by a step without a name: not readable by other jobs",
+                            "message": f"output variable {name} set by a step without a "
+                            "name: not readable by other jobs",
                         }
                     )
                     return None

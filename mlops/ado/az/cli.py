@@ -33,18 +33,39 @@ COMMANDS: dict[str, list[str]] = {
     "extension list": [],
     "ml workspace show": NAMED,
     "ml compute show": NAMED,
-    "ml compute create": [*NAMED, "--type/-t", "--size", "--min-instances", "--max-instances",
-                          "--idle-time-before-scale-down", "--identity-type", "--user-assigned-identities",
-                          "--file/-f", "--set+"],
-    "ml compute update": [*NAMED, "--min-instances", "--max-instances", "--idle-time-before-scale-down",
-                          "--identity-type", "--user-assigned-identities"],
+    "ml compute create": [
+        *NAMED,
+        "--type/-t",
+        "--size",
+        "--min-instances",
+        "--max-instances",
+        "--idle-time-before-scale-down",
+        "--identity-type",
+        "--user-assigned-identities",
+        "--file/-f",
+        "--set+",
+    ],
+    "ml compute update": [
+        *NAMED,
+        "--min-instances",
+        "--max-instances",
+        "--idle-time-before-scale-down",
+        "--identity-type",
+        "--user-assigned-identities",
+    ],
     "ml job create": [*SCOPE, "--file/-f", "--set+", "--name/-n", "--stream!", "--web!"],
     "ml job show": NAMED,
     "ml job download": [*NAMED, "--output-name", "--download-path/-p", "--all!"],
     "ml job cancel": NAMED,
     "ml model show": ["--name/-n", "--version/-v", "--label/-l", *SCOPE, "--registry-name"],
     "ml model list": ["--name/-n", *SCOPE, "--registry-name"],
-    "ml model share": [*NAMED, "--version/-v", "--registry-name", "--share-with-name", "--share-with-version"],
+    "ml model share": [
+        *NAMED,
+        "--version/-v",
+        "--registry-name",
+        "--share-with-name",
+        "--share-with-version",
+    ],
     "ml environment show": ["--name/-n", "--version/-v", "--label/-l", *SCOPE],
     "ml environment create": [*SCOPE, "--file/-f", "--set+", "--name/-n", "--version/-v"],
     "ml data show": ["--name/-n", "--version/-v", "--label/-l", *SCOPE],
@@ -57,19 +78,58 @@ COMMANDS: dict[str, list[str]] = {
     "ml online-endpoint list": SCOPE,
     "ml online-deployment show": [*NAMED, "--endpoint-name/-e"],
     "ml online-deployment list": [*SCOPE, "--endpoint-name/-e"],
-    "ml online-deployment create": [*NAMED, "--endpoint-name/-e", "--file/-f", "--set+", "--all-traffic!",
-                                    "--skip-script-validation!", "--no-wait!"],
-    "ml online-deployment update": [*NAMED, "--endpoint-name/-e", "--file/-f", "--set+", "--no-wait!"],
+    "ml online-deployment create": [
+        *NAMED,
+        "--endpoint-name/-e",
+        "--file/-f",
+        "--set+",
+        "--all-traffic!",
+        "--skip-script-validation!",
+        "--no-wait!",
+    ],
+    "ml online-deployment update": [
+        *NAMED,
+        "--endpoint-name/-e",
+        "--file/-f",
+        "--set+",
+        "--no-wait!",
+    ],
     "ml batch-endpoint show": NAMED,
     "ml batch-endpoint create": [*NAMED, "--file/-f", "--set+", "--no-wait!"],
     "ml batch-endpoint update": [*NAMED, "--file/-f", "--set+", "--no-wait!"],
-    "ml batch-endpoint invoke": [*NAMED, "--input", "--input-type", "--deployment-name/-d", "--set+"],
+    "ml batch-endpoint invoke": [
+        *NAMED,
+        "--input",
+        "--input-type",
+        "--deployment-name/-d",
+        "--set+",
+    ],
     "ml batch-deployment show": [*NAMED, "--endpoint-name/-e"],
-    "ml batch-deployment create": [*NAMED, "--endpoint-name/-e", "--file/-f", "--set+", "--set-default!", "--no-wait!"],
-    "ml batch-deployment update": [*NAMED, "--endpoint-name/-e", "--file/-f", "--set+", "--no-wait!"],
+    "ml batch-deployment create": [
+        *NAMED,
+        "--endpoint-name/-e",
+        "--file/-f",
+        "--set+",
+        "--set-default!",
+        "--no-wait!",
+    ],
+    "ml batch-deployment update": [
+        *NAMED,
+        "--endpoint-name/-e",
+        "--file/-f",
+        "--set+",
+        "--no-wait!",
+    ],
     "ml registry show": ["--name/-n", "--resource-group/-g"],
 }
-GLOBAL = ["--output/-o", "--query", "--only-show-errors!", "--debug!", "--verbose!", "--subscription"]
+GLOBAL = [
+    "--output/-o",
+    "--query",
+    "--only-show-errors!",
+    "--debug!",
+    "--verbose!",
+    "--subscription",
+]
 NOT_EMULATED = ("deployment", "bicep", "group", "role", "keyvault", "storage", "login", "logout")
 
 
@@ -174,10 +234,22 @@ def _extensions() -> dict[str, str]:
 
 def run(command: str, args: argparse.Namespace) -> Any:
     if command == "version":
-        return {"azure-cli": AZ_CLI_VERSION, "azure-cli-core": AZ_CLI_VERSION, "extensions": _extensions()}
+        return {
+            "azure-cli": AZ_CLI_VERSION,
+            "azure-cli-core": AZ_CLI_VERSION,
+            "extensions": _extensions(),
+        }
     if command == "account show":
-        return {"id": SUBSCRIPTION_ID, "tenantId": TENANT_ID, "name": "emulated", "state": "Enabled",
-                "user": {"name": os.environ.get("AZURESUBSCRIPTION_SERVICE_CONNECTION_ID", "laptop"), "type": "servicePrincipal"}}
+        return {
+            "id": SUBSCRIPTION_ID,
+            "tenantId": TENANT_ID,
+            "name": "emulated",
+            "state": "Enabled",
+            "user": {
+                "name": os.environ.get("AZURESUBSCRIPTION_SERVICE_CONNECTION_ID", "laptop"),
+                "type": "servicePrincipal",
+            },
+        }
     if command == "extension add":
         if args.name != "ml":
             raise ops.AzError(f"extension {args.name!r} is not emulated (only ml)")
@@ -192,8 +264,11 @@ def run(command: str, args: argparse.Namespace) -> Any:
         return {"name": args.name, "version": version}
     if command == "extension list":
         return [{"name": k, "version": v} for k, v in _extensions().items()]
-    if "ml" == command.split()[0] and "ml" not in _extensions():
-        raise UsageError(f"'{command}' is misspelled or not recognized by the system. (the ml extension is not installed: az extension add --name ml)")
+    if command.split()[0] == "ml" and "ml" not in _extensions():
+        raise UsageError(
+            f"'{command}' is misspelled or not recognized by the system. "
+            "(the ml extension is not installed: az extension add --name ml)"
+        )
     return _ml(command, args)
 
 
@@ -207,31 +282,60 @@ def _ml(command: str, args: argparse.Namespace) -> Any:
     if group == "model" and args.registry_name:
         with store.locked() as data:
             if verb == "show":
-                return ops.model_show(data, None, args.registry_name, args.name, args.version or args.label)
-            versions = (ops.registry(data, args.registry_name)["models"].get(args.name) or []) if args.name else []
-            return [{"name": args.name, "version": str(v["version"]), "tags": v.get("tags", {})} for v in versions]
+                return ops.model_show(
+                    data, None, args.registry_name, args.name, args.version or args.label
+                )
+            versions = (
+                (ops.registry(data, args.registry_name)["models"].get(args.name) or [])
+                if args.name
+                else []
+            )
+            return [
+                {"name": args.name, "version": str(v["version"]), "tags": v.get("tags", {})}
+                for v in versions
+            ]
     if group == "job" and verb == "create":
         return _job_create(store, args)
     with store.locked() as data:
         if group == "workspace":
             ws = ops.workspace(data, args.name, args.resource_group)
-            return {"name": args.name, "resource_group": ws["resource_group"], "location": ws["location"]}
+            return {
+                "name": args.name,
+                "resource_group": ws["resource_group"],
+                "location": ws["location"],
+            }
         ws_name = args.workspace_name or os.environ.get("AML_WORKSPACE")
         ws = ops.workspace(data, ws_name, args.resource_group)
         if group == "workspace":
-            return {"name": args.name, "resource_group": ws["resource_group"], "location": ws["location"]}
+            return {
+                "name": args.name,
+                "resource_group": ws["resource_group"],
+                "location": ws["location"],
+            }
         if group == "compute":
             return _compute(ws, verb, args)
         if group == "model":
             if verb == "show":
                 return ops.model_show(data, ws, None, args.name, args.version or args.label)
             if verb == "share":
-                return ops.model_share(store, data, ws, args.name, args.version, args.registry_name,
-                                       args.share_with_name or args.name, args.share_with_version or args.version)
+                return ops.model_share(
+                    store,
+                    data,
+                    ws,
+                    args.name,
+                    args.version,
+                    args.registry_name,
+                    args.share_with_name or args.name,
+                    args.share_with_version or args.version,
+                )
             from mlops.ado.az import models
 
-            return [{"name": n, "version": str(v["version"]), "tags": v["tags"]}
-                    for n, vs in models.workspace_models(ws).items() if not args.name or n == args.name for v in vs]
+            return [
+                {"name": n, "version": str(v["version"]), "tags": v["tags"]}
+                for n, vs in models.workspace_models(ws).items()
+                if not args.name or n == args.name
+                for v in vs
+            ]
         if group in ("environment", "data"):
             if verb == "show":
                 return ops.asset_show(ws, group, args.name, args.version or args.label)
@@ -258,14 +362,17 @@ def _ml(command: str, args: argparse.Namespace) -> Any:
             return _batch_endpoint(store, data, ws, verb, args)
         if group == "batch-deployment":
             return _batch_deployment(store, data, ws, verb, args)
-    raise UsageError(f"'{command}' is misspelled or not recognized by the system.")  # pragma: no cover
+    raise UsageError(
+        f"'{command}' is misspelled or not recognized by the system."
+    )  # pragma: no cover
 
 
 def _compute(ws: dict[str, Any], verb: str, args: argparse.Namespace) -> Any:
     if verb == "show":
         return ops.compute_show(ws, args.name)
     settings_ = {
-        "min_instances": args.min_instances, "max_instances": args.max_instances,
+        "min_instances": args.min_instances,
+        "max_instances": args.max_instances,
         "idle_time_before_scale_down": args.idle_time_before_scale_down,
         "identity_type": args.identity_type,
     }
@@ -274,9 +381,18 @@ def _compute(ws: dict[str, Any], verb: str, args: argparse.Namespace) -> Any:
     return ops.compute_put(ws, args.name, settings_, create=verb == "create")
 
 
-def _online_endpoint(store: Store, data: dict[str, Any], ws_name: str, ws: dict[str, Any], verb: str, args: argparse.Namespace) -> Any:
+def _online_endpoint(
+    store: Store,
+    data: dict[str, Any],
+    ws_name: str,
+    ws: dict[str, Any],
+    verb: str,
+    args: argparse.Namespace,
+) -> Any:
     if verb == "list":
-        return [ops.online_endpoint_view(ws_name, n, e, None) for n, e in ws["online_endpoints"].items()]
+        return [
+            ops.online_endpoint_view(ws_name, n, e, None) for n, e in ws["online_endpoints"].items()
+        ]
     if verb in ("show", "get-credentials", "invoke") and args.name not in ws["online_endpoints"]:
         raise ops.NotFound("Online endpoint", args.name, f"workspace {ws_name}")
     if verb == "show":
@@ -288,7 +404,10 @@ def _online_endpoint(store: Store, data: dict[str, Any], ws_name: str, ws: dict[
         import requests
 
         uri = ops.serve_endpoint(store, data, ws_name, args.name)
-        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {ops.endpoint_keys(data, ws_name, args.name)['primaryKey']}"}
+        headers = {
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {ops.endpoint_keys(data, ws_name, args.name)['primaryKey']}",
+        }
         if args.deployment_name:
             headers["azureml-model-deployment"] = args.deployment_name
         body = Path(args.request_file).read_bytes() if args.request_file else b"{}"
@@ -304,11 +423,15 @@ def _online_endpoint(store: Store, data: dict[str, Any], ws_name: str, ws: dict[
             traffic = dict(item.split("=", 1) for item in args.traffic.split())
             ops.set_traffic(endpoint, {k: int(v) for k, v in traffic.items()}, args.name)
         for item in ops._overrides(args.set):
-            (key, value), = item.items()
+            ((key, value),) = item.items()
             if key.startswith("traffic."):
-                ops.set_traffic(endpoint, {**endpoint["traffic"], key.split(".", 1)[1]: int(value)}, args.name)
+                ops.set_traffic(
+                    endpoint, {**endpoint["traffic"], key.split(".", 1)[1]: int(value)}, args.name
+                )
             else:
-                raise UsageError(f"--set {key}: only traffic.<deployment> is emulated without --file")
+                raise UsageError(
+                    f"--set {key}: only traffic.<deployment> is emulated without --file"
+                )
         return ops.online_endpoint_view(ws_name, args.name, endpoint, None)
     extra = [{"name": args.name.lower()}] if args.name else []
     if verb == "create" and args.auth_mode:
@@ -318,7 +441,14 @@ def _online_endpoint(store: Store, data: dict[str, Any], ws_name: str, ws: dict[
     return ops.online_endpoint_view(ws_name, entity.name, endpoint, None)
 
 
-def _online_deployment(store: Store, data: dict[str, Any], ws_name: str, ws: dict[str, Any], verb: str, args: argparse.Namespace) -> Any:
+def _online_deployment(
+    store: Store,
+    data: dict[str, Any],
+    ws_name: str,
+    ws: dict[str, Any],
+    verb: str,
+    args: argparse.Namespace,
+) -> Any:
     endpoint = ws["online_endpoints"].get(args.endpoint_name)
     if endpoint is None:
         raise ops.NotFound("Online endpoint", args.endpoint_name, f"workspace {ws_name}")
@@ -341,12 +471,18 @@ def _online_deployment(store: Store, data: dict[str, Any], ws_name: str, ws: dic
     return {"name": entity.name, "endpoint_name": args.endpoint_name, **deployment}
 
 
-def _batch_endpoint(store: Store, data: dict[str, Any], ws: dict[str, Any], verb: str, args: argparse.Namespace) -> Any:
+def _batch_endpoint(
+    store: Store, data: dict[str, Any], ws: dict[str, Any], verb: str, args: argparse.Namespace
+) -> Any:
     if verb == "show":
         found = ws["batch_endpoints"].get(args.name)
         if found is None:
             raise ops.NotFound("Batch endpoint", args.name, f"workspace of {ws['env']}")
-        return {"name": args.name, "defaults": {"deployment_name": found.get("default_deployment")}, **found}
+        return {
+            "name": args.name,
+            "defaults": {"deployment_name": found.get("default_deployment")},
+            **found,
+        }
     if verb == "invoke":
         return ops.batch_invoke(store, data, ws, args.name, args.input, args.deployment_name)
     if verb == "update" and not args.file:
@@ -354,23 +490,31 @@ def _batch_endpoint(store: Store, data: dict[str, Any], ws: dict[str, Any], verb
         if endpoint is None:
             raise ops.NotFound("Batch endpoint", args.name, f"workspace of {ws['env']}")
         for item in ops._overrides(args.set):
-            (key, value), = item.items()
+            ((key, value),) = item.items()
             if key != "defaults.deployment_name":
-                raise UsageError(f"--set {key}: only defaults.deployment_name is emulated without --file")
+                raise UsageError(
+                    f"--set {key}: only defaults.deployment_name is emulated without --file"
+                )
             if value not in endpoint["deployments"]:
-                raise ops.BadRequest(f"default deployment {value} does not exist in batch endpoint {args.name}")
+                raise ops.BadRequest(
+                    f"default deployment {value} does not exist in batch endpoint {args.name}"
+                )
             endpoint["default_deployment"] = value
         return {"name": args.name, **endpoint}
     entity = _load("batch_endpoint", args, [{"name": args.name}] if args.name else None)
     return {"name": entity.name, **ops.batch_endpoint_put(ws, entity, verb == "create", None)}
 
 
-def _batch_deployment(store: Store, data: dict[str, Any], ws: dict[str, Any], verb: str, args: argparse.Namespace) -> Any:
+def _batch_deployment(
+    store: Store, data: dict[str, Any], ws: dict[str, Any], verb: str, args: argparse.Namespace
+) -> Any:
     if verb == "show":
         endpoint = ws["batch_endpoints"].get(args.endpoint_name)
         found = (endpoint or {}).get("deployments", {}).get(args.name)
         if found is None:
-            raise ops.NotFound("Batch deployment", args.name, f"batch endpoint {args.endpoint_name}")
+            raise ops.NotFound(
+                "Batch deployment", args.name, f"batch endpoint {args.endpoint_name}"
+            )
         return {"name": args.name, "endpoint_name": args.endpoint_name, **found}
     extra = [{"name": args.name}] if args.name else []
     extra.append({"endpoint_name": args.endpoint_name})
@@ -391,7 +535,7 @@ def _job_create(store: Store, args: argparse.Namespace) -> Any:
     job, _ = ops.job_create(store, ws, Path(args.file), args.set or [])
     inputs = {}
     for item in ops._overrides(args.set):
-        (key, value), = item.items()
+        ((key, value),) = item.items()
         if key.startswith("inputs."):
             inputs[key.split(".", 1)[1]] = value
     with store.locked() as data:
@@ -423,5 +567,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ERROR: {exc}", file=sys.stderr)
         return exc.code
     except Exception as exc:  # noqa: BLE001 - the CLI's catch-all (raise_error.log_and_raise_error)
-        print(f"ERROR: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
+        print(
+            f"ERROR: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+            file=sys.stderr,
+        )
         return 1

@@ -70,7 +70,9 @@ def registry_dir(home: Path, registry: str, name: str, version: str) -> Path:
     return home / "registries" / registry / "models" / name / str(version)
 
 
-def registry_model(data: dict[str, Any], registry: str, name: str, version: str | None) -> dict[str, Any] | None:
+def registry_model(
+    data: dict[str, Any], registry: str, name: str, version: str | None
+) -> dict[str, Any] | None:
     versions = (data["registries"].get(registry) or {}).get("models", {}).get(name) or []
     if not versions:
         return None

@@ -65,7 +65,9 @@ def _overrides(sets: list[str] | None) -> list[dict[str, Any]]:
     return result
 
 
-def workspace(data: dict[str, Any], name: str | None, resource_group: str | None = None) -> dict[str, Any]:
+def workspace(
+    data: dict[str, Any], name: str | None, resource_group: str | None = None
+) -> dict[str, Any]:
     if not name:
         raise AzError("the following arguments are required: --workspace-name/-w")
     ws = data["workspaces"].get(name)
@@ -87,13 +89,15 @@ def registry(data: dict[str, Any], name: str) -> dict[str, Any]:
 def parse_model_ref(ref: str) -> tuple[str | None, str, str | None]:
     """(registry or None, name, version or None) of a model reference."""
     if ref.startswith("azureml://registries/"):
-        parts = ref[len("azureml://registries/"):].split("/")
+        parts = ref[len("azureml://registries/") :].split("/")
         if len(parts) == 5 and parts[1] == "models" and parts[3] == "versions":
             return parts[0], parts[2], parts[4]
         if len(parts) == 3 and parts[1] == "models":
             return parts[0], parts[2], None
-        raise BadRequest(f"model reference {ref!r} is not azureml://registries/<r>/models/<n>/versions/<v>")
-    text = ref[len("azureml:"):] if ref.startswith("azureml:") else ref
+        raise BadRequest(
+            f"model reference {ref!r} is not azureml://registries/<r>/models/<n>/versions/<v>"
+        )
+    text = ref[len("azureml:") :] if ref.startswith("azureml:") else ref
     if "@" in text:
         name, _, label = text.partition("@")
         return None, name, None if label == "latest" else label
@@ -118,11 +122,15 @@ def model_dir(store: Store, data: dict[str, Any], ws: dict[str, Any], ref: str) 
     return target
 
 
-def model_show(data: dict[str, Any], ws: dict[str, Any] | None, reg: str | None, name: str, version: str | None) -> dict[str, Any]:
+def model_show(
+    data: dict[str, Any], ws: dict[str, Any] | None, reg: str | None, name: str, version: str | None
+) -> dict[str, Any]:
     if reg:
         entry = models.registry_model(data, reg, name, version)
         where = f"registry {reg}"
-        ident = f"azureml://registries/{reg}/models/{name}/versions/{entry['version']}" if entry else ""
+        ident = (
+            f"azureml://registries/{reg}/models/{name}/versions/{entry['version']}" if entry else ""
+        )
     else:
         assert ws is not None
         entry = models.workspace_model(ws, name, version)
@@ -130,10 +138,23 @@ def model_show(data: dict[str, Any], ws: dict[str, Any] | None, reg: str | None,
         ident = f"azureml:{name}:{entry['version']}" if entry else ""
     if entry is None:
         raise NotFound("Model", f"{name}:{version or 'latest'}", where)
-    return {"name": name, "version": str(entry["version"]), "tags": dict(entry.get("tags") or {}), "id": ident, "type": "mlflow_model"}
+    return {
+        "name": name,
+        "version": str(entry["version"]),
+        "tags": dict(entry.get("tags") or {}),
+        "id": ident,
+        "type": "mlflow_model",
+    }
 
 
-def model_set_tags(data: dict[str, Any], ws: dict[str, Any] | None, reg: str | None, name: str, version: str, tags: dict[str, str]) -> None:
+def model_set_tags(
+    data: dict[str, Any],
+    ws: dict[str, Any] | None,
+    reg: str | None,
+    name: str,
+    version: str,
+    tags: dict[str, str],
+) -> None:
     if reg:
         entry = models.registry_model(data, reg, name, version)
         if entry is None:
@@ -146,7 +167,16 @@ def model_set_tags(data: dict[str, Any], ws: dict[str, Any] | None, reg: str | N
     models.set_workspace_tags(ws, name, version, {str(k): str(v) for k, v in tags.items()})
 
 
-def model_share(store: Store, data: dict[str, Any], ws: dict[str, Any], name: str, version: str, reg: str, share_name: str, share_version: str) -> dict[str, Any]:
+def model_share(
+    store: Store,
+    data: dict[str, Any],
+    ws: dict[str, Any],
+    name: str,
+    version: str,
+    reg: str,
+    share_name: str,
+    share_version: str,
+) -> dict[str, Any]:
     entry = models.workspace_model(ws, name, version)
     if entry is None:
         raise NotFound("Model", f"{name}:{version}", f"workspace of {ws['env']}")
@@ -178,7 +208,11 @@ def asset_show(ws: dict[str, Any], kind: str, name: str, version: str | None) ->
     else:
         entry = next((v for v in versions if str(v["version"]) == str(version)), None)
     if entry is None:
-        raise NotFound("Environment" if kind == "environment" else "Data", f"{name}:{version or 'latest'}", f"workspace of {ws['env']}")
+        raise NotFound(
+            "Environment" if kind == "environment" else "Data",
+            f"{name}:{version or 'latest'}",
+            f"workspace of {ws['env']}",
+        )
     return dict(entry)
 
 
@@ -207,12 +241,16 @@ def compute_show(ws: dict[str, Any], name: str) -> dict[str, Any]:
     return dict(found)
 
 
-def compute_put(ws: dict[str, Any], name: str, settings_: dict[str, Any], create: bool) -> dict[str, Any]:
+def compute_put(
+    ws: dict[str, Any], name: str, settings_: dict[str, Any], create: bool
+) -> dict[str, Any]:
     if create and name in ws["computes"]:
         raise BadRequest(f"compute {name} already exists")
     if not create and name not in ws["computes"]:
         raise NotFound("Compute", name, f"workspace of {ws['env']}")
-    entry = ws["computes"].setdefault(name, {"name": name, "type": "amlcompute", "provisioning_state": "Succeeded"})
+    entry = ws["computes"].setdefault(
+        name, {"name": name, "type": "amlcompute", "provisioning_state": "Succeeded"}
+    )
     entry.update({k: v for k, v in settings_.items() if v is not None})
     return dict(entry)
 
@@ -228,7 +266,10 @@ def endpoint_keys(data: dict[str, Any], ws_name: str, endpoint: str) -> dict[str
     ws = workspace(data, ws_name)
     if endpoint not in ws["online_endpoints"]:
         raise NotFound("Online endpoint", endpoint, f"workspace {ws_name}")
-    return {"primaryKey": _key(ws_name, endpoint, "primary"), "secondaryKey": _key(ws_name, endpoint, "secondary")}
+    return {
+        "primaryKey": _key(ws_name, endpoint, "primary"),
+        "secondaryKey": _key(ws_name, endpoint, "secondary"),
+    }
 
 
 def check_traffic(endpoint: dict[str, Any], traffic: dict[str, int], name: str) -> None:
@@ -237,7 +278,9 @@ def check_traffic(endpoint: dict[str, Any], traffic: dict[str, int], name: str) 
         raise BadRequest(f"traffic of {name} must add up to 100 (or 0), got {total}: {traffic}")
     missing = [d for d, p in traffic.items() if d not in (endpoint.get("deployments") or {})]
     if missing:
-        raise BadRequest(f"traffic names deployments that do not exist in {name}: {', '.join(missing)}")
+        raise BadRequest(
+            f"traffic names deployments that do not exist in {name}: {', '.join(missing)}"
+        )
     if any(p < 0 or p > 100 for p in traffic.values()):
         raise BadRequest(f"traffic of {name} must be between 0 and 100 per deployment: {traffic}")
 
@@ -250,18 +293,26 @@ def set_traffic(endpoint: dict[str, Any], traffic: dict[str, int], name: str) ->
         endpoint.setdefault("traffic_history", []).append({"at": now(), "traffic": dict(traffic)})
 
 
-def online_endpoint_put(data: dict[str, Any], ws: dict[str, Any], entity: Any, create: bool) -> dict[str, Any]:
+def online_endpoint_put(
+    data: dict[str, Any], ws: dict[str, Any], entity: Any, create: bool
+) -> dict[str, Any]:
     name = entity.name
     existing = ws["online_endpoints"].get(name)
     if create and existing is not None:
         raise BadRequest(
-            "An endpoint with this name already exists. If you are trying to create a new endpoint, "
+            "An endpoint with this name already exists. If you are trying to create a new "
+            "endpoint, "
             "use a different name. If you are trying to update an existing endpoint, use "
             "`az ml online-endpoint update` instead."
         )
     if not create and existing is None:
         raise NotFound("Online endpoint", name, f"workspace of {ws['env']}")
-    endpoint = existing or {"deployments": {}, "traffic": {}, "traffic_history": [], "created_at": now()}
+    endpoint = existing or {
+        "deployments": {},
+        "traffic": {},
+        "traffic_history": [],
+        "created_at": now(),
+    }
     endpoint["auth_mode"] = str(getattr(entity, "auth_mode", None) or "key")
     endpoint["description"] = getattr(entity, "description", None)
     endpoint["tags"] = dict(getattr(entity, "tags", None) or {})
@@ -270,7 +321,9 @@ def online_endpoint_put(data: dict[str, Any], ws: dict[str, Any], entity: Any, c
     return endpoint
 
 
-def online_endpoint_view(ws_name: str, name: str, endpoint: dict[str, Any], scoring_uri: str | None) -> dict[str, Any]:
+def online_endpoint_view(
+    ws_name: str, name: str, endpoint: dict[str, Any], scoring_uri: str | None
+) -> dict[str, Any]:
     return {
         "name": name,
         "auth_mode": endpoint.get("auth_mode", "key"),
@@ -283,7 +336,9 @@ def online_endpoint_view(ws_name: str, name: str, endpoint: dict[str, Any], scor
     }
 
 
-def online_deployment_put(store: Store, data: dict[str, Any], ws_name: str, entity: Any, create: bool) -> dict[str, Any]:
+def online_deployment_put(
+    store: Store, data: dict[str, Any], ws_name: str, entity: Any, create: bool
+) -> dict[str, Any]:
     ws = workspace(data, ws_name)
     endpoint = ws["online_endpoints"].get(entity.endpoint_name)
     if endpoint is None:
@@ -315,7 +370,9 @@ def run_dir(store: Store) -> Path:
     return path
 
 
-def ensure_deployment_server(store: Store, ws_name: str, endpoint: str, deployment: dict[str, Any], name: str) -> dict[str, Any]:
+def ensure_deployment_server(
+    store: Store, ws_name: str, endpoint: str, deployment: dict[str, Any], name: str
+) -> dict[str, Any]:
     """A real inference server for the deployment's model (started once per run)."""
     from mlops.endpoints.local_server import LocalServer
 
@@ -330,7 +387,12 @@ def ensure_deployment_server(store: Store, ws_name: str, endpoint: str, deployme
     server = LocalServer(Path(deployment["model_dir"]), log_file=log_file)
     server.start()
     assert server._proc is not None  # started above
-    entry = {"pid": server._proc.pid, "port": server.port, "url": server.url, "model_dir": deployment["model_dir"]}
+    entry = {
+        "pid": server._proc.pid,
+        "port": server.port,
+        "url": server.url,
+        "model_dir": deployment["model_dir"],
+    }
     servers.record(where, key, entry)
     return entry
 
@@ -388,7 +450,9 @@ def serve_endpoint(store: Store, data: dict[str, Any], ws_name: str, name: str) 
 # Batch endpoints ------------------------------------------------------------------------
 
 
-def batch_endpoint_put(ws: dict[str, Any], entity: Any, create: bool, default: str | None) -> dict[str, Any]:
+def batch_endpoint_put(
+    ws: dict[str, Any], entity: Any, create: bool, default: str | None
+) -> dict[str, Any]:
     name = entity.name
     existing = ws["batch_endpoints"].get(name)
     if create and existing is not None:
@@ -407,7 +471,9 @@ def batch_endpoint_put(ws: dict[str, Any], entity: Any, create: bool, default: s
     return endpoint
 
 
-def batch_deployment_put(store: Store, data: dict[str, Any], ws: dict[str, Any], entity: Any, create: bool) -> dict[str, Any]:
+def batch_deployment_put(
+    store: Store, data: dict[str, Any], ws: dict[str, Any], entity: Any, create: bool
+) -> dict[str, Any]:
     endpoint = ws["batch_endpoints"].get(entity.endpoint_name)
     if endpoint is None:
         raise NotFound("Batch endpoint", entity.endpoint_name, f"workspace of {ws['env']}")
@@ -419,11 +485,18 @@ def batch_deployment_put(store: Store, data: dict[str, Any], ws: dict[str, Any],
     if not model:
         raise BadRequest("the batch deployment names no model")
     folder = model_dir(store, data, ws, model)
-    compute = entity.compute if isinstance(entity.compute, str) else getattr(entity.compute, "name", None)
+    compute = (
+        entity.compute if isinstance(entity.compute, str) else getattr(entity.compute, "name", None)
+    )
     name = str(compute or "").removeprefix("azureml:")
     if name and name not in ws["computes"]:
         raise BadRequest(f"compute {name} does not exist in the workspace")
-    endpoint["deployments"][entity.name] = {"model": model, "compute": compute, "model_dir": str(folder), "updated_at": now()}
+    endpoint["deployments"][entity.name] = {
+        "model": model,
+        "compute": compute,
+        "model_dir": str(folder),
+        "updated_at": now(),
+    }
     return endpoint["deployments"][entity.name]
 
 
@@ -431,7 +504,14 @@ def _new_job_name(prefix: str) -> str:
     return f"{prefix}_{int(time.time() * 1000) % 10**10}_{os.getpid() % 1000}"
 
 
-def batch_invoke(store: Store, data: dict[str, Any], ws: dict[str, Any], endpoint_name: str, input_path: str, deployment: str | None) -> dict[str, Any]:
+def batch_invoke(
+    store: Store,
+    data: dict[str, Any],
+    ws: dict[str, Any],
+    endpoint_name: str,
+    input_path: str,
+    deployment: str | None,
+) -> dict[str, Any]:
     """Score the input folder with the default (or given) deployment; a finished job record."""
     from mlops.endpoints.batch import run_batch, spec_settings
 
@@ -440,7 +520,10 @@ def batch_invoke(store: Store, data: dict[str, Any], ws: dict[str, Any], endpoin
         raise NotFound("Batch endpoint", endpoint_name, f"workspace of {ws['env']}")
     chosen = deployment or endpoint.get("default_deployment")
     if not chosen or chosen not in endpoint["deployments"]:
-        raise BadRequest(f"batch endpoint {endpoint_name} has no default deployment; set defaults.deployment_name")
+        raise BadRequest(
+            f"batch endpoint {endpoint_name} has no default deployment; "
+            "set defaults.deployment_name"
+        )
     dep = endpoint["deployments"][chosen]
     name = _new_job_name("batchjob")
     output = store.home / "jobs" / name / "outputs" / "score"
@@ -475,22 +558,28 @@ def job_show(ws: dict[str, Any], name: str) -> dict[str, Any]:
     return job
 
 
-def job_download(ws: dict[str, Any], name: str, output_name: str | None, download_path: Path) -> list[Path]:
+def job_download(
+    ws: dict[str, Any], name: str, output_name: str | None, download_path: Path
+) -> list[Path]:
     job = job_show(ws, name)
     outputs = job.get("outputs") or {}
     wanted = [output_name] if output_name else list(outputs)
     placed = []
     for item in wanted:
         if item not in outputs:
-            raise BadRequest(f"job {name} has no output {item!r} (outputs: {', '.join(outputs) or 'none'})")
+            raise BadRequest(
+                f"job {name} has no output {item!r} (outputs: {', '.join(outputs) or 'none'})"
+            )
         target = download_path / "named-outputs" / item
         shutil.copytree(outputs[item], target, dirs_exist_ok=True)
         placed.append(target)
     return placed
 
 
-def job_create(store: Store, ws: dict[str, Any], entity_path: Path, sets: list[str]) -> dict[str, Any]:
-    """Run the pipeline job with the local twin's runner; the job record once it finished."""
+def job_create(
+    store: Store, ws: dict[str, Any], entity_path: Path, sets: list[str]
+) -> tuple[dict[str, Any], Any]:
+    """Load and validate the job spec (``--set`` applied); its record and the SDK entity."""
     from azure.ai.ml import load_job
 
     entity = load_job(source=str(entity_path), params_override=_overrides(sets))
@@ -523,9 +612,21 @@ def run_pipeline_job(job: dict[str, Any], env: str, overrides: dict[str, Any]) -
     children = {}
     for step in result.steps:
         child = f"{job['name']}_{step.name}"
-        outputs = {out: str(path) for (sname, out), path in result.outputs.items() if sname == step.name}
-        state = {"succeeded": "Completed", "failed": "Failed", "skipped": "Canceled"}.get(step.state, "NotStarted")
-        children[child] = {"name": child, "type": "command", "status": state, "display_name": step.name, "parent": job["name"], "outputs": outputs, "created_at": job["created_at"]}
+        outputs = {
+            out: str(path) for (sname, out), path in result.outputs.items() if sname == step.name
+        }
+        state = {"succeeded": "Completed", "failed": "Failed", "skipped": "Canceled"}.get(
+            step.state, "NotStarted"
+        )
+        children[child] = {
+            "name": child,
+            "type": "command",
+            "status": state,
+            "display_name": step.name,
+            "parent": job["name"],
+            "outputs": outputs,
+            "created_at": job["created_at"],
+        }
     job["children"] = list(children)
     if failed is not None:
         job["error"] = f"step {failed.name} failed: {failed.cause}"

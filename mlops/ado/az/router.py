@@ -50,7 +50,9 @@ class _Source:
             endpoint = data["workspaces"][self.workspace]["online_endpoints"][self.endpoint]
             prefix = f"deployment:{self.workspace}/{self.endpoint}/"
             self.router.backends = {
-                key[len(prefix):]: entry["url"] for key, entry in running.items() if key.startswith(prefix)
+                key[len(prefix) :]: entry["url"]
+                for key, entry in running.items()
+                if key.startswith(prefix)
             }
             traffic = {k: int(v) for k, v in (endpoint.get("traffic") or {}).items()}
             live = {k: v for k, v in traffic.items() if v > 0 and k in self.router.backends}
@@ -102,7 +104,11 @@ def _handler(source: _Source) -> type[BaseHTTPRequestHandler]:
             except requests.RequestException:
                 self._reply(502, b'{"message": "deployment did not answer"}')
                 return
-            self._reply(upstream.status_code, upstream.content, upstream.headers.get("Content-Type", "application/json"))
+            self._reply(
+                upstream.status_code,
+                upstream.content,
+                upstream.headers.get("Content-Type", "application/json"),
+            )
 
     return Handler
 

@@ -87,9 +87,17 @@ class _Jobs(_Ops):
             return [self._entity(ws["jobs"][child]) for child in parent.get("children") or []]
 
     @_translate
-    def download(self, name: str, download_path: str | Path = ".", output_name: str | None = None, all: bool = False) -> None:  # noqa: A002
+    def download(
+        self,
+        name: str,
+        download_path: str | Path = ".",
+        output_name: str | None = None,
+        all: bool = False,
+    ) -> None:  # noqa: A002
         with self.store.locked() as data:
-            ops.job_download(self.c.ws(data), name, None if all else output_name, Path(download_path))
+            ops.job_download(
+                self.c.ws(data), name, None if all else output_name, Path(download_path)
+            )
 
     @_translate
     def begin_cancel(self, name: str, **kwargs: Any) -> _Done:
@@ -100,7 +108,9 @@ class _Jobs(_Ops):
         return _Done(None)
 
     @_translate
-    def create_or_update(self, job: Any, *, experiment_name: str | None = None, **kwargs: Any) -> Any:
+    def create_or_update(
+        self, job: Any, *, experiment_name: str | None = None, **kwargs: Any
+    ) -> Any:
         source = getattr(job, "_source_path", None)
         if not source:
             raise ops.BadRequest("only pipeline jobs loaded from a YAML file are emulated")
@@ -129,7 +139,9 @@ class _Models(_Ops):
         with self.store.locked() as data:
             ws = None if self.c.registry else self.c.ws(data)
             shown = ops.model_show(data, ws, self.c.registry, name, version or label)
-        return Model(name=name, version=shown["version"], tags=shown["tags"], type="mlflow_model", path=None)
+        return Model(
+            name=name, version=shown["version"], tags=shown["tags"], type="mlflow_model", path=None
+        )
 
     @_translate
     def create_or_update(self, model: Any) -> Any:
@@ -137,7 +149,9 @@ class _Models(_Ops):
         # of the same name and version updates its mutable fields).
         with self.store.locked() as data:
             ws = None if self.c.registry else self.c.ws(data)
-            ops.model_set_tags(data, ws, self.c.registry, model.name, str(model.version), dict(model.tags or {}))
+            ops.model_set_tags(
+                data, ws, self.c.registry, model.name, str(model.version), dict(model.tags or {})
+            )
         return self.get(model.name, str(model.version))
 
     @_translate
@@ -146,16 +160,38 @@ class _Models(_Ops):
 
         with self.store.locked() as data:
             if self.c.registry:
-                versions = {name: ops.registry(data, self.c.registry)["models"].get(name) or []} if name else {}
+                versions = (
+                    {name: ops.registry(data, self.c.registry)["models"].get(name) or []}
+                    if name
+                    else {}
+                )
             else:
                 versions = model_store.workspace_models(self.c.ws(data))
         return [Model(name=n, version=str(v["version"]), tags=v.get("tags") or {}, path=None)
                 for n, vs in versions.items() if not name or n == name for v in vs]  # fmt: skip
 
     @_translate
-    def share(self, name: str, version: str, *, share_with_name: str, share_with_version: str, registry_name: str, **kwargs: Any) -> Any:
+    def share(
+        self,
+        name: str,
+        version: str,
+        *,
+        share_with_name: str,
+        share_with_version: str,
+        registry_name: str,
+        **kwargs: Any,
+    ) -> Any:
         with self.store.locked() as data:
-            ops.model_share(self.store, data, self.c.ws(data), name, version, registry_name, share_with_name, share_with_version)
+            ops.model_share(
+                self.store,
+                data,
+                self.c.ws(data),
+                name,
+                version,
+                registry_name,
+                share_with_name,
+                share_with_version,
+            )
         return None
 
 
@@ -168,8 +204,18 @@ class _Assets(_Ops):
         from azure.ai.ml.entities import Data, Environment
 
         if self.kind == "environment":
-            return Environment(name=entry["name"], version=entry["version"], tags=entry.get("tags") or {}, image="emulated")
-        return Data(name=entry["name"], version=entry["version"], tags=entry.get("tags") or {}, path=entry.get("path") or ".")
+            return Environment(
+                name=entry["name"],
+                version=entry["version"],
+                tags=entry.get("tags") or {},
+                image="emulated",
+            )
+        return Data(
+            name=entry["name"],
+            version=entry["version"],
+            tags=entry.get("tags") or {},
+            path=entry.get("path") or ".",
+        )
 
     @_translate
     def get(self, name: str, version: str | None = None, label: str | None = None) -> Any:
@@ -191,10 +237,21 @@ class _Compute(_Ops):
 
     @_translate
     def begin_create_or_update(self, compute: Any) -> _Done:
-        settings_ = {k: getattr(compute, k, None) for k in ("size", "min_instances", "max_instances", "idle_time_before_scale_down", "type")}
+        settings_ = {
+            k: getattr(compute, k, None)
+            for k in (
+                "size",
+                "min_instances",
+                "max_instances",
+                "idle_time_before_scale_down",
+                "type",
+            )
+        }
         with self.store.locked() as data:
             ws = self.c.ws(data)
-            found = ops.compute_put(ws, compute.name, settings_, create=compute.name not in ws["computes"])
+            found = ops.compute_put(
+                ws, compute.name, settings_, create=compute.name not in ws["computes"]
+            )
         return _Done(SimpleNamespace(**found))
 
 
@@ -208,7 +265,9 @@ class _OnlineEndpoints(_Ops):
             if name not in ws["online_endpoints"]:
                 raise ops.NotFound("Online endpoint", name, f"workspace {self.c.workspace}")
             uri = ops.serve_endpoint(self.store, data, self.c.workspace, name)
-            view = ops.online_endpoint_view(self.c.workspace, name, ws["online_endpoints"][name], uri)
+            view = ops.online_endpoint_view(
+                self.c.workspace, name, ws["online_endpoints"][name], uri
+            )
         return ManagedOnlineEndpoint(
             name=name, auth_mode=view["auth_mode"], traffic=view["traffic"], tags=view["tags"],
             description=view["description"], scoring_uri=uri, provisioning_state="Succeeded",
@@ -224,7 +283,9 @@ class _OnlineEndpoints(_Ops):
     def begin_create_or_update(self, endpoint: Any, **kwargs: Any) -> _Done:
         with self.store.locked() as data:
             ws = self.c.ws(data)
-            ops.online_endpoint_put(data, ws, endpoint, create=endpoint.name not in ws["online_endpoints"])
+            ops.online_endpoint_put(
+                data, ws, endpoint, create=endpoint.name not in ws["online_endpoints"]
+            )
         return _Done(self.get(endpoint.name))
 
     @_translate
@@ -240,7 +301,8 @@ class _OnlineDeployments(_Ops):
     @staticmethod
     def _entity(name: str, endpoint: str, dep: dict[str, Any]) -> Any:
         return SimpleNamespace(name=name, endpoint_name=endpoint, model=dep["model"],
-                               instance_type=dep.get("instance_type"), instance_count=dep.get("instance_count"),
+                               instance_type=dep.get("instance_type"),
+                               instance_count=dep.get("instance_count"),
                                provisioning_state="Succeeded")  # fmt: skip
 
     @_translate
@@ -251,7 +313,9 @@ class _OnlineDeployments(_Ops):
             create = deployment.name not in endpoint.get("deployments", {})
             dep = ops.online_deployment_put(self.store, data, self.c.workspace, deployment, create)
             # The service reports a deployment only once it answers: start it now.
-            ops.ensure_deployment_server(self.store, self.c.workspace, deployment.endpoint_name, dep, deployment.name)
+            ops.ensure_deployment_server(
+                self.store, self.c.workspace, deployment.endpoint_name, dep, deployment.name
+            )
         return _Done(self._entity(deployment.name, deployment.endpoint_name, dep))
 
     @_translate
@@ -259,7 +323,9 @@ class _OnlineDeployments(_Ops):
         with self.store.locked() as data:
             endpoint = self.c.ws(data)["online_endpoints"].get(endpoint_name)
             if endpoint is None:
-                raise ops.NotFound("Online endpoint", endpoint_name, f"workspace {self.c.workspace}")
+                raise ops.NotFound(
+                    "Online endpoint", endpoint_name, f"workspace {self.c.workspace}"
+                )
             dep = endpoint["deployments"].get(name)
             if dep is None:
                 raise ops.NotFound("Online deployment", name, f"endpoint {endpoint_name}")
@@ -270,7 +336,9 @@ class _OnlineDeployments(_Ops):
         with self.store.locked() as data:
             endpoint = self.c.ws(data)["online_endpoints"].get(endpoint_name)
             if endpoint is None:
-                raise ops.NotFound("Online endpoint", endpoint_name, f"workspace {self.c.workspace}")
+                raise ops.NotFound(
+                    "Online endpoint", endpoint_name, f"workspace {self.c.workspace}"
+                )
             return [self._entity(n, endpoint_name, d) for n, d in endpoint["deployments"].items()]
 
 
@@ -283,7 +351,9 @@ class _BatchEndpoints(_Ops):
             found = self.c.ws(data)["batch_endpoints"].get(name)
             if found is None:
                 raise ops.NotFound("Batch endpoint", name, f"workspace {self.c.workspace}")
-        entity = BatchEndpoint(name=name, description=found.get("description"), auth_mode=found.get("auth_mode"))
+        entity = BatchEndpoint(
+            name=name, description=found.get("description"), auth_mode=found.get("auth_mode")
+        )
         entity.defaults = SimpleNamespace(deployment_name=found.get("default_deployment"))
         return entity
 
@@ -296,7 +366,7 @@ class _BatchEndpoints(_Ops):
 
 
 class EmulatedMLClient:
-    """The subset of ``azure.ai.ml.MLClient`` the helpers use, bound to one workspace or registry."""
+    """The part of ``azure.ai.ml.MLClient`` the helpers use, bound to a workspace or registry."""
 
     def __init__(self, workspace: str | None = None, registry: str | None = None) -> None:
         self.store = Store.open()
@@ -322,7 +392,11 @@ class EmulatedMLClient:
     def _workspace_get(self, name: str | None = None, **kwargs: Any) -> Any:
         with self.store.locked() as data:
             ws = ops.workspace(data, name or self.workspace)
-        return SimpleNamespace(name=name or self.workspace, resource_group=ws["resource_group"], location=ws["location"])
+        return SimpleNamespace(
+            name=name or self.workspace,
+            resource_group=ws["resource_group"],
+            location=ws["location"],
+        )
 
 
 def active() -> bool:
@@ -332,7 +406,9 @@ def active() -> bool:
     return bool(os.environ.get("MLOPS_AZURE_EMULATOR"))
 
 
-def client(workspace: str | None = None, registry: str | None = None, resource_group: str | None = None) -> EmulatedMLClient:
+def client(
+    workspace: str | None = None, registry: str | None = None, resource_group: str | None = None
+) -> EmulatedMLClient:
     """The emulated client for a workspace (checked to exist in ``resource_group``) or registry."""
     made = EmulatedMLClient(workspace, registry)
     if workspace is not None:

@@ -106,7 +106,9 @@ class Store:
         data: dict[str, Any] = {"workspaces": {}, "registries": {}}
         for env in settings.ENVIRONMENTS:
             if not (root / f"config-infra-{env}.yml").is_file():
-                raise MlopsError(f"{root}: config-infra-{env}.yml not found; cannot name the {env} workspace")
+                raise MlopsError(
+                    f"{root}: config-infra-{env}.yml not found; cannot name the {env} workspace"
+                )
             names = environment_names(env, root)
             data["workspaces"][names["aml_workspace"]] = {
                 "env": env,
@@ -162,14 +164,29 @@ class Store:
                     for ep, info in ws["batch_endpoints"].items()
                 },
                 "jobs": {
-                    job: {k: v for k, v in info.items() if k in ("type", "status", "experiment_name", "display_name", "created_at", "parent")}
+                    job: {
+                        k: v
+                        for k, v in info.items()
+                        if k
+                        in (
+                            "type",
+                            "status",
+                            "experiment_name",
+                            "display_name",
+                            "created_at",
+                            "parent",
+                        )
+                    }
                     for job, info in ws["jobs"].items()
                 },
             }
         for name, registry in data["registries"].items():
             result["registries"][name] = {
                 "models": {
-                    model: [{"version": v["version"], "tags": dict(v.get("tags") or {})} for v in versions]
+                    model: [
+                        {"version": v["version"], "tags": dict(v.get("tags") or {})}
+                        for v in versions
+                    ]
                     for model, versions in registry["models"].items()
                 }
             }

@@ -190,7 +190,8 @@ def test_pr_changed_needs_the_path_in_the_diff(repo: Path) -> None:
         "steps:\n  - bash: |\n"
         '      test "$SYSTEM_PULLREQUEST_TARGETBRANCH" = refs/heads/main\n'
         '      test "$(Build.Reason)" = PullRequest\n'
-        '      git diff --name-only "origin/${SYSTEM_PULLREQUEST_TARGETBRANCH#refs/heads/}...HEAD" | grep -qx release.yml\n'
+        '      target="origin/${SYSTEM_PULLREQUEST_TARGETBRANCH#refs/heads/}"\n'
+        '      git diff --name-only "$target...HEAD" | grep -qx release.yml\n'
     )
     (repo / "release.yml").write_text("version: 1\n")
     subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
