@@ -15,8 +15,10 @@ one prediction per row, in request order (``[12.7, 8.4]``).
 Columns are matched by name against the model signature, never by position. Bad input is
 answered with a 4xx and a one-line JSON ``{"message": ...}`` (the inference server's own
 error shape): non-JSON body, no ``input_data``, rows without column names, missing or
-unknown columns, text, null, NaN or infinity where a number belongs, no rows, or more rows
-than ``SCORE_MAX_ROWS`` (default 10000). Unknown extra columns are refused rather than
+unknown columns, text, null, NaN or infinity where a number belongs, a number beyond
+``MAX_ABS_VALUE`` (no trip feature comes near it; beyond it a model's arithmetic can
+overflow), JSON nested too deeply, no rows, or more rows than ``SCORE_MAX_ROWS``
+(default 10000). Unknown extra columns are refused rather than
 ignored: a client sending a column the model does not know has a stale or misspelt schema,
 and dropping it silently is how such bugs hide.
 """
@@ -35,6 +37,8 @@ logger = logging.getLogger(__name__)
 
 MAX_ROWS_ENV = "SCORE_MAX_ROWS"
 DEFAULT_MAX_ROWS = 10_000
+#: Largest magnitude accepted in a feature cell (coordinates, miles, calendar parts).
+MAX_ABS_VALUE = 1e9
 
 # MLflow column types this script can fill from JSON numbers, and whether they must be whole.
 _NUMERIC_TYPES = {
@@ -280,6 +284,8 @@ def parse_body(raw: str | bytes) -> Any:
         return json.loads(raw, parse_constant=_refuse_constant)
     except InputError:
         raise
+    except RecursionError:
+        raise InputError("body is nested too deeply to be a table of rows") from None
     except (ValueError, TypeError) as exc:
         raise InputError(f"body is not valid JSON: {exc}") from None
 
@@ -384,6 +390,11 @@ def to_columns(
                 raise InputError(f"column {col.name!r} row {i}: expected a number, got {shown}")
             if isinstance(v, float) and not math.isfinite(v):
                 raise InputError(f"column {col.name!r} row {i}: {v} is not a finite number")
+            if abs(v) > MAX_ABS_VALUE:
+                shown = json.dumps(v)[:40]
+                raise InputError(
+                    f"column {col.name!r} row {i}: {shown} is beyond {MAX_ABS_VALUE:g} in magnitude"
+                )
             if col.whole and isinstance(v, float) and not v.is_integer():
                 raise InputError(f"column {col.name!r} row {i}: expected a whole number, got {v}")
         try:
@@ -448,7 +459,8 @@ def run(raw_data: str) -> Any:
         return score_body(raw_data, _MODEL, max_rows(), _COLLECT)
     except InputError as exc:
         logger.info("refused request: %s", exc)
-        return _json_response({"message": str(exc)}, exc.status)
+        message = " ".join(str(exc).splitlines())  # column names may hold line breaks
+        return _json_response({"message": message}, exc.status)
     except Exception as exc:  # a model fault: no traceback to the client, full one in the log
         logger.exception("scoring failed")
         return _json_response({"message": f"scoring failed: {exc}".splitlines()[0]}, 500)
