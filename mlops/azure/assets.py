@@ -103,6 +103,12 @@ def ensure_asset(client: Any, spec: AssetSpec, load_entity: Any = _load_entity) 
         existing = None
     if existing is not None:
         if spec.version is not None:
+            held = (getattr(existing, "tags", None) or {}).get(FINGERPRINT_TAG)
+            if held is not None and held != spec.fingerprint:
+                raise MlopsError(
+                    f"{spec.path}: {spec.kind} {spec.name}:{spec.version} already exists with "
+                    "other content; bump `version:` in the spec (a pinned version never changes)"
+                )
             log.info("%s %s:%s exists; unchanged", spec.kind, spec.name, spec.version)
             return str(existing.version)
         if (getattr(existing, "tags", None) or {}).get(FINGERPRINT_TAG) == spec.fingerprint:

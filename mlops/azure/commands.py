@@ -127,6 +127,16 @@ def gate_decision(
 def ensure_asset(
     file: Annotated[Path, typer.Option("--file", help="Environment or data asset YAML spec.")],
     kind: Annotated[str | None, typer.Option(help="environment or data ($schema decides).")] = None,
+    release: Annotated[
+        str | None,
+        typer.Option(
+            help="stage or prod: create it in that release's registry and require the version "
+            "to be the release's environment pin (instead of the workspace)."
+        ),
+    ] = None,
+    releases_dir: Annotated[
+        Path | None, typer.Option(help="Folder of the release files (default mlops/releases).")
+    ] = None,
     subscription_id: SubscriptionOpt = None,
     resource_group: ResourceGroupOpt = None,
     workspace: WorkspaceOpt = None,
@@ -134,10 +144,34 @@ def ensure_asset(
     """Show-then-create an environment or data asset; a re-run changes nothing."""
     from mlops.azure.assets import ensure_asset as ensure
     from mlops.azure.assets import read_spec
+    from mlops.errors import MlopsError
 
     spec = read_spec(file, kind)
-    _, client = _client(subscription_id, resource_group, workspace)
-    typer.echo(f"{spec.kind} {spec.name}:{ensure(client, spec)}")
+    expected = None
+    if release:
+        from mlops.azure.pins import deploy_pins
+        from mlops.promotion.azure_release import registry_client
+        from mlops.promotion.releases import load_release
+
+        pinned = load_release(release, releases_dir)
+        deploy_pins(pinned)  # refuses an unpinned release
+        assert pinned.environment is not None
+        if pinned.environment.name != spec.name:
+            raise MlopsError(
+                f"{file}: defines {spec.name}, but the {release} release pins "
+                f"environment {pinned.environment.name}"
+            )
+        expected = str(pinned.environment.version)
+        if spec.version != expected:
+            raise MlopsError(
+                f"{file}: version {spec.version}, but the {release} release pins version "
+                f"{expected}; the pinned version is registered from a spec that says so"
+            )
+        client = registry_client(pinned.model.registry)
+    else:
+        _, client = _client(subscription_id, resource_group, workspace)
+    version = ensure(client, spec)
+    typer.echo(f"{spec.kind} {spec.name}:{version}")
 
 
 def ensure_endpoint(
@@ -202,6 +236,22 @@ def release_vars(
         typer.echo(set_variable(key, value))
 
 
+def release_code(
+    commit: Annotated[str, typer.Option(help="Pinned code commit (CODE_COMMIT of read-release).")],
+    dest: Annotated[Path, typer.Option(help="New folder to export data-science/src into.")],
+    variable: Annotated[
+        str, typer.Option(help="Job variable that receives the exported folder.")
+    ] = "CODE_DIR",
+) -> None:
+    """Export data-science/src at the pinned commit; print its folder as a ##vso variable."""
+    from mlops.azure.pins import export_code
+    from mlops.azure.vso import set_variable
+    from mlops.settings import REPO_ROOT
+
+    exported = export_code(REPO_ROOT, commit, dest)
+    typer.echo(set_variable(variable, str(exported)))
+
+
 def batch_rows(
     input_folder: Annotated[Path, typer.Option("--input", help="Folder the batch job scored.")],
     predictions: Annotated[
@@ -240,5 +290,6 @@ def register(app: typer.Typer) -> None:
     azure_app.command("names")(names)
     azure_app.command("release-vars")(release_vars)
     azure_app.command("batch-rows")(batch_rows)
+    azure_app.command("release-code")(release_code)
     azure_app.command("submit")(submit_command)
     app.add_typer(azure_app, name="azure")

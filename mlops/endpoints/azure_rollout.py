@@ -1,7 +1,8 @@
 """The rollout :class:`~mlops.endpoints.rollout.Executor` for an Azure ML managed online endpoint.
 
 Deployments are created from ``mlops/azureml/deploy/online/online-deployment.yml`` with the
-colour, endpoint and model reference overridden, so the spec in git is what runs. Traffic
+colour, endpoint, size and the release's pins overridden (model, scoring environment from
+the registry, code exported at the pinned commit), so what stage tested is what runs. Traffic
 changes go through the endpoint object (``traffic`` dict), and smoke tests reach the
 endpoint's scoring URI with the endpoint key (or AML token) and, for one colour, the
 ``azureml-model-deployment`` header.
@@ -30,8 +31,15 @@ def load_deployment(
     model: str,
     instance_type: str | None = None,
     instance_count: int | None = None,
+    environment: str | None = None,
+    code: Path | None = None,
 ) -> Any:
-    """The online deployment of ``spec`` for one colour, endpoint, model and size."""
+    """The online deployment of ``spec`` for one colour, endpoint, model, size and pins.
+
+    Dotted override keys (``code_configuration.code``) are set into the loaded YAML like
+    the CLI's ``--set``: azure-ai-ml 1.35.2 azure/ai/ml/_schema/core/schema.py,
+    YamlFileSchema.load_from_file (``pydash.objects.set_`` per params_override entry).
+    """
     from azure.ai.ml import load_online_deployment
 
     if not spec.is_file():
@@ -45,6 +53,10 @@ def load_deployment(
         overrides.append({"instance_type": instance_type})
     if instance_count is not None:
         overrides.append({"instance_count": instance_count})
+    if environment:
+        overrides.append({"environment": environment})
+    if code is not None:
+        overrides.append({"code_configuration.code": str(code)})
     return load_online_deployment(str(spec), params_override=overrides)
 
 
@@ -60,6 +72,8 @@ class AzureEndpoint:
         latency_ms: float = 500.0,
         instance_type: str | None = None,
         instance_count: int | None = None,
+        environment: str | None = None,
+        code: Path | None = None,
     ) -> None:
         self.client = ml_client
         self.endpoint = endpoint
@@ -68,6 +82,8 @@ class AzureEndpoint:
         self.latency_ms = latency_ms
         self.instance_type = instance_type
         self.instance_count = instance_count
+        self.environment = environment
+        self.code = code
 
     def _endpoint(self) -> Any:
         try:
@@ -109,7 +125,14 @@ class AzureEndpoint:
 
     def deploy(self, colour: str) -> None:
         deployment = load_deployment(
-            self.spec, colour, self.endpoint, self.model, self.instance_type, self.instance_count
+            self.spec,
+            colour,
+            self.endpoint,
+            self.model,
+            self.instance_type,
+            self.instance_count,
+            self.environment,
+            self.code,
         )
         logger.info("deploying %s to %s/%s at 0%% traffic", self.model, self.endpoint, colour)
         self.client.online_deployments.begin_create_or_update(deployment).result()

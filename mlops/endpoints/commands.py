@@ -261,26 +261,39 @@ def rollout_azure(
     ] = None,
     workspace: Annotated[str | None, typer.Option("--workspace", envvar="AML_WORKSPACE")] = None,
     result_json: ResultOpt = None,
+    repo: Annotated[
+        Path | None, typer.Option("--repo", help="Git clone the pinned code is exported from.")
+    ] = None,
 ) -> None:
-    """Blue/green rollout of the release's model on an Azure ML online endpoint."""
+    """Blue/green rollout of the release's pins (model, scoring environment, code commit)
+    on an Azure ML online endpoint."""
+    import tempfile
+
+    from mlops.azure.pins import deploy_pins, export_code
     from mlops.azure.workspace import WorkspaceRef, ml_client
     from mlops.endpoints.azure_rollout import DEPLOYMENT_SPEC, AzureEndpoint
     from mlops.endpoints.rollout import run_rollout
     from mlops.promotion.releases import load_release_file
+    from mlops.settings import REPO_ROOT
 
     parsed, latency = _steps(release, steps)
-    model = load_release_file(release).model.azureml_uri()
+    pins = deploy_pins(load_release_file(release))
     ref = WorkspaceRef.resolve(subscription_id, resource_group, workspace)
-    executor = AzureEndpoint(
-        ml_client(ref),
-        endpoint,
-        model,
-        spec or DEPLOYMENT_SPEC,
-        latency_ms=latency,
-        instance_type=instance_type,
-        instance_count=instance_count,
-    )
-    _report(run_rollout(executor, parsed), result_json)
+    with tempfile.TemporaryDirectory(prefix="release-code-") as scratch:
+        code = export_code(repo or REPO_ROOT, pins.commit, Path(scratch) / "code")
+        executor = AzureEndpoint(
+            ml_client(ref),
+            endpoint,
+            pins.model_uri,
+            spec or DEPLOYMENT_SPEC,
+            latency_ms=latency,
+            instance_type=instance_type,
+            instance_count=instance_count,
+            environment=pins.environment_uri,
+            code=code,
+        )
+        outcome = run_rollout(executor, parsed)
+    _report(outcome, result_json)
 
 
 def rollout_local(

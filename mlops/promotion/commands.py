@@ -173,17 +173,61 @@ def check(
     env: Annotated[str, typer.Option("--env", help="stage or prod.")],
     azure: AzureOpt = False,
     releases_dir: ReleasesDirOpt = None,
+    before_merge: Annotated[
+        bool,
+        typer.Option(
+            "--before-merge",
+            help="Pull-request check: stage against the dev workspace (the registry gets the "
+            "version only after the merge), prod against the registry. Needs --azure.",
+        ),
+    ] = False,
+    dev_subscription_id: Annotated[
+        str | None, typer.Option(help="Dev workspace subscription (stage --before-merge).")
+    ] = None,
+    dev_resource_group: Annotated[
+        str | None, typer.Option(help="Dev workspace resource group (stage --before-merge).")
+    ] = None,
+    dev_workspace: Annotated[
+        str | None, typer.Option(help="Dev workspace name (stage --before-merge).")
+    ] = None,
+    environment_spec: Annotated[
+        Path | None,
+        typer.Option(help="Scoring environment spec the merge registers (its version: key)."),
+    ] = None,
 ) -> None:
-    """Check a release file: valid, names a version the registry holds; prod: stage-passed."""
+    """Check a release file: valid, names a version the registry holds; prod: stage-passed
+    with the pins stage tested. On Azure the release must pin environment and code."""
+    from mlops.errors import MlopsError
     from mlops.promotion import azure_release, releases
+    from mlops.settings import REPO_ROOT
 
     release = releases.load_release(env, releases_dir)
-    registry, where = _registry(azure, release.model.registry)
-    azure_release.check_release(release, registry, where)
-    typer.echo(
-        f"{releases.release_path(env, releases_dir)}: version {release.model.version} of "
-        f"{release.model.name} in {where}: ok"
-    )
+    path = releases.release_path(env, releases_dir)
+    if before_merge and not azure:
+        raise MlopsError(
+            "--before-merge checks the Azure ML dev workspace or registry: add --azure"
+        )
+    try:
+        if before_merge and env == "stage":
+            from mlops.azure.workspace import WorkspaceRef, ml_client
+
+            ref = WorkspaceRef.resolve(dev_subscription_id, dev_resource_group, dev_workspace)
+            where = f"dev workspace {ref.workspace}"
+            spec = environment_spec or azure_release.SCORE_ENVIRONMENT_SPEC
+            name, version = azure_release.spec_environment(spec)
+            if release.environment is not None and release.environment.name != name:
+                raise MlopsError(
+                    f"the stage release pins environment {release.environment.name}, "
+                    f"but {spec} defines {name}"
+                )
+            workspace = azure_release.AzureWorkspace(ml_client(ref))
+            azure_release.check_stage_before_merge(release, workspace, where, version, REPO_ROOT)
+        else:
+            registry, where = _registry(azure, release.model.registry)
+            azure_release.check_release(release, registry, where, require_pins=azure)
+    except MlopsError as exc:
+        raise MlopsError(f"{path}: {exc}") from None
+    typer.echo(f"{path}: version {release.model.version} of {release.model.name} in {where}: ok")
 
 
 def share(
@@ -232,7 +276,7 @@ def stage_test(
 
     release = releases.load_release("stage", releases_dir)
     registry, where = _registry(azure, release.model.registry)
-    tags = azure_release.check_release(release, registry, where)
+    tags = azure_release.check_release(release, registry, where, require_pins=azure)
     assert release.model.version is not None  # check_release refuses a null version
     frame = stage_tests.read_stage_data(stage_data)
     result = stage_tests.run_stage_tests(
@@ -246,7 +290,9 @@ def stage_test(
     )
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
-    registry.set_tags(release.model.name, release.model.version, result.tags())
+    # The pins stage ran are recorded with the verdict: the prod check compares them.
+    tags = {**result.tags(), **azure_release.pin_tags(release)}
+    registry.set_tags(release.model.name, release.model.version, tags)
     verdict = "passed" if result.passed else "FAILED"
     typer.echo(f"stage tests {verdict} for version {result.version}: {result.reason} ({output})")
     if not result.passed:

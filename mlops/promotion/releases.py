@@ -23,7 +23,10 @@ DEFAULT_RELEASES_DIR = REPO_ROOT / "mlops" / "releases"
 
 # Azure ML asset names: letters, digits, '-', '_', '.'; must start with a letter or digit.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
-_TOP_KEYS = ("model", "rollout")
+_TOP_KEYS = ("model", "rollout", "environment", "code")
+_ENVIRONMENT_KEYS = ("name", "version")
+_CODE_KEYS = ("commit",)
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _MODEL_KEYS = ("name", "version", "registry")
 _ROLLOUT_KEYS = ("steps", "latency_ms")
 
@@ -44,6 +47,26 @@ class ModelRelease:
 
 
 @dataclass(frozen=True)
+class EnvironmentRelease:
+    """The scoring environment a deployment runs: registered once, shared via the registry."""
+
+    name: str
+    version: int | None
+
+    def azureml_uri(self, registry: str) -> str:
+        if self.version is None:
+            raise MlopsError(f"environment {self.name} has no pinned version yet")
+        return f"azureml://registries/{registry}/environments/{self.name}/versions/{self.version}"
+
+
+@dataclass(frozen=True)
+class CodeRelease:
+    """The commit whose data-science/src (score.py, taxi_fare) a deployment runs."""
+
+    commit: str | None
+
+
+@dataclass(frozen=True)
 class Rollout:
     """Blue/green plan: traffic % for the new colour per step (smoke test after each)."""
 
@@ -58,12 +81,15 @@ class Release:
     env: str
     model: ModelRelease
     rollout: Rollout
+    # Pins of what else a deployment runs (issue 12 #8); None where the file has no such key.
+    environment: EnvironmentRelease | None = None
+    code: CodeRelease | None = None
 
     def with_version(self, version: int | None) -> Release:
         return replace(self, model=replace(self.model, version=version))
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "model": {
                 "name": self.model.name,
                 "version": self.model.version,
@@ -71,6 +97,14 @@ class Release:
             },
             "rollout": {"steps": list(self.rollout.steps), "latency_ms": self.rollout.latency_ms},
         }
+        if self.environment is not None:
+            data["environment"] = {
+                "name": self.environment.name,
+                "version": self.environment.version,
+            }
+        if self.code is not None:
+            data["code"] = {"commit": self.code.commit}
+        return data
 
 
 def releases_dir(override: Path | str | None = None) -> Path:
@@ -159,7 +193,40 @@ def parse_release(data: object, path: Path | str, env: str) -> Release:
         env=env,
         model=ModelRelease(name=name, version=version, registry=registry),
         rollout=Rollout(steps=tuple(steps), latency_ms=latency),
+        environment=_environment(top, fail),
+        code=_code(top, fail),
     )
+
+
+def _environment(top: dict[str, Any], fail: Any) -> EnvironmentRelease | None:
+    if "environment" not in top:
+        return None
+    env = _mapping(top["environment"], "environment", _ENVIRONMENT_KEYS, fail)
+    name = env.get("name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise fail("environment.name", f"expected an environment name, got {name!r}")
+    if "version" not in env:
+        raise fail("environment.version", "missing (use null before the first release)")
+    version = env["version"]
+    if version is not None and (
+        isinstance(version, bool) or not isinstance(version, int) or version < 1
+    ):
+        raise fail("environment.version", f"expected a positive integer or null, got {version!r}")
+    return EnvironmentRelease(name=name, version=version)
+
+
+def _code(top: dict[str, Any], fail: Any) -> CodeRelease | None:
+    if "code" not in top:
+        return None
+    code = _mapping(top["code"], "code", _CODE_KEYS, fail)
+    if "commit" not in code:
+        raise fail("code.commit", "missing (use null before the first release)")
+    commit = code["commit"]
+    if commit is not None and (not isinstance(commit, str) or not _COMMIT.match(commit)):
+        raise fail(
+            "code.commit", f"expected a full 40-character git commit or null, got {commit!r}"
+        )
+    return CodeRelease(commit=commit)
 
 
 def _mapping(value: object, key: str, allowed: tuple[str, ...], fail: Any) -> dict[str, Any]:
@@ -186,12 +253,23 @@ def render_release(release: Release) -> str:
     """The file text for a release (stable layout, so diffs in PRs stay one line)."""
     version = "null" if release.model.version is None else str(release.model.version)
     steps = ", ".join(str(s) for s in release.rollout.steps)
+    pins = ""
+    if release.environment is not None:
+        env_version = release.environment.version
+        pins += (
+            "environment:\n"
+            + f"  name: {release.environment.name}\n"
+            + f"  version: {'null' if env_version is None else env_version}\n"
+        )
+    if release.code is not None:
+        pins += f"code:\n  commit: {release.code.commit or 'null'}\n"
     return (
         _HEADER.format(env=release.env)
         + "model:\n"
         + f"  name: {release.model.name}\n"
         + f"  version: {version}\n"
         + f"  registry: {release.model.registry}\n"
+        + pins
         + "rollout:\n"
         + f"  steps: [{steps}]\n"
         + f"  latency_ms: {release.rollout.latency_ms}\n"

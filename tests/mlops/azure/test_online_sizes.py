@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -100,8 +101,13 @@ def test_each_environment_deploys_its_configured_size(
     env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     release = tmp_path / f"{env}.yml"
+    head = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
     release.write_text(
         "model:\n  name: taxi-fare\n  version: 3\n  registry: mlr-taxifare-0001\n"
+        "environment:\n  name: taxi-fare-score-env\n  version: 1\n"
+        f"code:\n  commit: {head}\n"
         "rollout:\n  steps: [10, 100]\n  latency_ms: 500\n",
         encoding="utf-8",
     )

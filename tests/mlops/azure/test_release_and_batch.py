@@ -16,6 +16,11 @@ model:
   name: taxi-fare
   version: {version}
   registry: mlr-taxifare-0001
+environment:
+  name: taxi-fare-score-env
+  version: 2
+code:
+  commit: 0123456789abcdef0123456789abcdef01234567
 rollout:
   steps: [10, 50, 100]
   latency_ms: 400
@@ -35,6 +40,12 @@ def test_release_file_becomes_variables(tmp_path: Path) -> None:
         "MODEL_VERSION": "3",
         "MODEL_REGISTRY": "mlr-taxifare-0001",
         "MODEL_URI": "azureml://registries/mlr-taxifare-0001/models/taxi-fare/versions/3",
+        "ENVIRONMENT_URI": (
+            "azureml://registries/mlr-taxifare-0001/environments/taxi-fare-score-env/versions/2"
+        ),
+        "ENVIRONMENT_NAME": "taxi-fare-score-env",
+        "ENVIRONMENT_VERSION": "2",
+        "CODE_COMMIT": "0123456789abcdef0123456789abcdef01234567",
         "ROLLOUT_STEPS": "10 50 100",
         "LATENCY_MS": "400",
     }
@@ -47,7 +58,7 @@ def test_release_vars_cli_prints_vso_lines(
     main(["azure", "release-vars", "--env", "stage", "--releases-dir", str(folder)])
     lines = capsys.readouterr().out.splitlines()
     assert "##vso[task.setvariable variable=MODEL_VERSION]5" in lines
-    assert len(lines) == 6
+    assert len(lines) == 10
 
 
 def test_a_release_without_version_cannot_be_deployed(

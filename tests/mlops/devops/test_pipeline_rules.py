@@ -282,11 +282,15 @@ def test_entry_pipeline_pool_and_connections(path: Path) -> None:
     assert PARAMETER_EXPRESSION.match(doc["pool"]["name"]), "pool must be a parameter"
     agent_pool = [p for p in doc["parameters"] if p["name"] == "agentPool"]
     assert agent_pool and agent_pool[0]["type"] == "string"
+    # Per-environment connection from config-infra-<env>.yml, known at compile time; pull
+    # requests run unreviewed code, so they get the read-only one (issue 12 #6).
+    key = (
+        "readonly_service_connection" if path.name == "pr-validation.yml" else "service_connection"
+    )
     for node in _dicts(doc):
         params = node.get("parameters")
         if "template" in node and isinstance(params, dict) and "serviceConnection" in params:
-            # Per-environment connection from config-infra-<env>.yml, known at compile time.
-            assert params["serviceConnection"] == "${{ variables.service_connection }}"
+            assert params["serviceConnection"] == f"${{{{ variables.{key} }}}}"
 
 
 @pytest.mark.parametrize(
@@ -311,7 +315,10 @@ def test_template_has_description_and_typed_parameters(path: Path) -> None:
 )
 def test_stage_and_prod_are_deployment_jobs(name: str, env: str) -> None:
     doc = _load(PIPELINE_DIR / name)
-    assert deployment_job_problems(doc, env) == []
+    # The approval is on <env> (register pipelines, once per release); endpoints have their own
+    # environment carrying an exclusive lock (issue 12: one approval, no interleaved rollouts).
+    bound = {"batch": f"{env}-batch", "online": f"{env}-online", "model": f"{env}-online"}
+    assert deployment_job_problems(doc, bound.get(name.split("-")[1], env)) == []
     assert doc["variables"][0] == {"template": f"/config-infra-{env}.yml"}
     assert doc.get("pr") == "none"
 

@@ -21,6 +21,11 @@ class FakeModels:
     held: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     shared: list[dict[str, Any]] = field(default_factory=list)
     updated: list[Any] = field(default_factory=list)
+    # Where ``share`` lands (a registry fake) and whether it copies the tags: the SDK shares
+    # by asset reference (azure-ai-ml 1.35.2 azure/ai/ml/operations/_model_operations.py,
+    # ModelOperations.share); whether tags travel is not stated, so both are tested.
+    target: FakeModels | None = None
+    copy_tags: bool = True
 
     def get(self, name: str, version: str) -> SimpleNamespace:
         if (name, version) not in self.held:
@@ -29,6 +34,10 @@ class FakeModels:
 
     def share(self, **kwargs: Any) -> None:
         self.shared.append(kwargs)
+        if self.target is not None:
+            tags = self.held[(kwargs["name"], kwargs["version"])] if self.copy_tags else {}
+            key = (kwargs["share_with_name"], kwargs["share_with_version"])
+            self.target.held[key] = dict(tags)
 
     def create_or_update(self, model: SimpleNamespace) -> SimpleNamespace:
         self.updated.append(model)
@@ -80,16 +89,20 @@ def test_stage_release_needs_no_stage_pass() -> None:
     assert azure_release.check_release(_release("stage", 4), registry, "reg") == {}
 
 
-def test_share_uses_same_name_and_version_and_is_idempotent() -> None:
-    workspace = _client(**{"7": {"trainer": "rf"}})
+@pytest.mark.parametrize("copy_tags", [True, False])
+def test_share_uses_same_name_and_version_and_is_idempotent(copy_tags: bool) -> None:
+    workspace = _client(**{"7": {"trainer": "rf", "model_uuid": "u7"}})
     registry_client = _client()
+    workspace.models.target, workspace.models.copy_tags = registry_client.models, copy_tags
     registry = azure_release.AzureRegistry(registry_client)
     assert azure_release.share(workspace, registry, "taxi-fare", 7, "mlr-taxifare-0001") is True
     assert workspace.models.shared == [
         {"name": "taxi-fare", "version": "7", "share_with_name": "taxi-fare",
          "share_with_version": "7", "registry_name": "mlr-taxifare-0001"},
     ]  # fmt: skip
-    registry_client.models.held[("taxi-fare", "7")] = {"trainer": "rf"}  # what share produced
+    # The identity tags are on the registry copy either way.
+    held = registry_client.models.held[("taxi-fare", "7")]
+    assert (held["trainer"], held["model_uuid"]) == ("rf", "u7")
     assert azure_release.share(workspace, registry, "taxi-fare", 7, "mlr-taxifare-0001") is False
     assert len(workspace.models.shared) == 1
 
