@@ -13,6 +13,7 @@ checks below matters.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -63,8 +64,23 @@ def explain(exc: BaseException, doing: str, ref: WorkspaceRef, not_found: str = 
     except ImportError:  # pragma: no cover - the SDK is a pinned dependency
         return None
     if isinstance(exc, MlException):
-        return f"{doing}: {_short(exc)}"
+        return f"{doing}: {sdk_message(exc)}"
     return None
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def sdk_message(exc: BaseException) -> str:
+    """The gist of an SDK error. Validation at submit comes formatted for a terminal: colours,
+    then one ``(x) <problem>`` line per problem under "Details:" (azure-ai-ml 1.35.2
+    azure/ai/ml/_exception_helper.py:log_and_raise_error, format_create_validation_error)."""
+    text = ANSI.sub("", str(getattr(exc, "message", None) or exc))
+    details = [" ".join(m.split()) for m in re.findall(r"^\s*\(x\)\s*(.+)$", text, re.MULTILINE)]
+    if details:
+        more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
+        return f"invalid job: {details[0][:300]}{more}"
+    return _short(ANSI.sub("", text))
 
 
 def _is_auth(exc: BaseException | None) -> bool:

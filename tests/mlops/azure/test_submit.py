@@ -53,6 +53,25 @@ def _http(status: int, message: str) -> HttpResponseError:
     return error
 
 
+def _submit_validation_error(problem: str) -> BaseException:
+    """What jobs.create_or_update raises for a job that fails validation: the SDK's own
+    log_and_raise_error turns the ValidationException into a terminal-formatted MlException."""
+    from azure.ai.ml._exception_helper import log_and_raise_error
+    from azure.ai.ml.exceptions import ErrorTarget, ValidationErrorType
+
+    error = ValidationException(
+        message=problem,
+        no_personal_data_message=problem,
+        error_type=ValidationErrorType.INVALID_VALUE,
+        target=ErrorTarget.PIPELINE,
+    )
+    try:
+        log_and_raise_error(error)
+    except Exception as raised:  # noqa: BLE001 - the SDK's exception is the value we want
+        return raised
+    raise AssertionError("log_and_raise_error always raises")
+
+
 class Poller:
     """What ``begin_*`` returns: ``result()`` waits for the operation (LROPoller)."""
 
@@ -491,10 +510,8 @@ def _one_line_error(code: int, err: str) -> str:
         ),
         (
             "jobs.create_or_update",
-            ValidationException(
-                message="Input seed must be an integer", no_personal_data_message="x"
-            ),
-            "submitting job taxi-fare-train-",
+            _submit_validation_error("Input seed must be an integer"),
+            "invalid job: Input seed must be an integer",
         ),
         (
             "jobs.create_or_update",
