@@ -237,7 +237,12 @@ class Submission:
                 f"az ml job download --name {loaded.name} --all --resource-group "
                 f"{ref.resource_group} --workspace-name {ref.workspace}"
             )
-        self._verdict(client, loaded, target)
+        try:
+            self._verdict(client, loaded, target)
+        except MlopsError as exc:
+            self.summary["error"] = str(exc)  # the job's own status stays Completed
+            self._write()
+            raise
         self._write()
         return SubmitResult(self.summary)
 

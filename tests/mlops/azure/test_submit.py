@@ -675,8 +675,11 @@ def test_a_registration_the_workspace_does_not_hold_fails_closed(
 
     standard_setup = azure["setup"]
     azure["setup"] = setup
-    code, out, err = _run([], capsys, tmp_path)
+    summary_file = tmp_path / "s.json"
+    code, out, err = _run(["--summary-json", str(summary_file)], capsys, tmp_path)
     line = _one_line_error(code, err)
+    summary = json.loads(summary_file.read_text(encoding="utf-8"))
+    assert (summary["status"], summary["error"]) == ("Completed", line.removeprefix("error: "))
     assert "model taxi-fare:4: not found" in line
     assert "model_info.json says taxi-fare:4 was registered, but the workspace lacks it" in line
     assert "registered taxi-fare version" not in out
