@@ -321,6 +321,13 @@ resource "azurerm_role_assignment" "this" {
   principal_type     = local.principals[each.value.principal].type
 }
 
+# No subnet and no node public IP: the nodes live in the workspace's managed network. azurerm
+# 4.14.0-4.17.0 refused that on create unless the managed network was already Active
+# (internal/services/machinelearning/machine_learning_compute_cluster_resource.go,
+# resourceComputeClusterCreate: "`subnet_resource_id` must be set if `node_public_ip_enabled` is
+# set to `false` or the workspace is not in a managed network"); 4.18.0 dropped the check and
+# 4.20.0 is pinned. The network is provisioned with the workspace (provisionNetworkNow) anyway,
+# so the cluster starts on an active network.
 resource "azurerm_machine_learning_compute_cluster" "cpu" {
   name                          = local.names.compute_cluster
   location                      = var.location
