@@ -143,7 +143,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser(command: str) -> _Parser:
-    parser = _Parser(prog=f"az {command}", add_help=False)
+    # Parse errors exit 2 (azure-cli src/azure-cli-core/azure/cli/core/parser.py:
+    # AzCliCommandParser.error). Abbreviated flags are refused here on purpose, so a
+    # `--workspace` typo for `--workspace-name` fails before it reaches Azure.
+    parser = _Parser(prog=f"az {command}", add_help=False, allow_abbrev=False)
     for spec in [*COMMANDS[command], *GLOBAL]:
         switch, many = spec.endswith("!"), spec.endswith("+")
         names = spec.rstrip("!+").split("/")
