@@ -44,11 +44,16 @@ class Catalogue:
 
     @classmethod
     def scan(cls, *folders: Path) -> Catalogue:
-        """Every spec under the folders (recursively)."""
+        """Every spec under the folders (recursively, skipping hidden folders)."""
         files: list[Path] = []
         for folder in folders:
             if folder.is_dir():
-                files += [p for p in folder.rglob("*.y*ml") if p.is_file()]
+                files += [
+                    p
+                    for p in folder.rglob("*.y*ml")
+                    if p.is_file()
+                    and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+                ]
         return cls.of(files)
 
     def add(self, kind: str, path: Path, doc: YDict) -> None:

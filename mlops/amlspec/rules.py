@@ -206,6 +206,8 @@ class Checker:
         text = f"jobs.{node.name}.{where}: {expr}"
         if expr.scope == "runtime":
             return  # filled by Azure ML (output paths)
+        if expr.scope == "own" and node.type == "parallel":
+            return  # a parallel job's input_data names its own inputs
         if expr.scope not in ("parent", "job"):
             self.add(
                 node.path,

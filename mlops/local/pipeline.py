@@ -134,8 +134,13 @@ class Pipeline:
 
 
 def repo_catalogue(path: Path) -> Catalogue:
-    """Assets a pipeline can name: specs next to it (recursively) and the repository's."""
-    return Catalogue.scan(path.parent, settings.REPO_ROOT / "mlops" / "azureml")
+    """Assets a pipeline can name: specs in its folder and the folder above (recursively,
+    unless that is the repository root or above it) and the repository's mlops/azureml."""
+    folders = [path.parent, settings.REPO_ROOT / "mlops" / "azureml"]
+    above = path.parent.parent
+    if above != settings.REPO_ROOT and above not in settings.REPO_ROOT.parents:
+        folders.append(above)
+    return Catalogue.scan(*folders)
 
 
 @dataclass
