@@ -41,12 +41,30 @@ def parse_wanted(outputs: Sequence[str], step_outputs: Sequence[str]) -> list[Wa
 
 
 def step_jobs(client: Any, parent: str) -> dict[str, str]:
-    """Child job name by pipeline step (node) name; Azure ML uses the node name as display name."""
+    """Child job name by pipeline step (node) name.
+
+    ``jobs.list(parent_job_name=...)`` returns the children as run-history records
+    (azure-ai-ml 1.35.2 azure/ai/ml/operations/_run_operations.py:get_run_children ->
+    azure/ai/ml/entities/_job/base_job.py:_BaseJob._load_from_rest), which carry the run id
+    (``name``) and ``display_name`` but no separate node-name field. A child's display name
+    is its node name unless the node sets ``display_name:``; our pipeline specs never do
+    (tests/mlops/azure/test_step_lookup.py checks them), and two children with one display
+    name are refused rather than one silently winning.
+    """
     try:
         children = list(client.jobs.list(parent_job_name=parent))
     except Exception as exc:
         raise MlopsError(f"job {parent}: cannot list its steps: {exc}") from exc
-    return {str(child.display_name): str(child.name) for child in children}
+    found: dict[str, str] = {}
+    for child in children:
+        node = str(child.display_name)
+        if node in found:
+            raise MlopsError(
+                f"job {parent}: two steps are shown as {node!r} ({found[node]}, {child.name}); "
+                "a node's display_name must stay its node name"
+            )
+        found[node] = str(child.name)
+    return found
 
 
 def download_outputs(
