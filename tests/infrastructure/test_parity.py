@@ -740,3 +740,34 @@ def test_detects_registry_outbound_rule_dropped(infra_copy: Path, tmp_path: Path
     rules = iac.outbound_rules(env_model("bicep", "dev", "private", repo / "infrastructure"))
     assert rules["registry"] == ("PrivateEndpoint", ("registry", "registry", False))
     assert rules != OUTBOUND_RULES
+
+
+def naming_limit_failures(namespace: str, postfix: str, env: str) -> list[str]:
+    """Error messages of the naming module's output preconditions that fail for these inputs."""
+    naming = iac.TfEvaluator(
+        INFRA / "terraform" / "modules" / "naming",
+        {"namespace": namespace, "postfix": postfix, "environment": env},
+    )
+    assert "check" not in naming.blocks, "a check block only warns: use preconditions"
+    failures = []
+    for block in naming.blocks["output"]:
+        for conf in block.values():
+            for condition in conf.get("precondition", []):
+                verdict = naming.value(condition["condition"])
+                assert isinstance(verdict, bool), condition["condition"]
+                if not verdict:
+                    failures.append(naming.value(condition["error_message"]))
+    return failures
+
+
+def test_naming_preconditions_stop_the_plan_on_names_over_the_limits() -> None:
+    # The variable validations keep real inputs inside the limits; the preconditions are the
+    # guard behind them (a changed scheme), and they are errors, unlike a check block.
+    for env in ENVIRONMENTS:
+        cfg = config(env)
+        assert naming_limit_failures(cfg["namespace"], cfg["postfix"], env) == []
+    assert naming_limit_failures("taxifarewesteuropex", "0001", "stage") == [
+        "storage account name sttaxifarewesteuropex0001stage must be 3-24 characters.",
+        "key vault name kv-taxifarewesteuropex-0001stage must be 3-24 characters.",
+        "endpoint names must be at most 32 characters.",
+    ]
