@@ -4,7 +4,9 @@ Every operation holds the promotion lock and checks everything it can *before*
 changing state: the release file parses, the version exists, its artifact is
 there, prod only takes a stage-passed version. The release file and the history
 change last, only after the deployment (and for stage the stage tests) passed, so
-the file always names what the environment runs.
+the file always names what the environment runs. Those two writes go through the
+promotion journal (``history.begin``/``finish``): a promotion killed between them is
+completed by the next promotion or rollback before it does anything else.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ def promote(
     if to not in releases.RELEASE_ENVIRONMENTS:
         raise MlopsError(f"cannot promote to {to!r}: expected stage or prod")
     with history.promotion_lock():
+        complete_pending(releases_dir)
         release = releases.load_release(to, releases_dir)
         if to == "stage":
             return _promote_stage(
@@ -144,9 +147,8 @@ def _record(
 ) -> PromotionResult:
     env = release.env
     changed = previous != version or release.model.version != version
-    path = releases.write_release(release.with_version(version), releases_dir)
-    if previous != version:
-        history.append_history(env, history.HistoryEntry("release", version, history.now()))
+    entry = history.HistoryEntry("release", version, history.now()) if previous != version else None
+    path = _apply(history.begin(env, version, entry), release, releases_dir)
     log.info("%s now runs version %s of %s (was %s)", env, version, release.model.name, previous)
     return PromotionResult(env, version, previous, changed, stage_result, str(path))
 
@@ -156,6 +158,7 @@ def rollback(env: str, deployer: Deployer, releases_dir: Path | None = None) -> 
     if env not in releases.RELEASE_ENVIRONMENTS:
         raise MlopsError(f"cannot roll back {env!r}: expected stage or prod")
     with history.promotion_lock():
+        complete_pending(releases_dir)
         release = releases.load_release(env, releases_dir)
         stack = history.release_stack(history.read_history(env))
         if len(stack) < 2:
@@ -173,12 +176,37 @@ def rollback(env: str, deployer: Deployer, releases_dir: Path | None = None) -> 
                 f"smoke test failed for version {restored}: {smoke.get('message')} "
                 f"({env} still runs {left})"
             )
-        path = releases.write_release(release.with_version(restored), releases_dir)
-        history.append_history(
-            env, history.HistoryEntry("rollback", restored, history.now(), left=left)
-        )
+        entry = history.HistoryEntry("rollback", restored, history.now(), left=left)
+        path = _apply(history.begin(env, restored, entry), release, releases_dir)
         log.info("%s rolled back: left version %s, restored version %s", env, left, restored)
         return RollbackResult(env, left, restored, str(path))
+
+
+def _apply(journal: history.Journal, release: releases.Release, releases_dir: Path | None) -> Path:
+    """Make the journal's two changes (release file, then history) and close the journal."""
+    path = releases.write_release(release.with_version(journal.version), releases_dir)
+    history.record(journal)
+    history.finish(journal)
+    return path
+
+
+def complete_pending(releases_dir: Path | None = None) -> list[str]:
+    """Finish any release a killed promotion left half-made; returns the envs completed.
+
+    Only called under the promotion lock. The journal is written after the deployment
+    (and stage tests) succeeded, so completing it rolls forward to what was deployed.
+    """
+    done = []
+    for env in releases.RELEASE_ENVIRONMENTS:
+        journal = history.pending(env)
+        if journal is None:
+            continue
+        _apply(journal, releases.load_release(env, releases_dir), releases_dir)
+        log.warning(
+            "%s: completed a release interrupted earlier (version %s)", env, journal.version
+        )
+        done.append(env)
+    return done
 
 
 def _running(version: int | None) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import requests
 from endpoint_models import FEATURES
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from mlops.endpoints.local_server import LocalServer
@@ -114,6 +114,7 @@ payloads = st.one_of(
 
 def check_answer(status: int, body: Any, sent: bytes) -> None:
     """200 with finite predictions, one per row, or a 4xx with a one-line message."""
+    event(f"HTTP {status}")  # --hypothesis-show-statistics tells how often each came back
     assert status < 500, (status, body, sent[:300])
     if status == 200:
         assert isinstance(body, list) and body, body
