@@ -98,14 +98,52 @@ def monitor_spec(
         str | None,
         typer.Option("--train-data", help="Reference data asset, e.g. azureml:taxi-fare-train:7"),
     ] = None,
+    traffic: Annotated[
+        str | None,
+        typer.Option("--traffic", help="Endpoint traffic JSON; the busiest colour is monitored."),
+    ] = None,
 ) -> None:
     """Render monitor-<env>.yml for one environment's live names; checked with azure-ai-ml."""
-    from mlops.monitoring.render import render_monitor_spec
+    from mlops.monitoring.render import busiest_deployment, render_monitor_spec
 
+    if traffic is not None and deployment is None:
+        deployment = busiest_deployment(traffic)
     render_monitor_spec(env, out, endpoint, deployment, emails, train_data)
     typer.echo(f"wrote {out}")
+
+
+def monitor_deployment(
+    traffic: Annotated[
+        str, typer.Option("--traffic", help="JSON of `az ml online-endpoint show --query traffic`.")
+    ],
+) -> None:
+    """Print the deployment (colour) that takes the most traffic."""
+    from mlops.monitoring.render import busiest_deployment
+
+    typer.echo(busiest_deployment(traffic))
+
+
+def monitor_queue(
+    pipeline: Annotated[str, typer.Option("--pipeline", help="Pipeline to queue, by name.")],
+    branch: Annotated[str, typer.Option("--branch", help="Branch to run.")] = "refs/heads/main",
+) -> None:
+    """Queue an Azure DevOps pipeline (from a job: SYSTEM_* variables and the access token)."""
+    import os
+
+    from mlops.monitoring.queue import queue_pipeline
+
+    run_id = queue_pipeline(
+        os.environ.get("SYSTEM_COLLECTIONURI", ""),
+        os.environ.get("SYSTEM_TEAMPROJECT", ""),
+        pipeline,
+        os.environ.get("SYSTEM_ACCESSTOKEN", ""),
+        branch,
+    )
+    typer.echo(f"queued {pipeline} run {run_id}")
 
 
 def register(app: typer.Typer) -> None:
     app.command("monitor")(monitor)
     app.command("monitor-spec")(monitor_spec)
+    app.command("monitor-queue")(monitor_queue)
+    app.command("monitor-deployment")(monitor_deployment)

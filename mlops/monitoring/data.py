@@ -1,12 +1,12 @@
 """Reading the monitor's inputs: a target and a baseline of model inputs.
 
-Accepted: a parquet or CSV file, or a folder of them (searched recursively, dot files
-skipped), holding the 20 features by name. Besides the features a file may carry
-``cost`` (the label), ``prediction`` and ``collected_at`` (what taxi_fare.collect
-writes) and a CSV's unnamed index column; any other column is refused, as is a missing
-feature, text in a feature column, or a file without rows. Raw NYC TLC green/yellow CSVs
-are turned into features and cleaned exactly as prep.py does (taxi_fare.cleaning), so
-a month of raw trips compares like with like against a training split.
+Accepted: a parquet, CSV or JSONL (Azure ML data collector) file, or a folder of them
+(searched recursively, dot files skipped), holding the 20 features by name. Besides the
+features a file may carry ``cost`` (the label), ``prediction`` and ``collected_at``
+(what taxi_fare.collect writes) and a CSV's unnamed index column; any other column is
+refused, as is a missing feature, text in a feature column, or a file without rows. Raw
+NYC TLC green/yellow CSVs are turned into features and cleaned exactly as prep.py does
+(taxi_fare.cleaning), so a month of raw trips compares like with like against a training split.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ PREDICTION = "prediction"  # taxi_fare.collect.PREDICTION
 EXTRA_COLUMNS = frozenset({LABEL, PREDICTION, "collected_at"})
 INDEX_COLUMNS = frozenset({"", "Unnamed: 0"})
 RAW_MARKERS = frozenset({"lpepPickupDatetime", "tpepPickupDateTime"})
+SUFFIXES = (".csv", ".parquet", ".jsonl")
 
 
 @dataclass
@@ -53,11 +54,11 @@ def input_files(path: Path) -> list[Path]:
         p
         for p in path.rglob("*")
         if p.is_file()
-        and p.suffix.lower() in (".csv", ".parquet")
+        and p.suffix.lower() in SUFFIXES
         and not any(part.startswith(".") for part in p.relative_to(path).parts)
     )
     if not found:
-        raise MlopsError(f"{path}: no parquet or CSV files")
+        raise MlopsError(f"{path}: no parquet, CSV or JSONL files")
     return found
 
 
@@ -86,9 +87,37 @@ def _is_raw_trips(path: Path) -> bool:
     return bool(RAW_MARKERS & set(header))
 
 
+def _read_jsonl(path: Path) -> pd.DataFrame:
+    """Azure ML model data collector files: one JSON event per line, rows under ``data``
+    (https://learn.microsoft.com/azure/machine-learning/how-to-collect-production-data,
+    "Store collected data in a blob")."""
+    import json
+
+    records: list[dict] = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                event = json.loads(line)
+            except ValueError:
+                raise MlopsError(f"{path}: line {number} is not JSON") from None
+            data = event.get("data") if isinstance(event, dict) else None
+            if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+                raise MlopsError(f"{path}: line {number} has no list of records under 'data'")
+            records.extend(data)
+    return pd.DataFrame.from_records(records)
+
+
 def _read_feature_file(path: Path, features: tuple[str, ...]) -> pd.DataFrame:
+    suffix = path.suffix.lower()
     try:
-        frame = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
+        if suffix == ".jsonl":
+            frame = _read_jsonl(path)
+        else:
+            frame = pd.read_parquet(path) if suffix == ".parquet" else pd.read_csv(path)
+    except MlopsError:
+        raise
     except pd.errors.EmptyDataError:
         raise MlopsError(f"{path}: file is empty") from None
     except Exception as exc:  # pandas/pyarrow raise many types for unreadable files

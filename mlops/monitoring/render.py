@@ -26,6 +26,26 @@ def _check_name(kind: str, value: str) -> str:
     return value
 
 
+def busiest_deployment(traffic_json: str) -> str:
+    """The deployment taking the most traffic in ``az ml online-endpoint show --query traffic``."""
+    import json
+
+    try:
+        traffic = json.loads(traffic_json)
+    except ValueError:
+        raise MlopsError(f"--traffic {traffic_json[:60]!r}: not JSON") from None
+    if (
+        not isinstance(traffic, dict)
+        or not traffic
+        or not all(isinstance(v, int) for v in traffic.values())
+    ):
+        raise MlopsError(f"--traffic {traffic_json[:60]!r}: expected {{deployment: percent}}")
+    name, share = max(traffic.items(), key=lambda kv: kv[1])
+    if share <= 0:
+        raise MlopsError("--traffic: no deployment takes traffic; nothing to monitor")
+    return str(name)
+
+
 def render_monitor_spec(
     env: str,
     out: Path,

@@ -44,7 +44,12 @@ class MonitorRun:
 def _predict(model_dir: Path, frame: pd.DataFrame) -> np.ndarray:
     import mlflow.pyfunc
 
-    model = mlflow.pyfunc.load_model(str(model_dir))
+    found = sorted(p.parent for p in model_dir.rglob("MLmodel"))  # az ml model download nests it
+    if len(found) != 1:
+        raise MlopsError(
+            f"{model_dir}: expected one MLflow model (MLmodel file), found {len(found)}"
+        )
+    model = mlflow.pyfunc.load_model(str(found[0]))
     return np.asarray(model.predict(frame), dtype="float64").reshape(-1)
 
 

@@ -58,7 +58,7 @@ def test_no_rows(tmp_path, good):
 
 def test_folder_without_data(tmp_path):
     (tmp_path / "notes.txt").write_text("x")
-    _refused(tmp_path, "no parquet or CSV files")
+    _refused(tmp_path, "no parquet, CSV or JSONL files")
 
 
 def test_accepted_extras_and_csv_index(tmp_path, good):
