@@ -46,6 +46,10 @@ class Loader:
         self._components: dict[Path, Component | None] = {}
         self._loading: list[Path] = []
 
+    def files(self) -> set[Path]:
+        """Component files read so far (what a pipeline uses, at any depth)."""
+        return set(self._components)
+
     def shown(self, path: Path) -> str:
         """A path as messages show it: relative to the root when inside it."""
         if self.root is not None:
@@ -60,9 +64,7 @@ class Loader:
 
     # -- paths, references, environments ------------------------------------------------
 
-    def existing(
-        self, path: Path, node: YDict, key: str, base: Path | None = None
-    ) -> Path | None:
+    def existing(self, path: Path, node: YDict, key: str, base: Path | None = None) -> Path | None:
         """The local path ``node[key]`` names, resolved against ``path``'s folder (or
         ``base``); a PATH problem when it does not exist. None for non-local values."""
         value = node.get(key)
@@ -137,8 +139,16 @@ class Loader:
         if kind not in PATH_TYPES | LITERAL_TYPES:
             self.add(path, line, rules.INPUT, f"inputs.{name}: unsupported type {kind!r}")
         default = raw.get("default")
-        if kind in PATH_TYPES and isinstance(default, str) and is_local(default):
-            default = local_path(path.parent, default)  # a component default, like a job path
+        if kind in PATH_TYPES and default is not None:
+            # Azure ML refuses it: azure-ai-ml 1.35.2 azure/ai/ml/entities/_inputs_outputs/
+            # input.py:Input._update_default ("Non-primitive type Input has no default value").
+            self.add(
+                path,
+                raw.key_line("default"),
+                rules.INPUT,
+                f"inputs.{name}: a {kind} input cannot have a default (only literal types can)",
+            )
+            default = None
         enum = raw.get("enum")
         return InputSpec(
             name=name,

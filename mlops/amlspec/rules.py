@@ -183,6 +183,22 @@ class Checker:
                 f"jobs form a dependency cycle: {' -> '.join(cycle)}",
             )
 
+    def compute(self, body: PipelineBody) -> None:
+        """A pipeline job must say where each job runs: ``settings.default_compute`` or the
+        job's ``compute`` (azure-ai-ml 1.35.2 azure/ai/ml/entities/_job/pipeline/
+        pipeline_job.py:PipelineJob._validate_compute_is_set: "Compute not set")."""
+        if body.settings.get("default_compute") or body.doc.get("compute"):
+            return
+        for node in body.jobs.values():
+            if node.type != "pipeline" and not node.doc.get("compute"):
+                self.add(
+                    node.path,
+                    node.line,
+                    rules.KEY,
+                    f"jobs.{node.name}: compute not set (give the job a compute or the "
+                    "pipeline settings.default_compute)",
+                )
+
     def step_keys(self, node: Node) -> None:
         allowed = STEP_KEYS.get(node.type)
         if allowed is None:
@@ -376,7 +392,9 @@ def check_pipeline_job(path: Path, catalogue: Catalogue, root: Path | None = Non
             loader.add(body.path, 1, rules.KEY, "not a pipeline job (expected 'type: pipeline')")
         elif not body.jobs:
             loader.add(body.path, body.line, rules.KEY, "the pipeline has no jobs")
-        Checker(loader).body(body)
+        checker = Checker(loader)
+        checker.body(body)
+        checker.compute(body)
     return Checked(body, loader.problems, loader)
 
 
