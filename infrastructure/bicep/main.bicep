@@ -165,17 +165,9 @@ var roleAssignments = [
     role: 'AcrPull'
     scope: 'container_registry'
   }
-  {
-    principal: 'workspace'
-    role: 'Storage Blob Data Contributor'
-    scope: 'storage'
-  }
-  {
-    principal: 'workspace'
-    role: 'Storage File Data Privileged Contributor'
-    scope: 'storage'
-  }
 ]
+// The workspace identity's storage roles are granted inside modules/workspace.bicep, before the
+// workspace (workspaceStorageRoles).
 
 // The shared registry (registry.bicep), read for its id and the ids of its system-created
 // storage account and container registry.
@@ -237,6 +229,8 @@ module workspace 'modules/workspace.bicep' = {
     allowedIpRanges: allowedIpRanges
     privateEndpointSubnetId: privateNetworkingEnabled ? network.outputs.subnetId : ''
     workspaceIdentityId: network.outputs.workspaceIdentityId
+    workspaceIdentityPrincipalId: network.outputs.workspaceIdentityPrincipalId
+    roleIds: roleIds
     registryId: sharedRegistry.id
     registryName: names.registry
     registryStorageAccountId: sharedRegistry.properties.regionDetails[0].storageAccountDetails[0].systemCreatedStorageAccount.armResourceId.resourceId

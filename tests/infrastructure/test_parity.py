@@ -605,7 +605,10 @@ def test_detects_bicep_role_on_wrong_scope(infra_copy: Path, tmp_path: Path) -> 
         "bicep: missing role assignment ('user', 'Storage Blob Data Contributor', 'storage')"
         in (problems)
     )
-    assert "terraform only: ('workspace', 'Storage Blob Data Contributor', 'storage')" in problems
+    assert (
+        "terraform only: ('user', 'Storage File Data Privileged Contributor', 'storage')"
+        in problems
+    )
 
 
 def test_detects_bicep_name_off_scheme(infra_copy: Path, tmp_path: Path) -> None:

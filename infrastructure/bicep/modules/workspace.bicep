@@ -39,6 +39,19 @@ param privateEndpointSubnetId string = ''
 @description('Resource id of the workspace user-assigned identity (network module).')
 param workspaceIdentityId string
 
+@description('Principal id of the workspace identity: its storage roles are granted before the workspace exists.')
+param workspaceIdentityPrincipalId string
+
+@description('Built-in role definition GUIDs by name (main.bicep: roleIds).')
+param roleIds object
+
+// With identity-based system datastores and shared keys off, the workspace reaches its storage
+// with its identity from the start, so these roles come before the workspace.
+var workspaceStorageRoles = [
+  'Storage Blob Data Contributor'
+  'Storage File Data Privileged Contributor'
+]
+
 @description('The shared Azure ML registry (registry.bicep, deployed first).')
 param registryId string
 
@@ -239,6 +252,16 @@ resource containerRegistry 'Microsoft.ContainerRegistry/registries@2025-04-01' =
   }
 }
 
+resource workspaceStorageRoleAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for role in workspaceStorageRoles: {
+  name: guid(storage.id, workspaceIdentityPrincipalId, roleIds[role])
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds[role])
+    principalId: workspaceIdentityPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}]
+
 resource workspace 'Microsoft.MachineLearningServices/workspaces@2024-10-01-preview' = {
   name: names.workspace
   location: location
@@ -269,6 +292,9 @@ resource workspace 'Microsoft.MachineLearningServices/workspaces@2024-10-01-prev
       outboundRules: outboundRules
     }
   }
+  dependsOn: [
+    workspaceStorageRoleAssignments
+  ]
 }
 
 // Private endpoints for the workspace and each service it depends on, registered in the network

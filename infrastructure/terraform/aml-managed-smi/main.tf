@@ -91,6 +91,14 @@ locals {
     workspace = { id = data.azurerm_user_assigned_identity.workspace.principal_id, type = "ServicePrincipal" }
   }
 
+  # The workspace identity's roles on the resource group and the storage account are granted
+  # before the workspace exists: with identity-based system datastores and shared keys off, the
+  # workspace reaches its storage with that identity from the start.
+  bootstrap_scopes = {
+    storage        = azurerm_storage_account.this.id
+    resource_group = data.azurerm_resource_group.env.id
+  }
+
   scopes = {
     workspace          = azapi_resource.workspace.id
     storage            = azurerm_storage_account.this.id
@@ -306,15 +314,15 @@ resource "azapi_resource" "workspace" {
 
 # The workspace identity needs its roles before the workspace can be created with it.
 resource "azurerm_role_assignment" "workspace_identity_bootstrap" {
-  for_each           = { for key, ra in local.role_assignments : key => ra if ra.principal == "workspace" && ra.scope == "resource_group" }
-  scope              = data.azurerm_resource_group.env.id
+  for_each           = { for key, ra in local.role_assignments : key => ra if ra.principal == "workspace" && ra.scope != "workspace" }
+  scope              = local.bootstrap_scopes[each.value.scope]
   role_definition_id = "${data.azurerm_subscription.current.id}/providers/Microsoft.Authorization/roleDefinitions/${local.role_ids[each.value.role]}"
   principal_id       = data.azurerm_user_assigned_identity.workspace.principal_id
   principal_type     = "ServicePrincipal"
 }
 
 resource "azurerm_role_assignment" "this" {
-  for_each           = { for key, ra in local.role_assignments : key => ra if !(ra.principal == "workspace" && ra.scope == "resource_group") }
+  for_each           = { for key, ra in local.role_assignments : key => ra if !(ra.principal == "workspace" && ra.scope != "workspace") }
   scope              = local.scopes[each.value.scope]
   role_definition_id = "${data.azurerm_subscription.current.id}/providers/Microsoft.Authorization/roleDefinitions/${local.role_ids[each.value.role]}"
   principal_id       = local.principals[each.value.principal].id
