@@ -95,11 +95,9 @@ class LocalRegistry:
 
 def registry_client(registry_name: str, credential: Any | None = None) -> Any:
     """An ``MLClient`` bound to an Azure ML registry (imports the SDK only when called)."""
-    from azure.ai.ml import MLClient
+    from mlops.azure.workspace import registry_ml_client  # the seam (emulated in `mlops ado run`)
 
-    from mlops.azure.workspace import make_credential
-
-    return MLClient(credential=credential or make_credential(), registry_name=registry_name)
+    return registry_ml_client(registry_name, credential)
 
 
 def pin_tags(release: Release) -> dict[str, str]:
