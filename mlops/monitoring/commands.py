@@ -112,6 +112,108 @@ def monitor_spec(
     typer.echo(f"wrote {out}")
 
 
+EnvOpt = Annotated[str, typer.Option("--env", help="stage or prod.")]
+EndpointOpt = Annotated[str, typer.Option("--endpoint", help="Online endpoint name.")]
+ModelName = Annotated[str, typer.Option("--model-name", envvar="MODEL_NAME")]
+ModelVersion = Annotated[int, typer.Option("--model-version", envvar="MODEL_VERSION")]
+ModelRegistry = Annotated[str, typer.Option("--model-registry", envvar="MODEL_REGISTRY")]
+DevGroup = Annotated[str, typer.Option("--dev-resource-group", help="Dev workspace's group.")]
+DevWorkspace = Annotated[str, typer.Option("--dev-workspace", help="Dev workspace (training).")]
+DevSub = Annotated[
+    str, typer.Option("--dev-subscription-id", help="'' = the workspace's subscription.")
+]
+
+
+def _clients(dev_sub: str, dev_group: str, dev_workspace: str, registry: str):
+    """(env workspace, dev workspace, registry) clients; the env one from AML_* variables."""
+    import os
+
+    from mlops.azure.workspace import WorkspaceRef, ml_client, registry_ml_client
+
+    ref = WorkspaceRef.resolve(
+        os.environ.get("AML_SUBSCRIPTION_ID"),
+        os.environ.get("AML_RESOURCE_GROUP"),
+        os.environ.get("AML_WORKSPACE"),
+    )
+    dev_ref = WorkspaceRef(dev_sub or ref.subscription_id, dev_group, dev_workspace)
+    return (ml_client(ref), ml_client(dev_ref), registry_ml_client(registry),
+            (dev_ref.subscription_id, dev_group, dev_workspace))  # fmt: skip
+
+
+def monitor_apply(
+    env: EnvOpt,
+    endpoint: EndpointOpt,
+    emails: Annotated[str, typer.Option("--emails", help="Alert e-mails, comma-separated.")],
+    out: Annotated[Path, typer.Option("--out", help="Where the rendered spec is written.")],
+    dev_resource_group: DevGroup,
+    dev_workspace: DevWorkspace,
+    model_name: ModelName,
+    model_version: ModelVersion,
+    model_registry: ModelRegistry,
+    dev_subscription_id: DevSub = "",
+) -> None:
+    """Create or update the Azure ML monitor of an environment's online endpoint."""
+    from mlops.monitoring.azure_ml import Release, apply_monitor
+
+    ml, dev, registry, dev_ref = _clients(
+        dev_subscription_id, dev_resource_group, dev_workspace, model_registry
+    )
+    release = Release(model_name, model_version, model_registry)
+    apply_monitor(ml, dev, registry, release, env, endpoint, emails, dev_ref, out)
+    typer.echo(f"monitor of {endpoint} ({env}) applied from {out}")
+
+
+def monitor_check(
+    env: EnvOpt,
+    endpoint: EndpointOpt,
+    work: Annotated[Path, typer.Option("--work", help="Folder for downloads and the report.")],
+    dev_resource_group: DevGroup,
+    dev_workspace: DevWorkspace,
+    model_name: ModelName,
+    model_version: ModelVersion,
+    model_registry: ModelRegistry,
+    dev_subscription_id: DevSub = "",
+    queue: Annotated[
+        str | None, typer.Option("--queue", help="Pipeline to queue when a signal is breached.")
+    ] = None,
+) -> None:
+    """Judge yesterday's collected requests; on a breach queue ``--queue`` (exit 0)."""
+    from mlops.monitoring.azure_ml import Release, check_drift
+
+    ml, dev, registry, _ = _clients(
+        dev_subscription_id, dev_resource_group, dev_workspace, model_registry
+    )
+    release = Release(model_name, model_version, model_registry)
+    breached = check_drift(ml, dev, registry, release, env, endpoint, work)
+    verdict = {True: "breached", False: "nothing breached", None: "no requests collected"}
+    typer.echo(f"{env}: {verdict[breached]}")
+    if breached and queue:
+        monitor_queue(pipeline=queue)
+    elif breached:
+        raise typer.Exit(BREACHED_EXIT)
+
+
+def training_schedule(
+    enabled: Annotated[bool, typer.Option("--enabled/--disabled", help="Leave it enabled.")],
+    spec: Annotated[Path, typer.Option("--file", help="Schedule spec.")] = Path(
+        "mlops/azureml/train/schedule.yml"
+    ),
+) -> None:
+    """Create or update the recurring training schedule, then enable or disable it."""
+    import os
+
+    from mlops.azure.workspace import WorkspaceRef, ml_client
+    from mlops.monitoring.azure_ml import apply_training_schedule
+
+    ref = WorkspaceRef.resolve(
+        os.environ.get("AML_SUBSCRIPTION_ID"),
+        os.environ.get("AML_RESOURCE_GROUP"),
+        os.environ.get("AML_WORKSPACE"),
+    )
+    apply_training_schedule(ml_client(ref), spec, enabled)
+    typer.echo(f"training schedule from {spec}: {'enabled' if enabled else 'disabled'}")
+
+
 def monitor_deployment(
     traffic: Annotated[
         str, typer.Option("--traffic", help="JSON of `az ml online-endpoint show --query traffic`.")
@@ -147,3 +249,6 @@ def register(app: typer.Typer) -> None:
     app.command("monitor-spec")(monitor_spec)
     app.command("monitor-queue")(monitor_queue)
     app.command("monitor-deployment")(monitor_deployment)
+    app.command("monitor-apply")(monitor_apply)
+    app.command("monitor-check")(monitor_check)
+    app.command("training-schedule")(training_schedule)
