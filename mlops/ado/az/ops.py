@@ -147,6 +147,30 @@ def model_show(
     }
 
 
+def model_files(
+    store: Store,
+    data: dict[str, Any],
+    ws: dict[str, Any] | None,
+    reg: str | None,
+    name: str,
+    version: str,
+) -> tuple[dict[str, Any], str]:
+    """The version's MLmodel flavors and artifact folder (what Azure ML parsed at registration)."""
+    import yaml
+
+    ref = (
+        f"azureml://registries/{reg}/models/{name}/versions/{version}"
+        if reg
+        else f"azureml:{name}:{version}"
+    )
+    folder = model_dir(store, data, ws or {}, ref)
+    try:
+        mlmodel = yaml.safe_load((folder / "MLmodel").read_text(encoding="utf-8")) or {}
+    except OSError:
+        return {}, str(folder)
+    return dict(mlmodel.get("flavors") or {}), str(folder)
+
+
 def model_set_tags(
     data: dict[str, Any],
     ws: dict[str, Any] | None,

@@ -139,9 +139,13 @@ class _Models(_Ops):
         with self.store.locked() as data:
             ws = None if self.c.registry else self.c.ws(data)
             shown = ops.model_show(data, ws, self.c.registry, name, version or label)
+            flavors, folder = ops.model_files(
+                self.store, data, ws, self.c.registry, name, shown["version"]
+            )
         return Model(
-            name=name, version=shown["version"], tags=shown["tags"], type="mlflow_model", path=None
-        )
+            name=name, version=shown["version"], tags=shown["tags"], type="mlflow_model",
+            path=folder, flavors=flavors,
+        )  # fmt: skip
 
     @_translate
     def create_or_update(self, model: Any) -> Any:
@@ -217,15 +221,27 @@ class _Assets(_Ops):
             path=entry.get("path") or ".",
         )
 
+    def _holder(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The workspace, or the registry (environments shared by stage and prod live there)."""
+        if self.c.registry:
+            holder = ops.registry(data, self.c.registry)
+            holder.setdefault("environments", {})
+            holder.setdefault("data", {})
+            holder.setdefault("env", f"registry {self.c.registry}")
+            return holder
+        return self.c.ws(data)
+
     @_translate
     def get(self, name: str, version: str | None = None, label: str | None = None) -> Any:
         with self.store.locked() as data:
-            return self._entity(ops.asset_show(self.c.ws(data), self.kind, name, version or label))
+            return self._entity(
+                ops.asset_show(self._holder(data), self.kind, name, version or label)
+            )
 
     @_translate
     def create_or_update(self, entity: Any) -> Any:
         with self.store.locked() as data:
-            return self._entity(ops.asset_create(self.c.ws(data), self.kind, entity))
+            return self._entity(ops.asset_create(self._holder(data), self.kind, entity))
 
 
 class _Compute(_Ops):

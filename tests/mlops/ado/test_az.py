@@ -49,7 +49,8 @@ def test_missing_resources_exit_3_with_the_service_message(az) -> None:
     code, out, err = az("ml", "online-endpoint", "show", "-n", "nope", *WS)
     assert (code, out) == (3, "")
     assert err.strip() == (
-        "ERROR: (ResourceNotFound) Online endpoint nope not found in workspace mlw-taxifare-0001stage"
+        "ERROR: (ResourceNotFound) Online endpoint nope not found "
+        "in workspace mlw-taxifare-0001stage"
     )
     code, _, err = az("ml", "workspace", "show", "-n", "mlw-nope", "-g", "rg")
     assert code == 3 and "Workspace mlw-nope not found" in err
