@@ -167,7 +167,7 @@ var roleAssignments = [
   }
 ]
 // The workspace identity's storage roles are granted inside modules/workspace.bicep, before the
-// workspace (workspaceStorageRoles).
+// workspace (workspaceBlobRole, workspaceFileRole).
 
 // The shared registry (registry.bicep), read for its id and the ids of its system-created
 // storage account and container registry.

@@ -45,12 +45,6 @@ param workspaceIdentityPrincipalId string
 @description('Built-in role definition GUIDs by name (main.bicep: roleIds).')
 param roleIds object
 
-// With identity-based system datastores and shared keys off, the workspace reaches its storage
-// with its identity from the start, so these roles come before the workspace.
-var workspaceStorageRoles = [
-  'Storage Blob Data Contributor'
-  'Storage File Data Privileged Contributor'
-]
 
 @description('The shared Azure ML registry (registry.bicep, deployed first).')
 param registryId string
@@ -252,15 +246,32 @@ resource containerRegistry 'Microsoft.ContainerRegistry/registries@2025-04-01' =
   }
 }
 
-resource workspaceStorageRoleAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for role in workspaceStorageRoles: {
-  name: guid(storage.id, workspaceIdentityPrincipalId, roleIds[role])
+// With identity-based system datastores and shared keys off, the workspace reaches its storage
+// with its identity from the start, so these roles come before the workspace. (Two resources,
+// not a loop, chained: checkov stops evaluating a resource whose dependsOn names a loop or more
+// than one resource.)
+resource workspaceBlobRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, workspaceIdentityPrincipalId, roleIds['Storage Blob Data Contributor'])
   scope: storage
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds[role])
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds['Storage Blob Data Contributor'])
     principalId: workspaceIdentityPrincipalId
     principalType: 'ServicePrincipal'
   }
-}]
+}
+
+resource workspaceFileRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, workspaceIdentityPrincipalId, roleIds['Storage File Data Privileged Contributor'])
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds['Storage File Data Privileged Contributor'])
+    principalId: workspaceIdentityPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+  dependsOn: [
+    workspaceBlobRole
+  ]
+}
 
 resource workspace 'Microsoft.MachineLearningServices/workspaces@2024-10-01-preview' = {
   name: names.workspace
@@ -293,7 +304,7 @@ resource workspace 'Microsoft.MachineLearningServices/workspaces@2024-10-01-prev
     }
   }
   dependsOn: [
-    workspaceStorageRoleAssignments
+    workspaceFileRole
   ]
 }
 
