@@ -124,6 +124,8 @@ COMPONENTS = {
 PIPELINE = """
     type: pipeline
     experiment_name: toy
+    settings:
+      default_compute: azureml:cpu-cluster
     inputs:
       raw_data: {type: uri_folder, path: azureml:toy-raw@latest}
       n: 4
