@@ -380,8 +380,38 @@ def online_deployment_put(
         "instance_count": entity.instance_count,
         "updated_at": now(),
         "model_dir": str(folder),
+        **deployment_code(data, ws, entity),
     }
     return deployments[entity.name]
+
+
+def deployment_code(data: dict[str, Any], ws: dict[str, Any], entity: Any) -> dict[str, Any]:
+    """The scoring code folder and script a deployment runs, and its environment reference.
+
+    A referenced environment must exist (the service refuses the deployment otherwise); an
+    inline one (image + conda file) is built by the service, so it is taken as given here.
+    """
+    environment = entity.environment
+    if isinstance(environment, str):
+        env_ref = environment
+        reg, name, version = parse_model_ref(environment.replace("/environments/", "/models/"))
+        holder = data["registries"].get(reg) if reg else ws
+        versions = ((holder or {}).get("environments") or {}).get(name) or []
+        if not any(version in (None, str(v["version"])) for v in versions):
+            where = f"registry {reg}" if reg else f"workspace of {ws['env']}"
+            raise NotFound("Environment", f"{name}:{version or 'latest'}", where)
+    else:
+        env_ref = "inline"
+    config = entity.code_configuration
+    code_dir, script = None, None
+    if config is not None and config.code:
+        code = Path(str(config.code))
+        base = Path(str(getattr(entity, "base_path", None) or "."))
+        code_dir = str(code if code.is_absolute() else (base / code).resolve())
+        script = str(config.scoring_script)
+        if not (Path(code_dir) / script).is_file():
+            raise BadRequest(f"scoring script {script} not found in code {code_dir}")
+    return {"environment": env_ref, "code": code_dir, "scoring_script": script}
 
 
 # Serving --------------------------------------------------------------------------------
@@ -394,21 +424,39 @@ def run_dir(store: Store) -> Path:
     return path
 
 
+def _DeploymentServer(deployment: dict[str, Any], log_file: Path) -> Any:  # noqa: N802
+    """A LocalServer running the deployment's own code (its pinned ``score.py``)."""
+    from mlops.endpoints.local_server import LocalServer
+
+    code = deployment.get("code")
+    script = Path(code) / deployment["scoring_script"] if code else None
+
+    class Server(LocalServer):
+        def command(self) -> list[str]:
+            command = super().command()
+            if script is not None:
+                command[command.index("--entry_script") + 1] = str(script)
+            return command
+
+    env = {"AML_APP_ROOT": str(code)} if code else None
+    return Server(Path(deployment["model_dir"]), log_file=log_file, env=env)
+
+
 def ensure_deployment_server(
     store: Store, ws_name: str, endpoint: str, deployment: dict[str, Any], name: str
 ) -> dict[str, Any]:
     """A real inference server for the deployment's model (started once per run)."""
-    from mlops.endpoints.local_server import LocalServer
 
     where = run_dir(store)
     key = f"deployment:{ws_name}/{endpoint}/{name}"
     entry = servers.lookup(where, key)
-    if entry is not None and entry.get("model_dir") == deployment["model_dir"]:
+    same = ("model_dir", "code")
+    if entry is not None and all(entry.get(k) == deployment.get(k) for k in same):
         return entry
     if entry is not None:
         servers.forget(where, key)
     log_file = where / "servers" / f"{endpoint}.{name}.log"
-    server = LocalServer(Path(deployment["model_dir"]), log_file=log_file)
+    server = _DeploymentServer(deployment, log_file)
     server.start()
     assert server._proc is not None  # started above
     entry = {
@@ -416,6 +464,7 @@ def ensure_deployment_server(
         "port": server.port,
         "url": server.url,
         "model_dir": deployment["model_dir"],
+        "code": deployment.get("code"),
     }
     servers.record(where, key, entry)
     return entry
@@ -520,12 +569,32 @@ def batch_deployment_put(
         "compute": compute,
         "model_dir": str(folder),
         "updated_at": now(),
+        **deployment_code(data, ws, entity),
     }
     return endpoint["deployments"][entity.name]
 
 
 def _new_job_name(prefix: str) -> str:
     return f"{prefix}_{int(time.time() * 1000) % 10**10}_{os.getpid() % 1000}"
+
+
+def _score_batch(source: Path, output: Path, dep: dict[str, Any], settings_: Any, run: Any) -> Any:
+    """Score with the deployment's own script (its pinned code), as the batch driver would."""
+    from mlops.endpoints import batch
+
+    script = Path(dep["code"]) / dep["scoring_script"] if dep.get("code") else None
+    if script is None:
+        return run(source, output / "predictions.csv", Path(dep["model_dir"]), settings_)
+    original = batch.load_script
+
+    def pinned(model_dir: Path, script_path: Path = script) -> Any:
+        return original(model_dir, script_path)
+
+    batch.load_script = pinned  # type: ignore[assignment]
+    try:
+        return run(source, output / "predictions.csv", Path(dep["model_dir"]), settings_)
+    finally:
+        batch.load_script = original  # type: ignore[assignment]
 
 
 def batch_invoke(
@@ -554,7 +623,8 @@ def batch_invoke(
     source = Path(input_path)
     if not source.is_dir():
         raise BadRequest(f"--input {input_path}: not a folder")
-    report = run_batch(source, output / "predictions.csv", Path(dep["model_dir"]), spec_settings())
+    settings_ = spec_settings()
+    report = _score_batch(source, output, dep, settings_, run_batch)
     status = "Failed" if report.aborted else "Completed"
     job = {
         "name": name,
