@@ -88,7 +88,7 @@ def _algorithm(name: str, where: str) -> str:
 def _flatten(node: Mapping[str, Any]) -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in node.items():
-        if key in ("limits", "training") and isinstance(value, Mapping):
+        if key in ("limits", "training", "featurization") and isinstance(value, Mapping):
             flat.update({f"{key}.{sub}": v for sub, v in value.items()})
         else:
             flat[key] = value
@@ -109,12 +109,15 @@ def map_automl_node(
     limits.timeout_minutes                      time_budget_seconds (x 60)
     limits.max_trials                           max_trials
     training.allowed_training_algorithms        allowed_algorithms (comma-separated)
+    featurization.mode                          must be off (FLAML has no featurization;
+                                                featurize.py's derived features come first)
     outputs.best_model                          output model_output
     ==========================================  =========================================
 
     ``time_budget_seconds`` (``mlops train --time-budget``) overrides the node's timeout.
-    Any other setting, a task other than regression, or ensembling switched on raises
-    MlopsError naming the setting.
+    Any other setting, a task other than regression, ensembling switched on or AutoML's
+    featurization on raises MlopsError naming the setting. ``limits.max_trials`` caps the
+    trial count that train.py plans from the time budget.
     """
     flat = _flatten(node)
     if flat.pop("type", "automl") != "automl":
@@ -143,6 +146,13 @@ def map_automl_node(
             if unknown:
                 raise MlopsError(f"{where}: AutoML output '{unknown[0]}' has no local equivalent")
             outputs[_BEST_MODEL] = "model_output"
+        elif key == "featurization.mode":
+            # YAML 1.1 reads a bare off as false; Azure's own examples quote it.
+            if str(value).lower() not in ("off", "false"):
+                raise MlopsError(
+                    f"{where}: AutoML setting 'featurization.mode: {value}' has no local "
+                    "equivalent (FLAML does not featurize); set it to \"off\""
+                )
         elif key in MUST_BE_FALSE:
             if value not in (False, "false", "False"):
                 raise MlopsError(

@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 
 import evaluate
+import featurize
+import package
 import pandas as pd
 import prep
 import pytest
@@ -242,20 +244,26 @@ def test_model_contract(rf_model: Path, split: Path) -> None:
 
 
 def test_train_automl(split: Path) -> None:
+    """featurize -> train (the AutoML stand-in) -> package, as pipeline-automl.yml runs them."""
     out = split / "automl"
+    assert featurize.main(args(train_data=split / "train", features_data=out / "features")) == 0
     argv = args(
-        train_data=split / "train",
-        model_output=out,
+        train_data=out / "features",
+        model_output=out / "best",
         time_budget_seconds=2,
         allowed_algorithms="LightGBM",
         max_trials=3,
     )
     assert train.main(argv) == 0
+    packaged = args(
+        best_model=out / "best", sample_data=split / "train", model_output=out / "model"
+    )
+    assert package.main(packaged) == 0
     test = pd.read_parquet(split / "test/data.parquet")
-    predicted = load_model(out).predict(test[list(FEATURES)])
+    predicted = load_model(out / "model").predict(test[list(FEATURES)])
     rmse = float(((predicted - test[TARGET]) ** 2).mean() ** 0.5)
     assert rmse < test[TARGET].std()  # learned something beyond the mean
-    raw = load_model(out).get_raw_model()
+    raw = load_model(out / "model").get_raw_model()
     assert type(raw.named_steps["model"]).__name__ == "LGBMRegressor"
 
 

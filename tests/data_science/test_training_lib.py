@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from taxi_fare.automl import search, search_settings
+from taxi_fare.automl import (
+    FOREST_TREES,
+    MIN_TRIALS,
+    planned_trials,
+    search,
+    search_settings,
+)
+from taxi_fare.features import DerivedFeatures
 from taxi_fare.metrics import fit_metrics, regression_metrics
 from taxi_fare.schema import FEATURES
 
@@ -27,24 +34,32 @@ def trips() -> tuple[pd.DataFrame, pd.Series]:
     return X, y
 
 
-def test_trial_cap_makes_the_search_clock_free() -> None:
-    capped = search_settings("rmse", ["lgbm", "rf"], 60, 8, seed=5)
-    assert capped["time_budget"] == 60 and capped["max_iter"] == 8
-    assert capped["learner_selector"] == "roundrobin" and capped["seed"] == 5
-    timed = search_settings("rmse", ["lgbm"], 60, None, seed=5)
-    assert timed["time_budget"] == 60
-    assert "max_iter" not in timed and "learner_selector" not in timed
+def test_the_search_runs_without_a_clock() -> None:
+    settings = search_settings("rmse", ["lgbm", "rf"], 8, seed=5)
+    assert settings["time_budget"] == -1 and settings["max_iter"] == 8
+    assert settings["eval_method"] == "holdout" and settings["seed"] == 5
+    assert settings["n_jobs"] == 1
 
 
-def test_same_seed_and_trial_cap_give_the_same_model(trips) -> None:
+def test_trials_are_planned_from_budget_and_rows_only() -> None:
+    assert planned_trials(60, 34_000) == planned_trials(60, 34_000)
+    assert planned_trials(120, 34_000) > planned_trials(60, 34_000) > planned_trials(60, 300_000)
+    assert planned_trials(1, 10_000_000) == MIN_TRIALS  # never fewer than every learner's start
+    assert planned_trials(600, 1_000, max_trials=12) == 12  # the node's limits.max_trials caps
+    assert planned_trials(1, 1_000, max_trials=3) == 3
+
+
+def test_same_seed_and_trials_give_the_same_model(trips) -> None:
     X, y = trips  # noqa: N806
+    derived = DerivedFeatures().fit(X).transform(X)
     learners = ["rf", "extra_tree"]  # two, so the choice of learner is part of the test
-    first, second = (search(X, y, "rmse", learners, 60, 4, seed=1) for _ in range(2))
-    assert first.trials == second.trials == 4
+    first, second = (search(derived, y, "rmse", learners, 6, seed=1) for _ in range(2))
+    assert first.trials == second.trials == 6
     assert (first.estimator, first.config) == (second.estimator, second.config)
     # Threaded tree averaging may round the last bit differently; the model is the same.
     assert first.best_loss == pytest.approx(second.best_loss, rel=1e-9)
-    np.testing.assert_allclose(first.pipeline.predict(X), second.pipeline.predict(X), rtol=1e-9)
+    np.testing.assert_allclose(first.model.predict(derived), second.model.predict(derived))
+    assert first.model.n_estimators >= FOREST_TREES  # a forest winner is refitted bigger
 
 
 class _Echo:
@@ -69,12 +84,3 @@ def test_fit_metrics_scores_a_seeded_sample(trips) -> None:
     assert metrics != everything  # a sample, not all rows
     assert fit_metrics(_Echo(), X, y, max_rows=1_000)[0] == everything
     assert fit_metrics(_Echo(), X, y, max_rows=1_000)[1] == len(X)
-
-
-def test_a_search_cut_by_the_clock_says_it_may_differ(trips, caplog) -> None:
-    X, y = trips  # noqa: N806
-    with caplog.at_level("WARNING", logger="taxi_fare.automl"):
-        result = search(X, y, "rmse", ["rf", "extra_tree"], 1, 10_000, seed=1)
-    assert result.trials < 10_000
-    assert "time budget ended the search after" in caplog.text
-    assert "of 10000 trials; a rerun may differ" in caplog.text

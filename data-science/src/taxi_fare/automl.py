@@ -1,52 +1,105 @@
-"""AutoML search with FLAML over the derived features; the winner becomes a model Pipeline."""
+"""AutoML with FLAML, the local stand-in for the Azure AutoML node, and its packaging.
+
+The pipeline is the same on Azure and locally (``pipeline-automl.yml``):
+
+    featurize (derived features)  ->  AutoML node / FLAML (best model on those columns)
+      ->  package (best model behind the derived-feature stage, 20-column signature)
+
+The search is reproducible: FLAML runs with no clock (``time_budget=-1``) for a number
+of trials, so the same table, settings and seed give the same model on any machine, at
+any load. The time budget only decides how many trials: ``planned_trials`` turns seconds
+into trials with a per-trial cost measured once on the reference machine.
+"""
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
 from taxi_fare.features import DerivedFeatures
-from taxi_fare.models import ModelError, pipeline_with
+from taxi_fare.models import ModelError
+from taxi_fare.schema import FEATURES, TARGET
 
 log = logging.getLogger(__name__)
+
+#: Seconds one trial takes per 1,000 training rows, averaged over whole searches
+#: (LightGBM, RandomForest and ExtremeRandomTrees learners, 36 derived columns) on the
+#: reference machine: 2 shared AMD EPYC cores, ``python -m bench.quality``. Trials start
+#: cheap and grow as the search moves to larger models, so this is a mean, not a bound.
+TRIAL_SECONDS_PER_1K_ROWS = 0.035
+#: Fixed cost of a trial (model set-up, validation scoring), measured alongside.
+TRIAL_SECONDS_FIXED = 0.25
+#: Fewest trials a search plans: every learner's starting point plus a few steps.
+MIN_TRIALS = 8
+#: FLAML holdout share for validation; 'auto' would pick cross-validation when there is no
+#: clock (flaml/automl/automl.py AutoML._decide_eval_method), five times the cost.
+HOLDOUT_RATIO = 0.1
+#: Trees of a forest winner's final fit. FLAML compares forests with few trees (cheap
+#: trials); more trees only average out the variance of the same forest (Breiman 2001:
+#: a random forest does not overfit as trees are added), so the refit on all rows grows it.
+FOREST_TREES = 64
+_FORESTS = ("rf", "extra_tree")
 
 
 @dataclass(frozen=True)
 class SearchResult:
-    pipeline: Pipeline
+    """The best estimator (refitted on all rows of the table FLAML searched) and its trail."""
+
+    model: Any
     estimator: str
     config: dict[str, Any]
     best_loss: float
     trials: int
+    seconds: float
+
+
+def planned_trials(time_budget_seconds: int, rows: int, max_trials: int | None = None) -> int:
+    """Trials that fit ``time_budget_seconds`` on ``rows`` rows on the reference machine.
+
+    A function of its arguments only: a slower or busier machine runs the same trials for
+    longer instead of fewer trials, so it trains the same model. ``max_trials`` (the
+    AutoML node's ``limits.max_trials``) caps the plan.
+    """
+    per_trial = TRIAL_SECONDS_FIXED + TRIAL_SECONDS_PER_1K_ROWS * rows / 1000.0
+    trials = max(MIN_TRIALS, math.floor(time_budget_seconds / per_trial))
+    return trials if max_trials is None else min(trials, max_trials)
 
 
 def search_settings(
-    metric: str | Callable,
-    estimators: list[str],
-    time_budget_seconds: int,
-    max_trials: int | None,
-    seed: int,
+    metric: str | Callable, estimators: list[str], trials: int, seed: int
 ) -> dict[str, Any]:
-    """FLAML ``AutoML.fit`` settings; learners in turn (reproducible) when ``max_trials`` is set."""
-    settings: dict[str, Any] = {
+    """FLAML ``AutoML.fit`` settings of a clock-free search of ``trials`` trials.
+
+    ``time_budget=-1`` is FLAML's no-clock mode (FLAML 2.7, flaml/automl/state.py
+    AutoMLState._compute_with_config_base passes no per-trial budget, so LightGBM is not
+    cut short by its time callback; SearchState counts a trial as cost 1 instead of its
+    seconds; BlendSearch's cost_attr becomes None; learners are chosen by that count).
+    """
+    return {
         "task": "regression",
         "metric": metric,
         "estimator_list": estimators,
-        "time_budget": time_budget_seconds,
+        "time_budget": -1,
+        "max_iter": trials,
+        "eval_method": "holdout",
+        "split_ratio": HOLDOUT_RATIO,
+        # One thread per trial: on a shared machine two threads per trial contend with
+        # every other process (LightGBM measured 7x slower with n_jobs=2 at load 8 on 2 cores).
+        "n_jobs": 1,
         "seed": seed,
         "verbose": 0,
         "log_file_name": "",
-        "retrain_full": False,  # the Pipeline refit in search() trains on all rows once
+        "retrain_full": False,  # search() refits the winner on every row once
     }
-    if max_trials is not None:
-        settings.update(max_iter=max_trials, learner_selector="roundrobin")
-    return settings
 
 
 def search(
@@ -54,63 +107,102 @@ def search(
     y: pd.Series,
     metric: str | Callable,
     estimators: list[str],
-    time_budget_seconds: int,
-    max_trials: int | None,
+    trials: int,
     seed: int,
 ) -> SearchResult:
-    """Search ``estimators`` for at most ``max_trials`` trials and ``time_budget_seconds``.
+    """Search ``estimators`` for ``trials`` trials on the columns of ``X`` as they are.
 
-    With ``max_trials`` learners take turns (``roundrobin``) instead of FLAML's default
-    choice from the measured wall-clock cost of earlier trials, so the same data,
-    settings and seed give the same model, provided the trial cap ends the search. The
-    time budget still bounds the run: when it ends the search first, which trials ran
-    depends on the machine's speed, and that is logged as a warning. Without
-    ``max_trials`` only the clock ends the search and a rerun may pick another model.
-
-    FLAML searches on the derived features, so the winner sees exactly what it will see
-    inside the Pipeline; the final Pipeline is a fresh clone of the winner refitted
-    behind the derived-feature stage on all training rows.
+    Like the Azure AutoML node, FLAML learns from every column it is given (the derived
+    features, written by ``featurize.py``); the winner is a fresh clone refitted on all rows,
+    a forest with at least ``FOREST_TREES`` trees.
     """
     from flaml import AutoML  # slow import, only when a search runs
 
-    derived = DerivedFeatures().fit(X).transform(X)
     automl = AutoML()
-    settings = search_settings(metric, estimators, time_budget_seconds, max_trials, seed)
-    if max_trials is None:
-        log.info("AutoML: search of %d s (time-bounded, not reproducible)", time_budget_seconds)
-    else:
-        log.info(
-            "AutoML: search of %d trials, learners in turn (reproducible), at most %d s",
-            max_trials,
-            time_budget_seconds,
-        )
+    log.info(
+        "AutoML: %d trials over %s on %s rows x %d columns (no clock: reproducible)",
+        trials,
+        ", ".join(estimators),
+        f"{len(X):,}",
+        X.shape[1],
+    )
     started = time.monotonic()
-    automl.fit(X_train=derived, y_train=y.to_numpy(), **settings)
-    elapsed = time.monotonic() - started
+    automl.fit(X_train=X, y_train=y.to_numpy(), **search_settings(metric, estimators, trials, seed))
     if automl.model is None or automl.best_estimator is None:
-        raise ModelError(
-            f"AutoML found no model within {time_budget_seconds} s; raise time_budget_seconds"
-        )
-    pipeline = pipeline_with(automl.model.estimator)
-    pipeline.fit(X, y)
+        raise ModelError(f"AutoML found no model in {trials} trials; raise the time budget")
+    model = clone(automl.model.estimator)
+    if automl.best_estimator in _FORESTS:
+        model.set_params(n_estimators=max(FOREST_TREES, model.get_params()["n_estimators"]))
+    model.fit(X, y.to_numpy())
+    seconds = time.monotonic() - started
     # config_history holds only the improving trials; FLAML (pinned) counts every trial
     # per learner in _iter_per_learner, which has no public equivalent.
     per_learner = getattr(automl, "_iter_per_learner", None) or {}
-    trials = sum(per_learner.values()) or len(automl.config_history or {}) or 1
-    # Fewer trials than the cap also happens when every learner's search converged;
-    # only a search that used (nearly) all its time was cut by the clock.
-    if max_trials is not None and trials < max_trials and elapsed >= 0.9 * time_budget_seconds:
-        log.warning(
-            "AutoML: the %d s time budget ended the search after %d of %d trials; "
-            "a rerun may differ (raise time_budget_seconds for a reproducible search)",
-            time_budget_seconds,
-            trials,
-            max_trials,
-        )
+    done = sum(per_learner.values()) or len(automl.config_history or {}) or 1
     return SearchResult(
-        pipeline,
+        model,
         automl.best_estimator,
         dict(automl.best_config or {}),
         float(automl.best_loss),
-        trials,
+        done,
+        seconds,
     )
+
+
+def feature_table(table: pd.DataFrame) -> pd.DataFrame:
+    """What the AutoML node trains on: the derived features (by name) and the target."""
+    derived = DerivedFeatures().fit(table).transform(table)
+    derived[TARGET] = table[TARGET].to_numpy(dtype="float64")
+    return derived.reset_index(drop=True)
+
+
+def write_feature_table(frame: pd.DataFrame, folder: Path) -> None:
+    """``data.parquet`` and ``MLTable`` in ``folder``: an mltable Azure AutoML reads."""
+    import os
+
+    from taxi_fare.split import DATA_FILE, MLTABLE
+
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / f".{DATA_FILE}.partial"
+    frame.to_parquet(partial, index=False)
+    os.replace(partial, folder / DATA_FILE)  # a killed run leaves no half file under the name
+    (folder / "MLTable").write_text(MLTABLE)
+
+
+def model_input_columns(folder: Path) -> list[str]:
+    """Input column names of an MLflow model's signature (``MLmodel``); a ModelError if none."""
+    from mlflow.models import Model
+
+    path = Path(folder)
+    if not (path / "MLmodel").is_file():
+        raise ModelError(f"{path}: not an MLflow model (no MLmodel file)")
+    signature = Model.load(str(path / "MLmodel")).signature
+    if signature is None or signature.inputs is None:
+        raise ModelError(f"{path}: the model has no input signature; cannot package it")
+    return [str(name) for name in signature.inputs.input_names()]
+
+
+def package(best_model: Any, best_columns: list[str], sample: pd.DataFrame) -> Pipeline:
+    """The AutoML winner behind the derived-feature stage: one model over the 20 features.
+
+    Nothing is refitted: ``DerivedFeatures`` is fitted on ``sample`` (it only records its
+    output columns) and checked against the columns the winner was trained on, so a model
+    trained on other columns than the derived features is refused here, not at scoring.
+    """
+    features = DerivedFeatures().fit(sample.loc[:, list(FEATURES)])
+    produced = [str(n) for n in features.get_feature_names_out()]
+    if produced != best_columns:
+        missing = [c for c in produced if c not in best_columns]
+        extra = [c for c in best_columns if c not in produced]
+        detail = (
+            f"it lacks {missing[0]!r}"
+            if missing
+            else f"it has {extra[0]!r}"
+            if extra
+            else "its column order differs"
+        )
+        raise ModelError(
+            "best_model was not trained on the derived features (featurize.py output): "
+            f"{detail}; train the AutoML node on featurize's features_data"
+        )
+    return Pipeline([("features", features), ("model", best_model)])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -132,26 +132,33 @@ def check_output_folder(folder: Path) -> None:
 
 
 def save_model(
-    pipeline: Pipeline, folder: Path, sample: pd.DataFrame, metadata: dict[str, str]
+    pipeline: Any,
+    folder: Path,
+    sample: pd.DataFrame,
+    metadata: dict[str, str],
+    columns: Sequence[str] = FEATURES,
+    requirements: str | Path = MODEL_REQUIREMENTS,
 ) -> None:
     """Save a fitted pipeline as an MLflow sklearn model that loads anywhere.
 
     cloudpickle rather than MLflow 3's default skops: skops would need every type in
     the pipeline (our transformer, LightGBM's booster) declared as trusted.
     ``code_paths`` ships the taxi_fare package so the derived-feature stage unpickles
-    without this repository.
+    without this repository. ``columns`` is the signature (the 20 features, or the
+    derived ones for the AutoML stand-in's best model); ``requirements`` a pip
+    requirements file (the packaged AutoML model keeps its best model's).
     """
     from mlflow.models import infer_signature
 
     check_output_folder(folder)
-    example = sample.loc[:, list(FEATURES)].astype("float64").head(5).reset_index(drop=True)
+    example = sample.loc[:, list(columns)].astype("float64").head(5).reset_index(drop=True)
     signature = infer_signature(example, pipeline.predict(example))
     # MLflow warns on every cloudpickle save; the choice is deliberate (see above).
     quiet = logging.getLogger("mlflow.sklearn")
     level = quiet.level
     quiet.setLevel(logging.ERROR)
     try:
-        _save(pipeline, folder, example, signature, metadata)
+        _save(pipeline, folder, example, signature, metadata, requirements)
     finally:
         quiet.setLevel(level)
     log.info("saved MLflow model to %s", folder)
@@ -163,6 +170,7 @@ def _save(
     example: pd.DataFrame,
     signature: ModelSignature,
     metadata: dict[str, str],
+    requirements: str | Path,
 ) -> None:
     import mlflow.sklearn
 
@@ -171,7 +179,7 @@ def _save(
         str(folder),
         serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
         code_paths=[str(PACKAGE_DIR)],
-        pip_requirements=str(MODEL_REQUIREMENTS),
+        pip_requirements=str(requirements),
         signature=signature,
         input_example=example,
         metadata=metadata,
