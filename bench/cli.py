@@ -35,6 +35,8 @@ BENCHES: dict[str, tuple[str, tuple[tuple[str, str, str], ...]]] = {
     "online": ("bench.online_bench", (("online_rps_vs_noop", "req/s", "no-op score.py"),
                                       ("online_rps_vs_mlflow", "req/s", "mlflow models serve"),
                                       ("online_p99", "ms", "no-op score.py p99"))),
+    "collect": ("bench.collect_bench", (("collect_rps_vs_noop", "req/s", "no-op score.py"),
+                                        ("collect_rps_vs_off", "req/s", "no collection"))),
 }  # fmt: skip
 DEFAULT_OUTPUT = REPO_ROOT / "bench" / "results.json"
 

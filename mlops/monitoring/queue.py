@@ -4,7 +4,7 @@ Azure DevOps REST API 7.1, "Pipelines - List" and "Runs - Run Pipeline":
 https://learn.microsoft.com/rest/api/azure/devops/pipelines/pipelines/list?view=azure-devops-rest-7.1
 https://learn.microsoft.com/rest/api/azure/devops/pipelines/runs/run-pipeline?view=azure-devops-rest-7.1
 The job's ``System.AccessToken`` authenticates as the project's build service, which needs
-"Queue builds" on the target pipeline (docs/azure-devops.md).
+"Queue builds" on the target pipeline (README, "Monitoring").
 """
 
 from __future__ import annotations
