@@ -41,8 +41,9 @@ LOGGED_MODEL_METHODS = (
 @pytest.fixture
 def tracking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """A sqlite tracking store with every logged-model entry point turned into a tripwire."""
-    import mlflow
     from mlflow.tracking._model_registry import fluent
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
     from mlflow.tracking._tracking_service.client import TrackingServiceClient
 
     called: list[str] = []
@@ -60,11 +61,10 @@ def tracking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[s
     uri = (tmp_path / "mlruns").as_uri()  # the file store: no database migrations to wait for
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    # The module globals behind set_tracking_uri/set_registry_uri, restored after the test.
+    monkeypatch.setattr(tracking_utils, "_tracking_uri", uri)
+    monkeypatch.setattr(registry_utils, "_registry_uri", uri)
     yield called
-    mlflow.set_tracking_uri("")
-    mlflow.set_registry_uri("")
 
 
 def test_register_search_and_load_never_touch_logged_models(
