@@ -50,6 +50,9 @@ def set_workspace_tags(ws: dict[str, Any], name: str, version: str, tags: dict[s
 
 def download_workspace_model(env: str, name: str, version: str, target: Path) -> Path:
     """The model folder of a workspace version, copied to ``target``."""
+    import os
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one line per step log
     import mlflow
 
     uri = settings.tracking_uri(env)
