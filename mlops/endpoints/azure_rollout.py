@@ -137,6 +137,29 @@ class AzureEndpoint:
         logger.info("deploying %s to %s/%s at 0%% traffic", self.model, self.endpoint, colour)
         self.client.online_deployments.begin_create_or_update(deployment).result()
 
+    def discard(self, colour: str) -> None:
+        """Delete a deployment that never served.
+
+        After a failed first rollout the endpoint then has no deployments again, so the
+        next run is a first deployment rather than the fail-closed "deployments but no
+        traffic" state. A deployment that takes traffic is never deleted; one that was
+        never created is nothing to do. ``online_deployments.begin_delete``: azure-ai-ml
+        1.35.2 azure/ai/ml/operations/_online_deployment_operations.py.
+        """
+        from azure.core.exceptions import ResourceNotFoundError
+
+        live = {str(k): int(v) for k, v in (self._endpoint().traffic or {}).items()}
+        if live.get(colour, 0) > 0:
+            raise MlopsError(f"refusing to delete {self.endpoint}/{colour}: it takes traffic")
+        logger.info("deleting %s/%s, which never took traffic", self.endpoint, colour)
+        try:
+            poller = self.client.online_deployments.begin_delete(
+                name=colour, endpoint_name=self.endpoint
+            )
+            poller.result()
+        except ResourceNotFoundError:
+            logger.info("%s/%s was never created; nothing to delete", self.endpoint, colour)
+
     def set_traffic(self, traffic: Mapping[str, int]) -> None:
         endpoint = self._endpoint()
         endpoint.traffic = {str(k): int(v) for k, v in traffic.items()}

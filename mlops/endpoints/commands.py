@@ -293,6 +293,14 @@ def rollout_azure(
             code=code,
         )
         outcome = run_rollout(executor, parsed)
+        if not outcome.ok and outcome.plan.live is None:
+            # A failed first deployment leaves nothing behind (else the next run fails closed).
+            try:
+                executor.discard(outcome.plan.target)
+            except Exception as exc:  # the rollout's own failure is what to report
+                outcome.log.append(
+                    f"could not delete {outcome.plan.target}: {exc}; delete it by hand"
+                )
     _report(outcome, result_json)
 
 

@@ -229,3 +229,53 @@ def test_create_endpoint_template_calls_the_create_if_missing_helper() -> None:
 
 def test_the_endpoint_spec_no_longer_claims_re_applying_is_safe() -> None:
     assert "never moves traffic" not in ONLINE_SPEC.read_text(encoding="utf-8")
+
+
+# --- a failed first deployment leaves no unrouted deployment behind ----------------------
+
+
+def test_a_failed_first_rollout_deletes_the_deployment_it_created(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+
+    from mlops.cli import main
+
+    head = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    release = tmp_path / "stage.yml"
+    release.write_text(
+        "model:\n  name: taxi-fare\n  version: 1\n  registry: mlr-taxifare-0001\n"
+        "environment:\n  name: taxi-fare-score-env\n  version: 1\n"
+        f"code:\n  commit: {head}\nrollout:\n  steps: [100]\n  latency_ms: 500\n",
+        encoding="utf-8",
+    )
+    client = _rollout_client({}, [])
+    deleted: list[tuple[str, str]] = []
+
+    def failing_create(deployment: Any) -> _Poller:
+        client.online_deployments.created.append(deployment)
+        raise RuntimeError("image build failed")
+
+    def delete(name: str, endpoint_name: str) -> _Poller:
+        deleted.append((endpoint_name, name))
+        return _Poller(None)
+
+    client.online_deployments.begin_create_or_update = failing_create
+    client.online_deployments.begin_delete = delete
+    monkeypatch.setattr("mlops.azure.workspace.ml_client", lambda ref, credential=None: client)
+    with pytest.raises(SystemExit) as done:
+        main(["rollout", "azure", "--endpoint", "ep-x", "--release", str(release),
+              "--subscription-id", "s", "--resource-group", "g", "--workspace", "w"])  # fmt: skip
+    assert done.value.code == 1
+    assert [d.name for d in client.online_deployments.created] == ["blue"]
+    assert deleted == [("ep-x", "blue")]
+    # The traffic put back is the empty traffic the rollout found.
+    assert [p.traffic for p in client.online_endpoints.puts] == [{}]
+
+
+def test_a_deployment_that_serves_is_never_discarded() -> None:
+    client = _rollout_client({"blue": 100}, ["blue"])
+    with pytest.raises(MlopsError, match="refusing to delete ep-x/blue: it takes traffic"):
+        AzureEndpoint(client, "ep-x", "m").discard("blue")
