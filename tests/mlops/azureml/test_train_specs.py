@@ -22,6 +22,10 @@ COMPONENTS = sorted((TRAIN / "components").glob("*.yml"))
 PIPELINES = [TRAIN / "pipeline.yml", TRAIN / "pipeline-automl.yml"]
 CODE = ROOT / "data-science" / "src"
 SCHEMA = "https://azuremlschemas.azureedge.net/latest/"
+STEPS = {
+    "pipeline.yml": ["prep", "train", "evaluate", "register"],
+    "pipeline-automl.yml": ["prep", "featurize", "train", "package", "evaluate", "register"],
+}
 
 
 def _yaml(path: Path) -> dict[str, Any]:
@@ -37,8 +41,17 @@ def aml() -> Any:
 
 
 def test_the_expected_specs_exist() -> None:
-    assert [p.stem for p in COMPONENTS] == ["evaluate", "prep", "register", "train", "train2"]
-    for name in ("pipeline.yml", "pipeline-automl.yml", "data.yml", "train-env.yml"):
+    assert [p.stem for p in COMPONENTS] == [
+        "evaluate",
+        "featurize",
+        "package",
+        "prep",
+        "register",
+        "train",
+        "train2",
+    ]
+    specs = ("pipeline.yml", "pipeline-automl.yml", "data.yml", "train-env.yml", "automl-env.yml")
+    for name in specs:
         assert (TRAIN / name).is_file(), name
 
 
@@ -50,9 +63,11 @@ def test_component_loads_and_validates(aml: Any, path: Path) -> None:
     raw = _yaml(path)
     assert raw["$schema"] == SCHEMA + "commandComponent.schema.json"
     assert (path.parent / raw["code"]).resolve() == CODE
-    assert raw["environment"] == "azureml:taxi-fare-train-env@latest"
+    # package loads the AutoML best model: it needs the AutoML runtime (automl-env.yml).
+    env = "taxi-fare-automl-env" if path.stem == "package" else "taxi-fare-train-env"
+    assert raw["environment"] == f"azureml:{env}@latest"
     script = re.match(r"python (\S+\.py)", raw["command"]).group(1)
-    assert script in {"prep.py", "train.py", "train2.py", "evaluate.py", "register.py"}
+    assert script == f"{path.stem}.py"
 
 
 @pytest.mark.parametrize("path", COMPONENTS, ids=lambda p: p.stem)
@@ -80,6 +95,8 @@ def test_output_types_follow_the_folder_contract() -> None:
         "quality_report": "uri_folder",
     }
     assert outputs["train"] == {"model_output": "mlflow_model"}
+    assert outputs["featurize"] == {"features_data": "mltable"}
+    assert outputs["package"] == {"model_output": "mlflow_model"}
     assert outputs["train2"] == {"model_output": "mlflow_model"}
     assert outputs["evaluate"] == {"evaluation_output": "uri_folder"}
     assert outputs["register"] == {"model_info_output": "uri_folder"}
@@ -93,7 +110,7 @@ def test_pipeline_loads_and_validates(aml: Any, path: Path) -> None:
     assert job.settings.continue_on_step_failure is False
     assert job.settings.default_compute == "cpu-cluster"  # the loader strips "azureml:"
     assert job.experiment_name == "taxi-fare-train"
-    assert list(job.jobs) == ["prep", "train", "evaluate", "register"]
+    assert list(job.jobs) == STEPS[path.name]
     assert _yaml(path)["$schema"] == SCHEMA + "pipelineJob.schema.json"
 
 
@@ -106,8 +123,9 @@ def test_automl_pipeline_uses_the_native_regression_node(aml: Any) -> None:
     assert node.target_column_name == "cost"
     raw = _yaml(TRAIN / "pipeline-automl.yml")["jobs"]["train"]
     assert raw["outputs"]["best_model"]["type"] == "mlflow_model"
-    assert raw["training_data"] == "${{parent.jobs.prep.outputs.train_data}}"
-    assert _yaml(TRAIN / "components" / "prep.yml")["outputs"]["train_data"]["type"] == "mltable"
+    assert raw["training_data"] == "${{parent.jobs.featurize.outputs.features_data}}"
+    features = _yaml(TRAIN / "components" / "featurize.yml")["outputs"]["features_data"]
+    assert features["type"] == "mltable"
 
 
 @pytest.mark.parametrize("path", PIPELINES, ids=lambda p: p.stem)
@@ -115,7 +133,7 @@ def test_pipeline_bindings_resolve_in_the_local_twin(path: Path) -> None:
     from mlops.local.pipeline import load_pipeline
 
     pipeline = load_pipeline(path)
-    assert [s.name for s in pipeline.steps] == ["prep", "train", "evaluate", "register"]
+    assert [s.name for s in pipeline.steps] == STEPS[path.name]
     assert pipeline.inputs["raw_data"].value == ROOT / "data" / "sample"
 
 
