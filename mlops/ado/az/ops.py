@@ -380,13 +380,16 @@ def online_deployment_put(
         "instance_count": entity.instance_count,
         "updated_at": now(),
         "model_dir": str(folder),
-        **deployment_code(data, ws, entity),
+        **deployment_code(store, data, ws, entity),
     }
     return deployments[entity.name]
 
 
-def deployment_code(data: dict[str, Any], ws: dict[str, Any], entity: Any) -> dict[str, Any]:
-    """The scoring code folder and script a deployment runs, and its environment reference.
+def deployment_code(
+    store: Store, data: dict[str, Any], ws: dict[str, Any], entity: Any
+) -> dict[str, Any]:
+    """The scoring code a deployment runs (a snapshot, as Azure ML uploads ``code`` when the
+    deployment is created), its script, and its environment reference.
 
     A referenced environment must exist (the service refuses the deployment otherwise); an
     inline one (image + conda file) is built by the service, so it is taken as given here.
@@ -411,6 +414,10 @@ def deployment_code(data: dict[str, Any], ws: dict[str, Any], entity: Any) -> di
         script = str(config.scoring_script)
         if not (Path(code_dir) / script).is_file():
             raise BadRequest(f"scoring script {script} not found in code {code_dir}")
+        stamp = f"{entity.name}-{int(time.time() * 1000)}"
+        snapshot = store.home / "code" / str(entity.endpoint_name) / stamp
+        shutil.copytree(code_dir, snapshot, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        code_dir = str(snapshot)
     return {"environment": env_ref, "code": code_dir, "scoring_script": script}
 
 
@@ -569,7 +576,7 @@ def batch_deployment_put(
         "compute": compute,
         "model_dir": str(folder),
         "updated_at": now(),
-        **deployment_code(data, ws, entity),
+        **deployment_code(store, data, ws, entity),
     }
     return endpoint["deployments"][entity.name]
 
