@@ -11,6 +11,7 @@ laptop") is that helper's to check.
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 
@@ -58,6 +59,7 @@ def _strings(node: object) -> list[str]:
     return [node] if isinstance(node, str) else []
 
 
+@functools.cache
 def _pipeline_scripts() -> list[str]:
     files = sorted((REPO_ROOT / "mlops" / "devops-pipelines").rglob("*.yml"))
     files += sorted((REPO_ROOT / "infrastructure" / "pipelines").rglob("*.yml"))
