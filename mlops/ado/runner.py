@@ -451,9 +451,11 @@ class Runner:
     # Running ----------------------------------------------------------------------------
 
     def run(self) -> RunRecord:
-        pipeline_vars = self._runtime_variables(
-            self.plan.variables, Variables(self.predefined()), {}, self.compiled.doc
-        )
+        base = Variables(self.predefined())
+        # The job token is a secret: a step sees it only when its env maps it explicitly
+        # (https://learn.microsoft.com/en-us/azure/devops/pipelines/build/variables#systemaccesstoken).
+        base.set("System.AccessToken", base.get("System.AccessToken") or "", secret=True)
+        pipeline_vars = self._runtime_variables(self.plan.variables, base, {}, self.compiled.doc)
         try:
             for stage in order(self.plan.stages):
                 self._run_stage(stage, pipeline_vars)

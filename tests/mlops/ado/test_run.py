@@ -205,3 +205,17 @@ def test_pr_changed_needs_the_path_in_the_diff(repo: Path) -> None:
     assert record.pull_request is not None and record.pull_request["changed"] == ["release.yml"]
     with pytest.raises(MlopsError, match="--pr-changed p.yml: HEAD does not change it"):
         run_pipeline(repo / "pr.yml", RunOptions(pr_changed=["p.yml"]), root=repo)
+
+
+def test_the_access_token_reaches_a_step_only_through_its_env(repo: Path) -> None:
+    (repo / "tok.yml").write_text(
+        "steps:\n"
+        '  - bash: test -z "${SYSTEM_ACCESSTOKEN:-}"\n'
+        '  - bash: test -n "$SYSTEM_ACCESSTOKEN" && echo "token $SYSTEM_ACCESSTOKEN"\n'
+        "    env:\n"
+        "      SYSTEM_ACCESSTOKEN: $(System.AccessToken)\n"
+    )
+    record = run_pipeline(repo / "tok.yml", RunOptions(), root=repo)
+    steps = record.stages[0].jobs[0].steps
+    assert [s.result for s in steps] == ["Succeeded", "Succeeded"]
+    assert Path(steps[1].log or "").read_text().strip() == "token ***"  # masked in the log
