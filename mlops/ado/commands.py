@@ -35,9 +35,15 @@ def expand(
     param: ParamOpt = None,
 ) -> None:
     """Print the pipeline as Azure DevOps compiles it (templates inlined, ${{ }} evaluated)."""
+    from mlops.ado.errors import AdoError
     from mlops.ado.expand import compile_pipeline, dump
 
-    typer.echo(dump(compile_pipeline(pipeline, _params(param))), nl=False)
+    try:
+        compiled = compile_pipeline(pipeline, _params(param))
+    except AdoError as exc:  # exactly `file:line: message`, as the issue asks
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(dump(compiled), nl=False)
 
 
 def run(

@@ -237,3 +237,27 @@ def test_every_pipeline_of_the_repository_expands(tmp_path: Path) -> None:
     for infra in sorted((REPO_ROOT / "infrastructure" / "pipelines").glob("*.yml")):
         compiled = compile_pipeline(infra, {"userObjectId": "00000000-0000-0000-0000-000000000001"})
         assert "${{" not in dump(compiled)
+
+
+def test_cli_prints_the_compiled_pipeline_or_one_error_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    _write(
+        tmp_path,
+        {
+            "p.yml": "parameters:\n  - name: n\n    type: number\n"
+            "steps:\n  - bash: echo ${{ parameters.n }}\n"
+        },
+    )
+    ok = subprocess.run(
+        [sys.executable, "-m", "mlops", "ado", "expand", "p.yml", "--param", "n=3"],
+        cwd=tmp_path, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert ok.returncode == 0 and "bash: echo 3" in ok.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "mlops", "ado", "expand", "p.yml", "--param", "n=three"],
+        cwd=tmp_path, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert bad.returncode == 1
+    assert bad.stderr.strip() == "p.yml:2: The 'n' parameter value 'three' is not a valid Number"
