@@ -58,37 +58,6 @@ param registryStorageAccountId string
 @description('The registry\'s system-created container registry (its managed resource group).')
 param registryContainerRegistryId string
 
-// The managed network's approved outbound rules. FQDN: environment image builds install the
-// conda specs in data-science/environment (channel conda-forge, served by conda.anaconda.org)
-// and their pip sections (pypi.org, files.pythonhosted.org); FQDN rules make Azure ML deploy a
-// managed Azure Firewall (billed). Private endpoint: jobs and endpoints pull registry models
-// without public access. Azure ML adds the required service-tag rules and the private endpoints
-// to the workspace's own storage, Key Vault and ACR itself.
-// https://learn.microsoft.com/azure/machine-learning/how-to-managed-network
-// ("Scenario: Access public machine learning packages", "Private endpoint outbound rules").
-var outboundRules = {
-  pypi: {
-    type: 'FQDN'
-    destination: 'pypi.org'
-  }
-  pythonhosted: {
-    type: 'FQDN'
-    destination: 'files.pythonhosted.org'
-  }
-  'conda-forge': {
-    type: 'FQDN'
-    destination: 'conda.anaconda.org'
-  }
-  registry: {
-    type: 'PrivateEndpoint'
-    destination: {
-      serviceResourceId: registryId
-      subresourceTarget: 'amlregistry'
-      sparkEnabled: false
-    }
-  }
-}
-
 resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
   name: names.logAnalytics
   location: location
@@ -297,10 +266,40 @@ resource workspace 'Microsoft.MachineLearningServices/workspaces@2024-10-01-prev
     systemDatastoresAuthMode: 'Identity'
     // Provision the managed network with the workspace, before compute.bicep's cluster.
     provisionNetworkNow: true
+    // The managed network's approved outbound rules. FQDN: environment image builds install the
+    // conda specs in data-science/environment (channel conda-forge, served by
+    // conda.anaconda.org) and their pip sections (pypi.org, files.pythonhosted.org); FQDN rules
+    // make Azure ML deploy a managed Azure Firewall (billed). Private endpoint: jobs and
+    // endpoints pull registry models without public access. Azure ML adds the required
+    // service-tag rules and the private endpoints to the workspace's own storage, Key Vault and
+    // ACR itself. https://learn.microsoft.com/azure/machine-learning/how-to-managed-network
+    // ("Scenario: Access public machine learning packages", "Private endpoint outbound rules").
+    // Declared with the workspace so that every later PUT of it carries every rule.
     managedNetwork: {
       isolationMode: 'AllowOnlyApprovedOutbound'
       firewallSku: 'Standard'
-      outboundRules: outboundRules
+      outboundRules: {
+        pypi: {
+          type: 'FQDN'
+          destination: 'pypi.org'
+        }
+        pythonhosted: {
+          type: 'FQDN'
+          destination: 'files.pythonhosted.org'
+        }
+        'conda-forge': {
+          type: 'FQDN'
+          destination: 'conda.anaconda.org'
+        }
+        registry: {
+          type: 'PrivateEndpoint'
+          destination: {
+            serviceResourceId: registryId
+            subresourceTarget: 'amlregistry'
+            sparkEnabled: false
+          }
+        }
+      }
     }
   }
   dependsOn: [
