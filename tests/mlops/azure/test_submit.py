@@ -34,8 +34,9 @@ from azure.core.exceptions import (
 from azure.identity import CredentialUnavailableError
 
 from mlops.azure import workspace
-from mlops.azure.assets import FINGERPRINT_TAG, read_spec
+from mlops.azure.assets import FINGERPRINT_TAG
 from mlops.azure.submit import client as seam
+from mlops.azure.submit.ensure import local_specs
 from mlops.azure.submit.spec import TRAIN_DIR
 from mlops.cli import main
 
@@ -268,15 +269,17 @@ def azure(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         return state["fake"]
 
     def standard(fake: FakeMLClient) -> None:
-        env_spec = read_spec(TRAIN_DIR / "train-env.yml")
-        fake.environments.add(
-            Environment(
-                name=env_spec.name,
-                version="3",
-                image="mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest",
-                tags={FINGERPRINT_TAG: env_spec.fingerprint},
-            )
-        )
+        # every environment spec of the repository is registered and matches its fingerprint
+        for (kind, name), env_spec in local_specs([TRAIN_DIR]).items():
+            if kind == "environment":
+                fake.environments.add(
+                    Environment(
+                        name=name,
+                        version="3",
+                        image="mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest",
+                        tags={FINGERPRINT_TAG: env_spec.fingerprint},
+                    )
+                )
         fake.jobs.outputs = {
             "evaluate": {
                 "evaluation_output": {
