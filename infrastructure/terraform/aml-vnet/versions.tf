@@ -32,6 +32,7 @@ provider "azurerm" {
   }
   storage_use_azuread = true
   # The resource providers are registered once at bootstrap (infrastructure/README.md), so a
-  # read-only plan identity can plan: registering is a subscription-level write.
+  # read-only plan identity can plan: registering is a subscription-level write
+  # (website/docs/index.html.markdown at v4.20.0: resource_provider_registrations).
   resource_provider_registrations = "none"
 }
