@@ -45,6 +45,10 @@ def load_component(path: Path, catalogue: Catalogue | None = None) -> Component:
     return component
 
 
+def _is_operator(token: str) -> bool:
+    return bool(token) and all(ch in "();<>|&" for ch in token)
+
+
 def render_command(
     component: Component,
     inputs: Mapping[str, Any],
@@ -84,7 +88,14 @@ def render_command(
             return ""
         return body
 
-    argv = shlex.split(substitute(_OPTIONAL_BLOCK.sub(optional_block, component.command or "")))
+    text = substitute(_OPTIONAL_BLOCK.sub(optional_block, component.command or ""))
+    lexer = shlex.shlex(text, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    if any(_is_operator(token) for token in lexer):
+        # Azure ML runs the command in a shell, so `&&`, pipes and redirections work; the
+        # runner puts the environment's interpreter first on PATH for `python` in it.
+        return ["/bin/bash", "-c", text]
+    argv = shlex.split(text)
     if argv and argv[0] in ("python", "python3"):
         argv[0] = str(python or sys.executable)
     return argv

@@ -498,13 +498,12 @@ def _subprocess(
         kind = step.component.outputs[name].type
         (path.parent if kind == "uri_file" else path).mkdir(parents=True, exist_ok=True)
     env = {**run.base_env, **step.environment_variables, "MLFLOW_RUN_ID": child}
+    env["PATH"] = f"{runtime.bin}{os.pathsep}{env.get('PATH', '')}"  # `python` in a shell
     if runtime.isolated:
-        # Only what the environment declares: its own interpreter first on PATH, no paths
-        # inherited from the project's interpreter.
+        # Only what the environment declares: no paths inherited from the project's venv.
         env.pop("PYTHONPATH", None)
         env.pop("PYTHONHOME", None)
         env["VIRTUAL_ENV"] = str(runtime.bin.parent)
-        env["PATH"] = f"{runtime.bin}{os.pathsep}{env.get('PATH', '')}"
     cwd = step.component.code
     if cwd is None:  # no code snapshot: the command runs in an empty folder, as on Azure
         cwd = run.result.run_dir / ".empty" / step.name

@@ -148,3 +148,10 @@ def test_refusals_are_one_line(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and message in err[0], err
     assert sorted((module_home / "runs").glob("*")) == runs_before
+
+
+def test_inline_components_and_job_level_commands_run_in_a_shell(module_home: Path) -> None:
+    result = run_pipeline(FIXTURES / "inline.yml")
+    assert result.failed is None, result.failed
+    assert (result.outputs[("inline", "o")] / "n.txt").read_text() == "3\n"
+    assert (result.outputs[("joblevel", "out")] / "m.txt").read_text() == "4\n"
