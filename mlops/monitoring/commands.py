@@ -1,6 +1,7 @@
 """``mlops monitor``: drift and data quality of an environment's model, locally.
 
-``mlops monitor-spec``: the per-environment Azure ML monitor spec the pipelines create.
+``mlops monitoring spec|apply|check|training-schedule|deployment|queue``: what the
+monitoring pipelines call to create the Azure ML monitors and judge collected requests.
 """
 
 from __future__ import annotations
@@ -246,9 +247,13 @@ def monitor_queue(
 
 def register(app: typer.Typer) -> None:
     app.command("monitor")(monitor)
-    app.command("monitor-spec")(monitor_spec)
-    app.command("monitor-queue")(monitor_queue)
-    app.command("monitor-deployment")(monitor_deployment)
-    app.command("monitor-apply")(monitor_apply)
-    app.command("monitor-check")(monitor_check)
-    app.command("training-schedule")(training_schedule)
+    helpers = typer.Typer(
+        no_args_is_help=True, help="What the monitoring pipelines call (Azure ML, Azure DevOps)."
+    )
+    helpers.command("spec")(monitor_spec)
+    helpers.command("apply")(monitor_apply)
+    helpers.command("check")(monitor_check)
+    helpers.command("training-schedule")(training_schedule)
+    helpers.command("deployment")(monitor_deployment)
+    helpers.command("queue")(monitor_queue)
+    app.add_typer(helpers, name="monitoring")
