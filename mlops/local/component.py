@@ -91,9 +91,10 @@ def render_command(
     text = substitute(_OPTIONAL_BLOCK.sub(optional_block, component.command or ""))
     lexer = shlex.shlex(text, posix=True, punctuation_chars=True)
     lexer.whitespace_split = True
-    if any(_is_operator(token) for token in lexer):
-        # Azure ML runs the command in a shell, so `&&`, pipes and redirections work; the
-        # runner puts the environment's interpreter first on PATH for `python` in it.
+    if any(_is_operator(token) for token in lexer) or "$" in text or "`" in text:
+        # Azure ML runs the command in a shell: `&&`, pipes, redirections and variables
+        # work (Azure/azureml-examples cli/jobs/basics/hello-world-env-var.yml runs
+        # `echo $hello_env_var`). The runner puts the environment's bin first on PATH.
         return ["/bin/bash", "-c", text]
     argv = shlex.split(text)
     if argv and argv[0] in ("python", "python3"):
