@@ -76,8 +76,14 @@ def test_data_assets_are_versioned_and_resolved(module_home: Path, tmp_path: Pat
 
 def test_nested_pipeline_components_bind_inputs_and_outputs_through(module_home: Path) -> None:
     result = run_pipeline(FIXTURES / "nested.yml")
-    assert list(_states(result)) == ["outer/middle/copy", "outer/middle/count", "after"]
+    assert list(_states(result)) == [
+        "outer/middle/copy",
+        "outer/middle/count",
+        "outer/local",
+        "after",
+    ]
     assert result.failed is None
+    assert _listing(result, "outer/local")["files"] == ["b.txt"]  # path relative to outer.yml
     assert _listing(result, "outer/middle/copy")["tag"] == "outer-nested"
     assert json.loads(result.pipeline_outputs["counted"].read_text()) == {"count": 2}
     assert _listing(result, "after")["files"] == ["data/a.txt", "data/nested/b.txt", "listing.json"]
