@@ -316,28 +316,23 @@ def _automl(planner: _Planner, node: Node, scope: _Scope, where: str) -> None:
     planner.add_step(step, scope, {*component.outputs, *stand_in.outputs})
 
 
-def _sweep(planner: _Planner, node: Node, scope: _Scope, where: str) -> None:
-    from mlops.local.sweep import sweep_spec
-
-    component = _runnable(node, where)
-    step = Step(
-        scope.prefix + node.name,
-        component,
-        planner.inputs_of(node, scope, where),
-        node,
-        kind="sweep",
-        sweep=sweep_spec(node, where),
-    )
-    planner.add_step(step, scope, set(component.outputs))
-
-
 Planner = Callable[[_Planner, Node, _Scope, str], None]
+# Job type -> planner. A job type of its own module (mlops.local.sweep) adds its planner
+# here and its executor to mlops.local.runner.EXECUTORS when imported; KIND_MODULES lists
+# those modules. Adding `parallel` is one such module and one entry in KIND_MODULES.
 PLANNERS: dict[str, Planner] = {
     "command": _command,
     "pipeline": _pipeline,
     "automl": _automl,
-    "sweep": _sweep,
 }
+KIND_MODULES = ("mlops.local.sweep",)
+
+
+def _load_kinds() -> None:
+    import importlib
+
+    for name in KIND_MODULES:
+        importlib.import_module(name)
 
 
 def _top_inputs(body: PipelineBody, catalogue: Catalogue) -> dict[str, PipelineInput]:
@@ -363,6 +358,7 @@ def load_pipeline(
     ``overrides`` replace pipeline input values here already, so that AutoML settings
     written as ``${{parent.inputs.x}}`` (mapped at load time) see them too.
     """
+    _load_kinds()
     path = Path(path).resolve()
     if not path.is_file():
         raise MlopsError(f"pipeline file not found: {path}")

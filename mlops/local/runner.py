@@ -14,7 +14,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -26,7 +26,7 @@ from mlops.amlspec.ports import PATH_TYPES
 from mlops.amlspec.references import datastore_path
 from mlops.errors import MlopsError
 from mlops.local import data as data_assets
-from mlops.local import reuse, sweep
+from mlops.local import reuse
 from mlops.local.component import render_command
 from mlops.local.environments import Environments, Runtime
 from mlops.local.pipeline import (
@@ -521,89 +521,8 @@ def _subprocess(
             return 124
 
 
-def _run_sweep(run: _Run, step: Step, step_result: StepResult) -> None:
-    """A sweep node: each trial is a child run of the sweep's run; the best trial's outputs
-    become the sweep's outputs (Azure ML: the sweep node's outputs are the best trial's)."""
-    spec = step.sweep
-    assert spec is not None
-    sweep_run = run.tracking.start(step.name, {"sweep": "true"}, parent=run.parent)
-    step_result.mlflow_run_id = sweep_run
-    step_result.state = "running"
-    run.display.step_started(step_result)
-    started = time.monotonic()
-    scores: list[tuple[int, float | None]] = []
-    done: dict[int, dict[str, Path]] = {}
-    params = sweep.trials(spec)
-    quiet = SilentDisplay()
-    for index, trial in enumerate(params):
-        if spec.timeout is not None and time.monotonic() - started > spec.timeout:
-            log.warning("%s: limits.timeout reached after %d trials", step.name, index)
-            break
-        try:
-            coerced = {
-                n: step.component.inputs[n].coerce(v, f"{step.name} search_space.{n}")
-                for n, v in trial.items()
-            }
-        except MlopsError as exc:
-            step_result.cause = str(exc)
-            break
-        trial_step = replace(
-            step, name=f"{step.name}/trial_{index}", bindings={**step.bindings, **coerced}
-        )
-        trial_result = StepResult(trial_step.name)
-        saved = run.display
-        run.display = quiet
-        try:
-            outputs = _execute(
-                run, trial_step, trial_result, sweep_run, run.result.run_dir / trial_step.name
-            )
-        finally:
-            run.display = saved
-        metric = None
-        if outputs is not None and trial_result.mlflow_run_id:
-            trial_run = run.tracking.client.get_run(trial_result.mlflow_run_id)
-            metric = trial_run.data.metrics.get(spec.metric)
-            for name, value in coerced.items():
-                run.tracking.client.log_param(trial_result.mlflow_run_id, name, value)
-            done[index] = outputs
-        step_result.trials.append(
-            {"params": coerced, spec.metric: metric, "state": trial_result.state}
-        )
-        scores.append((index, metric))
-    winner = sweep.best(scores, spec.goal)
-    step_result.seconds = time.monotonic() - started
-    logs = run.result.run_dir / "logs"
-    step_result.log = logs / f"{step.name}.log"
-    step_result.log.parent.mkdir(parents=True, exist_ok=True)
-    lines = [
-        f"trial {i}: {t['params']} {spec.metric}={t[spec.metric]} ({t['state']})"
-        for i, t in enumerate(step_result.trials)
-    ]
-    if winner is None:
-        step_result.state = "failed"
-        step_result.cause = step_result.cause or (
-            f"no trial of {len(step_result.trials)} reported the primary metric '{spec.metric}'"
-        )
-        lines.append(f"error: {step_result.cause}")
-    else:
-        step_result.state = "succeeded"
-        step_result.best_trial = winner
-        best_value = scores[[i for i, _ in scores].index(winner)][1]
-        run.tracking.client.log_param(sweep_run, "best_trial", winner)
-        run.tracking.client.log_metric(sweep_run, spec.metric, float(best_value))
-        for name, value in step_result.trials[winner]["params"].items():
-            run.tracking.client.log_param(sweep_run, name, value)
-        lines.append(f"best: trial {winner} ({spec.goal} {spec.metric}={best_value})")
-        _publish(run, step, done[winner])
-    step_result.log.write_text("\n".join(lines) + "\n")
-    run.tracking.finish(sweep_run, winner is not None)
-    tail = _tail(step_result.log)
-    run.display.step_finished(step_result, tail if winner is None else [])
-
-
-# Job type -> executor. Planned steps are command or sweep (AutoML runs its stand-in as a
-# command; pipeline components are flattened); a new job type adds one entry here.
+# Step kind -> executor. AutoML runs its stand-in as a command and pipeline components are
+# flattened; job types in modules of their own (mlops.local.sweep) add themselves here.
 EXECUTORS: dict[str, Callable[[_Run, Step, StepResult], None]] = {
     "command": _run_command,
-    "sweep": _run_sweep,
 }
