@@ -161,3 +161,18 @@ def test_inline_components_and_job_level_commands_run_in_a_shell(module_home: Pa
     assert result.failed is None, result.failed
     assert (result.outputs[("inline", "o")] / "n.txt").read_text() == "3\n"
     assert (result.outputs[("joblevel", "out")] / "m.txt").read_text() == "4\n"
+
+
+def test_mlops_run_and_mlops_train_pipeline_run_any_pipeline_job(
+    module_home: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "run.json"
+    main(["run", str(FIXTURES / "nested.yml"), "--no-reuse", "--json", str(out)])
+    payload = json.loads(out.read_text())
+    assert payload["status"] == "succeeded"
+    assert [s["state"] for s in payload["steps"]] == ["succeeded"] * 4
+    assert json.loads(Path(payload["outputs"]["counted"]).read_text()) == {"count": 2}
+    summary = tmp_path / "summary.json"
+    main(["train", "--pipeline", str(FIXTURES / "nested.yml"), "--summary-json", str(summary)])
+    trained = json.loads(summary.read_text())
+    assert (trained["status"], trained["metrics"], trained["model"]) == ("succeeded", None, None)
