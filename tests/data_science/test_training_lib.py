@@ -8,6 +8,7 @@ import pytest
 from taxi_fare.automl import (
     FOREST_TREES,
     MIN_TRIALS,
+    forest_start,
     planned_trials,
     search,
     search_settings,
@@ -39,6 +40,14 @@ def test_the_search_runs_without_a_clock() -> None:
     assert settings["time_budget"] == -1 and settings["max_iter"] == 8
     assert settings["eval_method"] == "holdout" and settings["seed"] == 5
     assert settings["n_jobs"] == 1
+
+
+def test_forests_start_with_leaves_the_data_can_fill() -> None:
+    assert forest_start(33_718) == {"n_estimators": 8, "max_features": 1.0, "max_leaves": 256}
+    assert forest_start(1_000)["max_leaves"] == 15  # one leaf per 64 rows
+    assert forest_start(100)["max_leaves"] == 4  # FLAML's own lower bound
+    starts = search_settings("rmse", ["lgbm", "extra_tree"], 8, seed=1, rows=1_000)
+    assert set(starts["starting_points"]) == {"extra_tree"}  # LightGBM keeps FLAML's start
 
 
 def test_trials_are_planned_from_budget_and_rows_only() -> None:
