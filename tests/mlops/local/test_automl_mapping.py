@@ -95,7 +95,10 @@ def test_no_outputs_still_exposes_best_model() -> None:
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        (node(featurization={"mode": "off"}), "AutoML setting 'featurization' has no local"),
+        (
+            node(featurization={"mode": "auto"}),
+            "AutoML setting 'featurization.mode: auto' has no local equivalent",
+        ),
         (node(n_cross_validations=5), "AutoML setting 'n_cross_validations' has no local"),
         (
             node(limits={"timeout_minutes": 5, "trial_timeout_minutes": 1}),
