@@ -167,11 +167,26 @@ def test_check_drift_judges_the_downloads(tmp_path, monkeypatch, trips, baseline
         shutil.copytree(tiny_model, Path(download_path) / name / "model")
 
     monkeypatch.setattr(azure_ml, "download_collected", collected)
+    import mlops.monitoring.run as monitor_run
+
+    found_model = []
+
+    def predict(model_dir, frame):  # the real model path is covered by test_cli.py
+        found_model.extend(model_dir.rglob("MLmodel"))
+        return 3.0 + 2.5 * frame["distance"].to_numpy()
+
+    monkeypatch.setattr(monitor_run, "_predict", predict)
+    import mlops.monitoring.report as report
+
+    reports = []  # the report itself is covered by test_cli.py; plotting costs seconds
+    monkeypatch.setattr(report, "write_report", lambda folder, results, *a: reports.append(
+        (folder, {(r.signal, r.feature) for r in results if r.breached})))  # fmt: skip
     dev = _dev(CHILDREN)
     dev.jobs.download = job_download
     registry = _registry({"pipeline_run_id": "run-1"})
     registry.models.download = model_download
     breached = azure_ml.check_drift(_workspace({"blue": 10, "green": 90}), dev, registry,
                                     RELEASE, "stage", "ep", tmp_path)  # fmt: skip
-    assert breached is True
-    assert "| data_drift | distance |" in (tmp_path / "report" / "report.md").read_text()
+    assert breached is True and found_model  # scored with the downloaded model folder
+    ((folder, flagged),) = reports
+    assert folder == tmp_path / "report" and ("data_drift", "distance") in flagged
