@@ -212,7 +212,8 @@ def _print(value: Any, args: argparse.Namespace) -> None:
 
 def _load(kind: str, args: argparse.Namespace, extra: list[dict[str, Any]] | None = None) -> Any:
     """The entity of ``--file`` loaded by azure-ai-ml with ``--set`` as params_override."""
-    import azure.ai.ml as sdk
+    # Where the ml extension imports its loaders from (custom/*.py).
+    from azure.ai.ml.entities import _load_functions as sdk
 
     loader: Callable[..., Any] = getattr(sdk, f"load_{kind}")
     overrides = [*(extra or []), *ops._overrides(getattr(args, "set", None))]
@@ -521,7 +522,17 @@ def _batch_deployment(
         return {"name": args.name, "endpoint_name": args.endpoint_name, **found}
     extra = [{"name": args.name}] if args.name else []
     extra.append({"endpoint_name": args.endpoint_name})
-    entity = _load("batch_deployment", args, extra)
+    # The loader follows the spec's `type`, as custom/batch_deployment.py
+    # (ml_batch_deployment_create/_update) does: model -> load_model_batch_deployment.
+    import yaml
+
+    try:
+        kind = (yaml.safe_load(Path(args.file or "").read_text()) or {}).get("type")
+    except (OSError, yaml.YAMLError):
+        kind = None
+    if kind == "pipeline":
+        raise UsageError("pipeline component batch deployments are not emulated")
+    entity = _load("model_batch_deployment" if kind == "model" else "batch_deployment", args, extra)
     deployment = ops.batch_deployment_put(store, data, ws, entity, create=verb == "create")
     if verb == "create" and args.set_default:
         ws["batch_endpoints"][args.endpoint_name]["default_deployment"] = entity.name

@@ -576,9 +576,26 @@ def batch_deployment_put(
         "compute": compute,
         "model_dir": str(folder),
         "updated_at": now(),
+        "settings": _batch_settings(entity),
         **deployment_code(store, data, ws, entity),
     }
     return endpoint["deployments"][entity.name]
+
+
+def _batch_settings(entity: Any) -> dict[str, int]:
+    """Mini-batch size, error threshold, retries of the deployment (ModelBatchDeployment
+    nests them under ``settings``; the older BatchDeployment has them at the top)."""
+    settings_ = getattr(entity, "settings", None) or entity
+    retry = getattr(settings_, "retry_settings", None)
+
+    def number(value: Any, default: int) -> int:
+        return default if value is None else int(value)
+
+    return {
+        "mini_batch_size": number(getattr(settings_, "mini_batch_size", None), 10),
+        "error_threshold": number(getattr(settings_, "error_threshold", None), -1),
+        "max_retries": number(getattr(retry, "max_retries", None), 3),
+    }
 
 
 def _new_job_name(prefix: str) -> str:
@@ -613,7 +630,7 @@ def batch_invoke(
     deployment: str | None,
 ) -> dict[str, Any]:
     """Score the input folder with the default (or given) deployment; a finished job record."""
-    from mlops.endpoints.batch import run_batch, spec_settings
+    from mlops.endpoints.batch import BatchSettings, run_batch
 
     endpoint = ws["batch_endpoints"].get(endpoint_name)
     if endpoint is None:
@@ -630,7 +647,7 @@ def batch_invoke(
     source = Path(input_path)
     if not source.is_dir():
         raise BadRequest(f"--input {input_path}: not a folder")
-    settings_ = spec_settings()
+    settings_ = BatchSettings(**dep["settings"]) if dep.get("settings") else BatchSettings()
     report = _score_batch(source, output, dep, settings_, run_batch)
     status = "Failed" if report.aborted else "Completed"
     job = {
