@@ -37,10 +37,11 @@ def deploy_pins(release: Release) -> DeployPins:
     """The release's pins as Azure ML references; refuses an unpinned release."""
     from mlops.promotion.azure_release import check_pins_present
 
+    model_uri = release.model.azureml_uri()  # no version at all is the first thing to say
     check_pins_present(release)
     assert release.environment is not None and release.code is not None
     return DeployPins(
-        model_uri=release.model.azureml_uri(),
+        model_uri=model_uri,
         environment_uri=release.environment.azureml_uri(release.model.registry),
         commit=str(release.code.commit),
     )
