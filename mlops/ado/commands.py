@@ -68,10 +68,15 @@ def run(
 ) -> None:
     """Run the pipeline here: steps in bash, az emulated, state under $MLOPS_HOME/azure."""
     import json
+    import signal
+    import sys
 
     from mlops.ado.display import RichDisplay
     from mlops.ado.runner import RunOptions, run_pipeline
 
+    # TERM ends the run like Ctrl-C: the current step's processes and every inference
+    # server the run started are stopped on the way out (Runner.run's finally).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     options = RunOptions(_params(param), branch, list(pr_changed or []), list(skip_job or []))
     display = RichDisplay()
     record = run_pipeline(pipeline, options, display)

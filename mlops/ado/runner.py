@@ -30,7 +30,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -796,7 +796,7 @@ class Runner:
         deadline = time.monotonic() + timeout
         timed_out = False
         completed: str | None = None
-        with open(log_file, "w", encoding="utf-8") as handle:
+        with open(log_file, "w", encoding="utf-8") as handle, _stop_on_exit(proc):
             while True:
                 remaining = deadline - time.monotonic()
                 try:
@@ -956,6 +956,16 @@ def _step_timeout(node: Node, job_deadline: float) -> float:
     except (TypeError, ValueError):
         raise MlopsError(f"timeoutInMinutes {raw!r} is not a number") from None
     return min(left, minutes * 60)
+
+
+@contextlib.contextmanager
+def _stop_on_exit(proc: subprocess.Popen[bytes]) -> Iterator[None]:
+    """A Ctrl-C or TERM of the run also stops the step's process group."""
+    try:
+        yield
+    except BaseException:
+        _kill_group(proc)
+        raise
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
