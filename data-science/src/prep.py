@@ -1,7 +1,9 @@
 """Prep step: validate, merge and clean raw trips, engineer the 20 features, split.
 
 Each row's side of the split is a stable hash of the row and the seed (taxi_fare.split),
-so adding files never moves a trip that was trained on into the test split.
+so adding files never moves a trip that was trained on into the test split, and each
+file is prepared on its own (taxi_fare.prep_file) before a combine step adds up the
+counts and writes the folders (taxi_fare.combine): memory follows the largest file.
 
     python prep.py --raw_data data/sample --train_data out/train --test_data out/test \
         --quality_report out/quality
@@ -10,15 +12,19 @@ so adding files never moves a trip that was trained on into the test split.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
+import os
 import sys
+import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from taxi_fare.cleaning import check_drop_share, clean_inputs, top_reasons
-from taxi_fare.schema import TARGET
-from taxi_fare.split import SplitSpec, split_columns, write_split
+from taxi_fare.cleaning import top_reasons
+from taxi_fare.combine import QUALITY_FILE, combine
+from taxi_fare.ingest import BackgroundFingerprint, detect_kind, expand_inputs, read_header
+from taxi_fare.prep_file import FileSummary, prep_file
+from taxi_fare.split import SplitSpec
 from taxi_fare.steps import mlflow_run, run_step
 
 log = logging.getLogger("prep")
@@ -80,45 +86,73 @@ def warm_up_mlflow() -> threading.Thread:
     return thread
 
 
+def prep_files(
+    raw_data: list[str], spec: SplitSpec, work: Path, workers: int | None = None
+) -> tuple[list[FileSummary], str]:
+    """Every input file through ``prep_file`` into ``work``; summaries in file order.
+
+    All headers are checked before any file is parsed, so a bad header fails at once.
+    Files run on ``workers`` threads (default: one per CPU; pyarrow and numpy release
+    the GIL); the first error in file order is the one reported, whatever the workers.
+    Memory holds the files in flight, never the whole data.
+    """
+    files = expand_inputs(raw_data)
+    kinds = [(path, detect_kind(path, read_header(path))) for path in files]
+    workers = max(1, min(len(kinds), workers or os.cpu_count() or 1))
+    hasher = BackgroundFingerprint(files)
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prep")
+    try:
+        futures = [
+            pool.submit(prep_file, path, spec, work / "train", work / "test", kind)
+            for path, kind in kinds
+        ]
+        summaries = [future.result() for future in futures]
+        data_fingerprint = hasher.result()
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        hasher.cancel()
+        raise
+    pool.shutdown()
+    return summaries, data_fingerprint
+
+
 def run(args: argparse.Namespace) -> int:
     spec = SplitSpec(args.seed, args.test_size)  # a bad test_size fails before any reading
     mlflow_ready = warm_up_mlflow()
-    inputs = clean_inputs(args.raw_data)
-    rows_read, dropped = inputs.rows_read, inputs.dropped
-    check_drop_share(rows_read, dropped, args.max_drop_fraction, source=" ".join(args.raw_data))
+    # Per-file parts go to a scratch folder; combine checks the totals before it writes
+    # the output folders (each built under a temporary name, then renamed).
+    with tempfile.TemporaryDirectory(prefix="prep-parts-") as scratch:
+        summaries, data_fingerprint = prep_files(args.raw_data, spec, Path(scratch))
+        work = Path(scratch)
+        quality = combine(
+            summaries,
+            (work / "train", work / "test"),
+            (args.train_data, args.test_data, args.quality_report),
+            spec,
+            args.max_drop_fraction,
+            data_fingerprint,
+            source=" ".join(args.raw_data),
+        )
+    rows_read, dropped = quality["rows_read"], quality["dropped"]
+    rows_kept, train_rows, test_rows = (
+        quality["rows_kept"],
+        quality["train_rows"],
+        quality["test_rows"],
+    )
     if any(dropped.values()):
         log.info(
             "dropped %s of %s rows: %s",
-            f"{rows_read - inputs.rows_kept:,}",
+            f"{rows_read - rows_kept:,}",
             f"{rows_read:,}",
             top_reasons(dropped, limit=len(dropped)),
         )
-    train, test = split_columns(inputs.columns, args.test_size, args.seed)
-    train_rows, test_rows = len(train[TARGET]), len(test[TARGET])
-    quality = {
-        "files": [{"path": str(f.path), "kind": f.kind, "rows": f.rows} for f in inputs.files],
-        "rows_read": rows_read,
-        "dropped": dropped,
-        "rows_kept": inputs.rows_kept,
-        "train_rows": train_rows,
-        "test_rows": test_rows,
-        "data_fingerprint": inputs.data_fingerprint,
-        "split": spec.to_dict(),
-    }
-    # Everything is validated above: only now touch the output folders.
-    write_split(train, args.train_data, spec)
-    del train
-    write_split(test, args.test_data, spec)
-    del test
-    args.quality_report.mkdir(parents=True, exist_ok=True)
-    report = args.quality_report / "quality.json"
-    report.write_text(json.dumps(quality, indent=2) + "\n")
+    report = args.quality_report / QUALITY_FILE
     log.info(
         "kept %s rows: %s train, %s test; fingerprint %s",
-        f"{inputs.rows_kept:,}",
+        f"{rows_kept:,}",
         f"{train_rows:,}",
         f"{test_rows:,}",
-        inputs.data_fingerprint[:12],
+        data_fingerprint[:12],
     )
 
     mlflow_ready.join()
@@ -131,14 +165,14 @@ def run(args: argparse.Namespace) -> int:
                 "seed": args.seed,
                 "split_method": spec.method,
                 "max_drop_fraction": args.max_drop_fraction,
-                "input_files": len(inputs.files),
+                "input_files": len(summaries),
             }
         )
-        mlflow.set_tag("data_fingerprint", inputs.data_fingerprint)
+        mlflow.set_tag("data_fingerprint", data_fingerprint)
         mlflow.log_metrics(
             {
                 "rows_read": rows_read,
-                "rows_kept": inputs.rows_kept,
+                "rows_kept": rows_kept,
                 "train_rows": train_rows,
                 "test_rows": test_rows,
                 **{f"dropped_{k}": v for k, v in dropped.items()},

@@ -69,12 +69,14 @@ def test_kill_each_step_then_rerun(
         train_data=tmp_path / "train", test_data=tmp_path / "test", quality_report=tmp_path / "q"
     )
     prep_argv = ["--raw_data", str(raw_folder), *split]
-    assert run("prep", prep_argv, env, "os.replace", nth=2).returncode == killed
+    kill_at = "taxi_fare.combine.publish_split"  # the test split's folder, after train's
+    assert run("prep", prep_argv, env, kill_at, nth=2).returncode == killed
     assert (tmp_path / "train/data.parquet").is_file()
     assert not (tmp_path / "test/data.parquet").exists()  # never half a file under its name
     assert prep.main(prep_argv) == 0  # reruns in process: only the kills need a process each
     assert (tmp_path / "test/data.parquet").is_file()
     assert not list(tmp_path.rglob(".data.parquet.partial"))
+    assert not list(tmp_path.glob(".*.partial-*"))  # the killed run's staging is cleared
 
     # train2: killed inside the model save; the half folder is refused by name downstream.
     train = args(train_data=tmp_path / "train", n_estimators=4, max_depth=6)

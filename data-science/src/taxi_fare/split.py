@@ -220,10 +220,18 @@ def read_split(folder: str | Path) -> pd.DataFrame:
     """A split folder (or a parquet file) written by prep; checks the columns by name."""
     path = Path(folder)
     file = path / DATA_FILE if path.is_dir() else path
-    if not file.exists():
+    parts = sorted(path.glob("part-*.parquet")) if path.is_dir() else []
+    if parts and not file.exists():  # the parts layout of taxi_fare.combine
+        file = path
+    elif not file.exists():
         raise SplitError(f"{path}: no {DATA_FILE} found (expected a folder written by prep.py)")
     try:
-        table = pd.read_parquet(file)
+        if parts and file == path:
+            import pyarrow.parquet as pq
+
+            table = pq.read_table([str(p) for p in parts]).to_pandas()
+        else:
+            table = pd.read_parquet(file)
     except Exception as exc:  # pyarrow raises several types for a corrupt file
         raise SplitError(f"{file}: cannot read parquet: {exc}") from exc
     missing = [c for c in (*FEATURES, TARGET) if c not in table.columns]
