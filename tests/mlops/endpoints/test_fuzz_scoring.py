@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import requests
 from endpoint_models import FEATURES
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, currently_in_test_context, event, given, settings
 from hypothesis import strategies as st
 
 from mlops.endpoints.local_server import LocalServer
@@ -68,11 +68,12 @@ column_names = st.one_of(
 def records_bodies(draw: st.DrawFn) -> Any:
     """Records form: mostly right columns, values anywhere from plausible to absurd."""
     rows = draw(st.integers(min_value=0, max_value=LIMIT + 2))
-    plausible = st.floats(min_value=0, max_value=60)
+    plausible = st.one_of(st.floats(min_value=-1e9, max_value=1e9), st.integers(-(10**9), 10**9))
+    noisy = draw(st.booleans())  # half the bodies are valid tables: they must score
     out = []
     for _ in range(rows):
-        names = draw(column_names) if draw(st.integers(0, 9)) == 0 else list(FEATURES)
-        value = cells if draw(st.integers(0, 4)) == 0 else plausible
+        names = draw(column_names) if noisy and draw(st.integers(0, 9)) == 0 else list(FEATURES)
+        value = cells if noisy and draw(st.integers(0, 4)) == 0 else plausible
         out.append({name: draw(value) for name in names})
     return {"input_data": out}
 
@@ -114,7 +115,8 @@ payloads = st.one_of(
 
 def check_answer(status: int, body: Any, sent: bytes) -> None:
     """200 with finite predictions, one per row, or a 4xx with a one-line message."""
-    event(f"HTTP {status}")  # --hypothesis-show-statistics tells how often each came back
+    if currently_in_test_context():  # --hypothesis-show-statistics counts each status
+        event(f"HTTP {status}")
     assert status < 500, (status, body, sent[:300])
     if status == 200:
         assert isinstance(body, list) and body, body
