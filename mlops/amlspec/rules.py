@@ -186,7 +186,9 @@ class Checker:
     def compute(self, body: PipelineBody) -> None:
         """A pipeline job must say where each job runs: ``settings.default_compute`` or the
         job's ``compute`` (azure-ai-ml 1.35.2 azure/ai/ml/entities/_job/pipeline/
-        pipeline_job.py:PipelineJob._validate_compute_is_set: "Compute not set")."""
+        pipeline_job.py:PipelineJob._validate_compute_is_set: "Compute not set"), and
+        ``az ml job create`` submits only what validates (operations/_job_operations.py:
+        JobOperations.create_or_update calls ``self._validate(job, raise_on_failure=True)``)."""
         if body.settings.get("default_compute") or body.doc.get("compute"):
             return
         for node in body.jobs.values():
