@@ -42,8 +42,9 @@ def read_summaries(files: Iterable[Path]) -> list[FileSummary]:
     for file in files:
         with open(file, encoding="utf-8") as handle:
             for number, line in enumerate(handle, start=1):
-                if line.strip():
-                    found.append(FileSummary.from_json(line, f"{file}:{number}"))
+                if not line.strip() or '"skipped"' in line and "skipped" in json.loads(line):
+                    continue  # a file the per-file job does not read (not a .csv)
+                found.append(FileSummary.from_json(line, f"{file}:{number}"))
     return found
 
 
