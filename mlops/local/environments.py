@@ -157,7 +157,15 @@ class Environments:
     def isolated(
         self, label: str, requirements: tuple[str, ...], pins: dict[str, str], where: str
     ) -> Runtime:
-        """The cached venv for these pip requirements, built when missing."""
+        """The cached venv for these pip requirements, built when missing. Only plain
+        requirements from the package index: options, URLs and VCS links are refused."""
+        for requirement in requirements:
+            text = requirement.strip()
+            if text.startswith("-") or "://" in text or text.startswith(("git+", "file:")):
+                raise MlopsError(
+                    f"{where}: environment {label}: pip entry {text!r} is not a package "
+                    "from the index; the twin installs from the package index only"
+                )
         current = f"{sys.version_info.major}.{sys.version_info.minor}"
         key = hashlib.sha256(
             json.dumps({"python": current, "pip": sorted(requirements)}).encode()

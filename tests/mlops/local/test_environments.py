@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from pathlib import Path
 
@@ -91,3 +92,17 @@ def test_the_projects_own_environment_reuses_the_venv(tmp_path: Path) -> None:
 def test_conda_files_split_into_pip_and_the_rest() -> None:
     spec = read_conda(FIXTURES / "envs" / "termcolor-conda.yml")
     assert (spec.pip, spec.conda_only, spec.python) == (("termcolor==3.3.0",), ("libgomp",), "3.11")
+
+
+@pytest.mark.parametrize(
+    "entry", ["--extra-index-url https://example.org/simple", "git+https://example.org/x.git"]
+)
+def test_pip_entries_outside_the_index_are_refused(tmp_path: Path, entry: str) -> None:
+    from mlops.errors import MlopsError
+
+    envs = Environments(home=tmp_path / "envs")
+    with pytest.raises(
+        MlopsError, match=re.escape(f"here: environment e: pip entry {entry!r} is not")
+    ):
+        envs.isolated("e", (entry,), {}, "here")
+    assert not (tmp_path / "envs").exists()
