@@ -100,24 +100,40 @@ def test_registry_first_then_each_environment(
     assert stage_order(pipeline) == expected
 
 
+def _tasks(node: Any, name: str) -> list[dict[str, Any]]:
+    """Every step running task ``name``, inside ${{ if }} insertions too."""
+    found = []
+    if isinstance(node, dict):
+        if node.get("task") == name:
+            found.append(node)
+        for value in node.values():
+            found += _tasks(value, name)
+    elif isinstance(node, list):
+        for item in node:
+            found += _tasks(item, name)
+    return found
+
+
 def test_terraform_step_uses_the_refreshing_service_connection_auth() -> None:
-    step = yaml.safe_load(
+    doc = yaml.safe_load(
         (REPO / "mlops/devops-pipelines/templates/terraform-stack.yml").read_text()
-    )["steps"]
-    cli = next(s for s in step if s.get("task") == "AzureCLI@2")
-    script, env = cli["inputs"]["inlineScript"], cli["env"]
-    assert "ARM_OIDC_TOKEN" not in script and "ARM_OIDC_TOKEN" not in env
-    assert "idToken" not in script
-    assert (
-        'ARM_ADO_PIPELINE_SERVICE_CONNECTION_ID="${AZURESUBSCRIPTION_SERVICE_CONNECTION_ID:?}"'
-        in (script)
     )
-    assert env["ARM_OIDC_REQUEST_TOKEN"] == "$(System.AccessToken)"
-    assert env["ARM_OIDC_REQUEST_URL"] == "$(System.OidcRequestUri)"
-    assert env["ARM_USE_OIDC"] == "true"
-    # The apply applies the downloaded plan file, never a fresh plan.
-    assert 'terraform apply -input=false "$PLAN_DIR/tfplan"' in script
-    assert script.count("terraform plan ") == 1 and "-lock=false" in script
+    plan, apply = _tasks(doc["steps"], "AzureCLI@2")
+    for cli in (plan, apply):
+        script, env = cli["inputs"]["inlineScript"], cli["env"]
+        assert "ARM_OIDC_TOKEN" not in script and "ARM_OIDC_TOKEN" not in env
+        assert "idToken" not in script
+        assert (
+            'ARM_ADO_PIPELINE_SERVICE_CONNECTION_ID="${AZURESUBSCRIPTION_SERVICE_CONNECTION_ID:?}"'
+            in script
+        )
+        assert env["ARM_OIDC_REQUEST_TOKEN"] == "$(System.AccessToken)"
+        assert env["ARM_OIDC_REQUEST_URL"] == "$(System.OidcRequestUri)"
+        assert env["ARM_USE_OIDC"] == "true"
+    # The plan does not lock the state; the apply applies the downloaded plan, never a new one.
+    assert "-lock=false" in plan["inputs"]["inlineScript"]
+    assert "terraform plan" not in apply["inputs"]["inlineScript"]
+    assert 'terraform apply -input=false "$PLAN_DIR/tfplan"' in apply["inputs"]["inlineScript"]
 
 
 def test_detects_a_plan_job_with_the_infra_connection(tmp_path: Path) -> None:
