@@ -325,7 +325,7 @@ PLANNERS: dict[str, Planner] = {
     "pipeline": _pipeline,
     "automl": _automl,
 }
-KIND_MODULES = ("mlops.local.sweep",)
+KIND_MODULES = ("mlops.local.sweep", "mlops.local.parallel")
 
 
 def _load_kinds() -> None:

@@ -1,0 +1,89 @@
+"""``type: parallel`` in the twin (issue 21): Azure ML's init()/run(mini_batch) contract on
+worker processes, append_row_to, error_threshold, and the per-file prep pipeline."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlops.local import parallel
+from mlops.local.pipeline import load_pipeline
+
+REPO = Path(__file__).resolve().parents[3]
+ENTRY = """
+import argparse, os
+def init():
+    global OUT
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out")
+    OUT = parser.parse_known_args()[0].out
+    open(os.path.join(OUT, f"init-{os.getpid()}"), "w").close()
+def run(mini_batch):
+    rows = []
+    for item in mini_batch:
+        if "bad" in os.path.basename(item):
+            raise ValueError(f"{item}: cannot read")
+        if "quiet" in os.path.basename(item):
+            continue  # no result: the item counts as failed
+        rows.append(f"{os.path.basename(item)} {os.getpid()}")
+    return rows
+"""
+
+
+def drive(tmp_path: Path, files: list[str], *flags: str) -> subprocess.CompletedProcess:
+    code, data, out, rows = (tmp_path / n for n in ("code", "data", "out", "rows"))
+    for folder in (code, data, out):
+        folder.mkdir(exist_ok=True)
+    (code / "entry.py").write_text(ENTRY)
+    for name in files:
+        (data / name).write_text("x\n")
+    (data / ".hidden").write_text("never a mini-batch item\n")
+    argv = [sys.executable, str(parallel.DRIVER), "--entry_script", "entry.py",
+            "--input_data", str(data), "--append_row_to", str(rows), *flags,
+            "--", "--out", str(out)]  # fmt: skip
+    return subprocess.run(argv, cwd=code, capture_output=True, text=True, timeout=120)
+
+
+def test_workers_init_once_and_rows_are_appended(tmp_path: Path) -> None:
+    names = [f"f{i}.csv" for i in range(6)]
+    done = drive(tmp_path, names, "--mini_batch_size", "2", "--workers", "2")
+    assert done.returncode == 0, done.stderr
+    assert "6 items in 3 mini-batches of 2, 2 worker processes" in done.stdout
+    lines = (tmp_path / "rows" / parallel.APPEND_ROW_FILE).read_text().splitlines()
+    assert [line.split()[0] for line in lines] == names  # one row per item, in batch order
+    inits = list((tmp_path / "out").glob("init-*"))
+    assert len(inits) == 2  # init() once per worker process, not per mini-batch
+    assert {line.split()[1] for line in lines} <= {p.name.split("-")[1] for p in inits}
+
+
+@pytest.mark.parametrize("bad", ["g_bad.csv", "g_quiet.csv"])
+def test_error_threshold_zero_fails_naming_the_file(tmp_path: Path, bad: str) -> None:
+    done = drive(tmp_path, ["a.csv", bad, "z.csv"], "--workers", "2", "--error_threshold", "0")
+    assert done.returncode == 1
+    assert str(tmp_path / "data" / bad) in done.stderr and "exceed error_threshold 0" in done.stderr
+    assert not (tmp_path / "rows" / parallel.APPEND_ROW_FILE).exists()  # nothing half-written
+
+
+def test_error_threshold_minus_one_ignores_failures(tmp_path: Path) -> None:
+    done = drive(tmp_path, ["a.csv", "g_bad.csv", "z.csv"], "--workers", "1")
+    assert done.returncode == 0, done.stderr
+    lines = (tmp_path / "rows" / parallel.APPEND_ROW_FILE).read_text().splitlines()
+    assert [line.split()[0] for line in lines] == ["a.csv", "z.csv"]
+
+
+def test_prep_pipeline_plans_the_parallel_job_from_the_spec() -> None:
+    pipeline = load_pipeline(REPO / "mlops/azureml/train/pipeline-parallel-prep.yml")
+    steps = {s.name: s for s in pipeline.steps}
+    prep_files = steps["prep_files"]
+    assert prep_files.kind == "parallel"
+    command = prep_files.component.command or ""
+    for part in ("--entry_script prep_parallel.py", "--input_data ${{inputs.raw_data}}",
+                 "--mini_batch_size 1", "--workers 2", "--error_threshold 0",
+                 "--append_row_to ${{outputs.file_summaries}}",
+                 "-- --train_parts ${{outputs.train_parts}}"):  # fmt: skip
+        assert part in command, (part, command)
+    assert prep_files.component.code == REPO / "data-science" / "src"
+    assert [s.name for s in pipeline.steps][:2] == ["prep_files", "prep"]
