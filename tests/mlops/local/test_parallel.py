@@ -87,3 +87,27 @@ def test_prep_pipeline_plans_the_parallel_job_from_the_spec() -> None:
         assert part in command, (part, command)
     assert prep_files.component.code == REPO / "data-science" / "src"
     assert [s.name for s in pipeline.steps][:2] == ["prep_files", "prep"]
+
+
+@pytest.mark.parametrize("env", ["dev", "stage", "prod"])
+def test_scale_settings_come_from_config_infra(env: str) -> None:
+    """The submit sets the prep_* keys of config-infra-<env>.yml on the parallel node
+    (``az ml job create --set`` is load_job's params_override:
+    azure-ai-ml azure/ai/ml/_utils/utils.py:load_yaml / entities/_load_functions.py:load_job)."""
+    import yaml
+    from azure.ai.ml import load_job
+
+    config = yaml.safe_load((REPO / f"config-infra-{env}.yml").read_text())["variables"]
+    assert 1 <= int(config["prep_instance_count"]) <= int(config["compute_max_instances"])
+    overrides = [
+        {"jobs.prep_files.mini_batch_size": str(config["prep_mini_batch_size"])},
+        {"jobs.prep_files.resources.instance_count": int(config["prep_instance_count"])},
+        {"jobs.prep_files.max_concurrency_per_instance":
+            int(config["prep_max_concurrency_per_instance"])},
+    ]  # fmt: skip
+    spec = REPO / "mlops/azureml/train/pipeline-parallel-prep.yml"
+    job = load_job(spec, params_override=overrides)
+    node = job.jobs["prep_files"]
+    assert node.resources.instance_count == int(config["prep_instance_count"])
+    assert node.max_concurrency_per_instance == int(config["prep_max_concurrency_per_instance"])
+    assert node.mini_batch_size == int(config["prep_mini_batch_size"]) and node.error_threshold == 0
