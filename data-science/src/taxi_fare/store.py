@@ -135,21 +135,13 @@ def open_store(uri: str | None) -> None:
             return  # made by the process that held the lock before us
         database.parent.mkdir(parents=True, exist_ok=True)
         log.info("creating MLflow store %s", database)
+        # Made beside its name and renamed into place: a creator killed mid-schema leaves
+        # only the scratch file, which the next creator replaces.
+        scratch = database.with_name(f".{database.name}.creating")
+        scratch.unlink(missing_ok=True)
         try:
             # The tracking store creates every table (registry ones too) and stamps the schema.
-            MlflowClient(tracking_uri=uri, registry_uri=uri).search_experiments(max_results=1)
+            MlflowClient(tracking_uri=f"{SQLITE_PREFIX}{scratch}").search_experiments(max_results=1)
         except Exception as exc:  # MLflow and SQLAlchemy raise many types here
             raise StoreError(f"{database}: cannot create the MLflow store ({exc})") from None
-
-
-def ensure_experiment(client: object, uri: str | None, name: str, artifact_location: str) -> str:
-    """Id of experiment ``name``, created if missing; two processes at once both get it.
-
-    Without the lock both would miss it and the second ``create_experiment`` would fail
-    with RESOURCE_ALREADY_EXISTS.
-    """
-    with store_lock(uri, "create"):
-        found = client.get_experiment_by_name(name)  # type: ignore[attr-defined]
-        if found is not None:
-            return found.experiment_id
-        return client.create_experiment(name, artifact_location=artifact_location)  # type: ignore[attr-defined]
+        os.replace(scratch, database)
