@@ -219,3 +219,28 @@ def test_the_access_token_reaches_a_step_only_through_its_env(repo: Path) -> Non
     steps = record.stages[0].jobs[0].steps
     assert [s.result for s in steps] == ["Succeeded", "Succeeded"]
     assert Path(steps[1].log or "").read_text().strip() == "token ***"  # masked in the log
+
+
+def test_emulated_tasks_publish_download_and_python_check(repo: Path) -> None:
+    (repo / "tasks.yml").write_text(
+        "jobs:\n"
+        "  - job: make\n"
+        "    steps:\n"
+        "      - task: UsePythonVersion@0\n"
+        "        inputs: {versionSpec: '3.x'}\n"
+        '      - bash: echo 42 > "$(Build.ArtifactStagingDirectory)/answer.txt"\n'
+        "      - task: PublishPipelineArtifact@1\n"
+        "        inputs: {targetPath: $(Build.ArtifactStagingDirectory), artifact: answer}\n"
+        "  - job: use\n"
+        "    dependsOn: make\n"
+        "    steps:\n"
+        "      - task: DownloadPipelineArtifact@2\n"
+        "        inputs: {artifact: answer, path: $(Pipeline.Workspace)/in}\n"
+        "      - bash: test \"$(cat '$(Pipeline.Workspace)/in/answer.txt')\" = 42\n"
+        "      - task: UsePythonVersion@0\n"
+        "        inputs: {versionSpec: '2.7'}\n"
+    )
+    record = run_pipeline(repo / "tasks.yml", RunOptions(), root=repo)
+    make, use = record.stages[0].jobs
+    assert make.result == "Succeeded" and record.artifacts == ["answer"]
+    assert [s.result for s in use.steps] == ["Succeeded", "Succeeded", "Failed"]
