@@ -145,3 +145,16 @@ def open_store(uri: str | None) -> None:
         except Exception as exc:  # MLflow and SQLAlchemy raise many types here
             raise StoreError(f"{database}: cannot create the MLflow store ({exc})") from None
         os.replace(scratch, database)
+
+
+def ensure_experiment(client: object, uri: str | None, name: str, artifact_location: str) -> str:
+    """Id of experiment ``name``, created if missing; two processes at once both get it.
+
+    Without the lock both would miss it and the second ``create_experiment`` would fail
+    with RESOURCE_ALREADY_EXISTS.
+    """
+    with store_lock(uri, "create"):
+        found = client.get_experiment_by_name(name)  # type: ignore[attr-defined]
+        if found is not None:
+            return found.experiment_id
+        return client.create_experiment(name, artifact_location=artifact_location)  # type: ignore[attr-defined]
