@@ -151,7 +151,7 @@ def ensure_asset(
     if release:
         from mlops.azure.pins import deploy_pins
         from mlops.promotion.azure_release import registry_client
-        from mlops.promotion.releases import load_release
+        from mlops.registry.releases import load_release
 
         pinned = load_release(release, releases_dir)
         deploy_pins(pinned)  # refuses an unpinned release

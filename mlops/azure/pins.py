@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlops.errors import MlopsError
-from mlops.promotion.releases import Release
+from mlops.registry.releases import Release
 
 log = logging.getLogger(__name__)
 

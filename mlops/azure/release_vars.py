@@ -16,7 +16,7 @@ def release_variables(env: str, directory: Path | None = None) -> dict[str, str]
     exactly the pinned model, scoring environment and code.
     """
     from mlops.azure.pins import deploy_pins
-    from mlops.promotion.releases import load_release, release_path
+    from mlops.registry.releases import load_release, release_path
 
     release = load_release(env, directory)
     if release.model.version is None:

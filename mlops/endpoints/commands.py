@@ -38,7 +38,7 @@ def _model_dir(env: str, version: int | None, model_dir: Path | None) -> tuple[P
         if not (model_dir / "MLmodel").is_file() and not any(model_dir.rglob("MLmodel")):
             raise MlopsError(f"{model_dir}: no MLflow model (MLmodel file) found")
         return model_dir, f"model folder {model_dir}"
-    from mlops.endpoints.model_source import served_model
+    from mlops.registry.model_source import served_model
 
     model = served_model(env, version)
     return model.path, f"{model.name} version {model.version} ({env}, from the {model.store} store)"
@@ -179,7 +179,7 @@ def _steps(release: Path | None, steps: str | None) -> tuple[list[int], int]:
     latency = 500
     parsed: list[int] | None = None
     if release is not None:
-        from mlops.promotion.releases import load_release_file
+        from mlops.registry.releases import load_release_file
 
         rel = load_release_file(release)
         parsed, latency = list(rel.rollout.steps), rel.rollout.latency_ms
@@ -273,7 +273,7 @@ def rollout_azure(
     from mlops.azure.workspace import WorkspaceRef, ml_client
     from mlops.endpoints.azure_rollout import DEPLOYMENT_SPEC, AzureEndpoint
     from mlops.endpoints.rollout import run_rollout
-    from mlops.promotion.releases import load_release_file
+    from mlops.registry.releases import load_release_file
     from mlops.settings import REPO_ROOT
 
     parsed, latency = _steps(release, steps)
@@ -327,7 +327,7 @@ def rollout_local(
     from mlops.endpoints.local_endpoint import LocalEndpoint
     from mlops.endpoints.rollout import run_rollout
     from mlops.errors import MlopsError
-    from mlops.promotion.releases import load_release, release_path
+    from mlops.registry.releases import load_release, release_path
 
     if env not in ("stage", "prod"):
         raise MlopsError(f"rollout local --env {env!r}: expected stage or prod")

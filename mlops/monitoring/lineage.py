@@ -1,6 +1,6 @@
 """The default baseline: the training split of the model an environment serves.
 
-The served version comes from mlops.endpoints.model_source (dev: the champion; stage and
+The served version comes from mlops.registry.model_source (dev: the champion; stage and
 prod: their release file); its ``pipeline_run_id`` lineage tag (register.py) names the
 local pipeline run whose prep step wrote ``runs/<run id>/prep/train_data``.
 """
@@ -34,8 +34,8 @@ class Lineage:
 
 def served_lineage(env: str) -> Lineage:
     """The served model of ``env`` with its files cached locally and its lineage tags."""
-    from mlops.endpoints.model_source import served_model
-    from mlops.promotion import local_registry
+    from mlops.registry import local_registry
+    from mlops.registry.model_source import served_model
 
     model = served_model(env)
     if model.store == "dev":

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mlops.errors import MlopsError
-from mlops.promotion.local_registry import STAGE_PASSED_TAG
-from mlops.promotion.releases import Release
+from mlops.registry.local_registry import STAGE_PASSED_TAG
+from mlops.registry.releases import Release
 from mlops.settings import REPO_ROOT
 
 log = logging.getLogger(__name__)
@@ -79,13 +79,13 @@ class LocalRegistry:
     """:class:`RegistryModels` over the local registry store (``$MLOPS_HOME/registry``)."""
 
     def get_tags(self, name: str, version: int) -> dict[str, str] | None:
-        from mlops.promotion import local_registry
+        from mlops.registry import local_registry
 
         entry = local_registry.registry_version(version, name)
         return None if entry is None else dict(entry.tags)
 
     def set_tags(self, name: str, version: int, tags: Mapping[str, str]) -> None:
-        from mlops.promotion import local_registry
+        from mlops.registry import local_registry
 
         entry = local_registry.registry_version(version, name)
         if entry is None:

@@ -40,7 +40,7 @@ def _stage_data_default() -> Path:
 def _training_split(version: int | None) -> list[Path]:
     """The train split of the local pipeline run that produced a dev version, if still there."""
     from mlops import settings
-    from mlops.promotion import local_registry
+    from mlops.registry import local_registry
 
     info = local_registry.dev_version(version)
     run_id = info.tags.get("pipeline_run_id")
@@ -108,8 +108,8 @@ def promote(
     """Promote a model version to stage (share, deploy, stage tests) or prod (stage-passed only)."""
     from dataclasses import asdict
 
+    from mlops.endpoints.local_deploy import LocalDeployer
     from mlops.promotion import promote as promotion
-    from mlops.promotion.local_deploy import LocalDeployer
 
     data = stage_data or _stage_data_default()
     if to == "stage" and raw_data:
@@ -132,8 +132,8 @@ def rollback(
     """Return an environment to its previous release (from the release history)."""
     from dataclasses import asdict
 
+    from mlops.endpoints.local_deploy import LocalDeployer
     from mlops.promotion import promote as promotion
-    from mlops.promotion.local_deploy import LocalDeployer
 
     result = promotion.rollback(env, LocalDeployer(), releases_dir)
     if as_json:
@@ -198,7 +198,8 @@ def check(
     """Check a release file: valid, names a version the registry holds; prod: stage-passed
     with the pins stage tested. On Azure the release must pin environment and code."""
     from mlops.errors import MlopsError
-    from mlops.promotion import azure_release, releases
+    from mlops.promotion import azure_release
+    from mlops.registry import releases
     from mlops.settings import REPO_ROOT
 
     release = releases.load_release(env, releases_dir)
@@ -247,7 +248,8 @@ def share(
 ) -> None:
     """Share a dev workspace model version into the Azure ML registry (same name and version)."""
     from mlops.azure.workspace import WorkspaceRef, ml_client
-    from mlops.promotion import azure_release, releases
+    from mlops.promotion import azure_release
+    from mlops.registry import releases
 
     target = registry_name or releases.load_release("stage", releases_dir).model.registry
     ref = WorkspaceRef.resolve(subscription_id, resource_group, workspace)
@@ -271,8 +273,9 @@ def stage_test(
     releases_dir: ReleasesDirOpt = None,
 ) -> None:
     """Stage tests of stage.yml's version through an endpoint; result as JSON and registry tags."""
-    from mlops.promotion import azure_release, history, releases, stage_tests
+    from mlops.promotion import azure_release, stage_tests
     from mlops.promotion.deploy import HttpEndpoint
+    from mlops.registry import history, releases
 
     release = releases.load_release("stage", releases_dir)
     registry, where = _registry(azure, release.model.registry)
@@ -307,7 +310,8 @@ def record_stage(
 ) -> None:
     """Write a stage result JSON (from stage-test) as tags on its registry version."""
     from mlops.errors import MlopsError
-    from mlops.promotion import azure_release, releases
+    from mlops.promotion import azure_release
+    from mlops.registry import releases
 
     try:
         result = json.loads(result_file.read_text(encoding="utf-8"))

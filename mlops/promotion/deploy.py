@@ -18,8 +18,8 @@ from mlops.errors import MlopsError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlops.promotion.local_registry import ModelVersionInfo
-    from mlops.promotion.releases import Rollout
+    from mlops.registry.local_registry import ModelVersionInfo
+    from mlops.registry.releases import Rollout
 
 
 class Endpoint(Protocol):

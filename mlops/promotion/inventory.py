@@ -7,9 +7,9 @@ from typing import Any
 
 from mlops import settings
 from mlops.errors import MlopsError
-from mlops.promotion import history, local_registry, releases
-from mlops.promotion.local_registry import ModelVersionInfo
 from mlops.promotion.stage_tests import METRICS
+from mlops.registry import history, local_registry, releases
+from mlops.registry.local_registry import ModelVersionInfo
 
 LINEAGE_TAGS = ("git_commit", "data_fingerprint", "pipeline_run_id", "trainer")
 

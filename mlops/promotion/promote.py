@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from mlops.errors import MlopsError
-from mlops.promotion import history, local_registry, releases, stage_tests
+from mlops.promotion import stage_tests
 from mlops.promotion.deploy import Deployer
-from mlops.promotion.local_registry import ModelVersionInfo
+from mlops.registry import history, local_registry, releases
+from mlops.registry.local_registry import ModelVersionInfo
 
 log = logging.getLogger(__name__)
 STAGE_RESULT_FILE = "stage-result.json"

@@ -130,7 +130,7 @@ import os, sys, time
 from pathlib import Path
 kind, go = sys.argv[1], Path(sys.argv[2])
 if kind == "mlops":
-    from mlops.promotion import local_registry
+    from mlops.registry import local_registry
 else:
     import mlflow
     from taxi_fare.steps import mlflow_run

@@ -17,8 +17,8 @@ from endpoint_models import ROOT, SAMPLES
 
 from mlops.cli import main
 from mlops.endpoints.local_server import free_port
-from mlops.endpoints.model_source import served_model
 from mlops.errors import MlopsError
+from mlops.registry.model_source import served_model
 
 RELEASE = """model:
   name: taxi-fare

@@ -15,8 +15,8 @@ from mlops.monitoring import lineage, run
 
 
 def test_the_served_versions_run_names_its_training_split(monkeypatch, tmp_path):
-    import mlops.endpoints.model_source as model_source
-    import mlops.promotion.local_registry as local_registry
+    import mlops.registry.local_registry as local_registry
+    import mlops.registry.model_source as model_source
 
     served = SimpleNamespace(name="taxi-fare", version=4, store="dev", path=tmp_path / "m")
     monkeypatch.setattr(model_source, "served_model", lambda env: served)

@@ -42,7 +42,7 @@ def _built_once(factory: pytest.TempPathFactory, name: str, build: Callable[[Pat
 def _empty_store(target: Path) -> None:
     os.environ["MLOPS_HOME"] = str(target)
     from mlops import settings
-    from mlops.promotion import local_registry
+    from mlops.registry import local_registry
 
     local_registry.client(settings.REGISTRY).search_registered_models()
 
@@ -77,7 +77,7 @@ def home(
     """Fresh $MLOPS_HOME sharing the session's dev store; empty release files in tmp."""
     import shutil
 
-    from mlops.promotion import releases
+    from mlops.registry import releases
 
     root = tmp_path / "home"
     (root / "registry").mkdir(parents=True)

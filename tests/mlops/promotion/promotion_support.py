@@ -47,7 +47,7 @@ class FakeDeployer:
 
     @contextlib.contextmanager
     def deploy(self, env: str, model: Any, rollout: Any) -> Iterator[FakeEndpoint]:
-        from mlops.promotion import local_registry
+        from mlops.registry import local_registry
 
         self.entered.set()
         if self.release is not None:
@@ -59,7 +59,7 @@ class FakeDeployer:
 
 def snapshot(home: Home) -> dict[str, Any]:
     """Everything a promotion may change: registry versions and tags, release files, history."""
-    from mlops.promotion import local_registry
+    from mlops.registry import local_registry
 
     files = {}
     for path in sorted([*home.releases.glob("*.yml"), *home.root.glob("*/release-history.jsonl")]):

@@ -11,7 +11,7 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from mlops.errors import MlopsError
 from mlops.promotion import azure_release
-from mlops.promotion.releases import ModelRelease, Release, Rollout
+from mlops.registry.releases import ModelRelease, Release, Rollout
 
 
 @dataclass

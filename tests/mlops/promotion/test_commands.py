@@ -13,7 +13,8 @@ import pytest
 from promotion_support import FakeDeployer, Home, snapshot
 
 from mlops.cli import main
-from mlops.promotion import local_registry, promote
+from mlops.promotion import promote
+from mlops.registry import local_registry
 
 
 def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

@@ -18,9 +18,10 @@ import stageprep
 import train2
 
 from mlops import settings
+from mlops.endpoints.local_deploy import LocalDeployer
 from mlops.errors import MlopsError
-from mlops.promotion import history, inventory, local_registry, promote, releases
-from mlops.promotion.local_deploy import LocalDeployer
+from mlops.promotion import inventory, promote
+from mlops.registry import history, local_registry, releases
 
 
 @pytest.fixture

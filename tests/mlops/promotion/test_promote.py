@@ -15,7 +15,8 @@ from promotion_support import FakeDeployer, Home, snapshot
 
 from mlops import settings
 from mlops.errors import MlopsError
-from mlops.promotion import history, inventory, local_registry, promote, releases
+from mlops.promotion import inventory, promote
+from mlops.registry import history, local_registry, releases
 
 
 def _promote_stage(home: Home, deployer: FakeDeployer, version: int | None = None):

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from promotion_support import FakeDeployer, Home
 
-from mlops.promotion import history, local_registry, promote, releases
+from mlops.promotion import promote
+from mlops.registry import history, local_registry, releases
 
 REPO = Path(__file__).resolve().parents[3]
 HERE = Path(__file__).resolve().parent
@@ -40,8 +41,8 @@ print("not killed")
 #: releases.write_release (journal only) and history.finish (journal not yet removed)
 #: passes; they are left out to keep the suite fast (each kill costs a fresh process).
 KILL_POINTS = [
-    "mlops.promotion.local_registry.set_registry_tags",  # registry copy made, not yet tagged
-    "mlops.promotion.history.append_history",  # release file written, history not
+    "mlops.registry.local_registry.set_registry_tags",  # registry copy made, not yet tagged
+    "mlops.registry.history.append_history",  # release file written, history not
 ]
 
 

@@ -14,9 +14,10 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from mlops.cli import main
 from mlops.errors import MlopsError
-from mlops.promotion import azure_release, releases
+from mlops.promotion import azure_release
 from mlops.promotion.azure_release import ModelAsset
-from mlops.promotion.releases import CodeRelease, EnvironmentRelease
+from mlops.registry import releases
+from mlops.registry.releases import CodeRelease, EnvironmentRelease
 
 SHA_A = "a" * 40
 SHA_B = "b" * 40

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from mlops.errors import MlopsError
-from mlops.promotion import releases
-from mlops.promotion.releases import ModelRelease, Release, Rollout
+from mlops.registry import releases
+from mlops.registry.releases import ModelRelease, Release, Rollout
 
 GOOD = """\
 model:

@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from mlops.endpoints.local_server import LocalServer
-    from mlops.promotion.local_registry import ModelVersionInfo
-    from mlops.promotion.releases import Rollout
+    from mlops.registry.local_registry import ModelVersionInfo
+    from mlops.registry.releases import Rollout
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class LocalDeployer:
         self, env: str, model: ModelVersionInfo, rollout: Rollout
     ) -> Iterator[LocalEndpoint]:
         from mlops.endpoints.local_server import LocalServer
-        from mlops.endpoints.model_source import served_model
+        from mlops.registry.model_source import served_model
 
         served = served_model(env, model.version, model.name)
         logs = settings.store_dir(env) / "logs" / f"{model.name}-{model.version}.log"

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from mlops import settings
 from mlops.errors import MlopsError
+from mlops.registry import local_registry
+from mlops.registry.releases import load_release
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +43,6 @@ def resolve_version(env: str, version: int | None) -> int | None:
         raise MlopsError(f"unknown environment {env!r}: expected one of dev, stage, prod")
     if version is not None or env == "dev":
         return version
-    from mlops.promotion.releases import load_release
-
     release = load_release(env)
     if release.model.version is None:
         raise MlopsError(f"the {env} release file names no model version yet; run `mlops promote`")
@@ -53,8 +53,6 @@ def served_model(
     env: str, version: int | None = None, name: str = settings.MODEL_NAME
 ) -> ServedModel:
     """Resolve the version for ``env`` and make sure a local copy of its files exists."""
-    from mlops.promotion import local_registry
-
     wanted = resolve_version(env, version)
     if env == "dev":
         info = local_registry.dev_version(wanted, name)
