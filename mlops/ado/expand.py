@@ -37,7 +37,7 @@ import yaml
 
 from mlops.ado import expressions as ex
 from mlops.ado.errors import AdoError, ExpressionError
-from mlops.checks.yamlload import YDict, YList, error_line, error_message, load
+from mlops.yamlload import YDict, YList, error_line, error_message, load
 
 _IF = re.compile(r"^\$\{\{\s*if\s+(.+?)\s*\}\}$", re.DOTALL)
 _ELSEIF = re.compile(r"^\$\{\{\s*elseif\s+(.+?)\s*\}\}$", re.DOTALL)

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from mlops.checks.yamlload import YDict, YList, error_line, error_message, load
+from mlops.yamlload import YDict, YList, error_line, error_message, load
 
 __all__ = ["YDict", "YList", "SpecFile", "read", "is_local", "local_path"]
 

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from mlops.checks import ado_schema
-from mlops.checks.yamlload import YDict, YList, error_line, error_message, load
+from mlops.yamlload import YDict, YList, error_line, error_message, load
 
 # Folders (relative to the root) whose YAML files are Azure DevOps pipelines/templates,
 # plus the per-environment variable templates at the root.

@@ -9,7 +9,7 @@ from importlib import resources
 from typing import Any
 
 from mlops.checks.findings import Finding
-from mlops.checks.yamlload import YDict, YList, line_at
+from mlops.yamlload import YDict, YList, line_at
 
 RULE = "ado-schema"
 

@@ -20,8 +20,8 @@ from typing import Any
 from mlops.checks.ado_model import AdoFile, AdoProject, walk_dicts
 from mlops.checks.ado_variables import MACRO, is_command
 from mlops.checks.findings import Finding
-from mlops.checks.yamlload import YDict
 from mlops.errors import MlopsError
+from mlops.yamlload import YDict
 
 RULE = "ado-script"
 CONTINUE_RULE = "ado-continue-on-error"

@@ -15,7 +15,7 @@ from mlops.checks.ado_model import (
     walk_strings,
 )
 from mlops.checks.findings import Finding
-from mlops.checks.yamlload import YDict, line_at
+from mlops.yamlload import YDict, line_at
 
 TEMPLATE = "ado-template"
 PARAMETER = "ado-parameter"

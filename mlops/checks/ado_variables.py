@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from mlops.checks.ado_model import AdoFile, AdoProject, walk_dicts, walk_strings
 from mlops.checks.findings import Finding
-from mlops.checks.yamlload import YDict, YList, line_at
+from mlops.yamlload import YDict, YList, line_at
 
 RULE = "ado-variable"
 

@@ -18,8 +18,8 @@ from typing import Any
 
 from mlops.checks.aml_specs import RULE, AmlProject, AmlSpec
 from mlops.checks.findings import Finding
-from mlops.checks.yamlload import YDict, line_at
 from mlops.errors import MlopsError
+from mlops.yamlload import YDict, line_at
 
 _LOCATION = re.compile(r"^(.*)#line (\d+)$")
 _MAX_MESSAGE = 240

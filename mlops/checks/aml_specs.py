@@ -10,7 +10,7 @@ import yaml
 
 from mlops.amlspec.kinds import SCHEMA_KINDS, kind_of
 from mlops.checks.findings import Finding
-from mlops.checks.yamlload import YDict, error_line, error_message, load
+from mlops.yamlload import YDict, error_line, error_message, load
 
 RULE = "aml-schema"
 SPEC_GLOBS = ("mlops/azureml/**/*.yml", "mlops/azureml/**/*.yaml")

@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 from mlops.checks.findings import Finding
-from mlops.checks.yamlload import YDict, YList, error_line, load_file
+from mlops.yamlload import YDict, YList, error_line, load_file
 
 RULE = "config-keys"
 

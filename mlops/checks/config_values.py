@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from mlops.checks.findings import Finding
-from mlops.checks.yamlload import YDict, YList, load_file
+from mlops.yamlload import YDict, YList, load_file
 
 RULE = "config-values"
 

@@ -53,7 +53,7 @@ def environment_names(env: str, root: Path) -> dict[str, str]:
     """The derived Azure names of one environment, as the pipelines compute them."""
     from mlops.ado.expand import Expander, Scope
     from mlops.ado.runner import Variables
-    from mlops.checks.yamlload import load
+    from mlops.yamlload import load
 
     text = (
         f"variables:\n  - template: /config-infra-{env}.yml\n"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mlops.checks.aml_specs import kind_of
-from mlops.checks.yamlload import load
+from mlops.yamlload import load
 
 BASE = "https://azuremlschemas.azureedge.net/latest"
 
