@@ -242,6 +242,15 @@ resource workspaceFileRole 'Microsoft.Authorization/roleAssignments@2022-04-01' 
   ]
 }
 
+// The managed network's approved outbound rules. FQDN: environment image builds install the
+// conda specs in data-science/environment (channel conda-forge, served by
+// conda.anaconda.org) and their pip sections (pypi.org, files.pythonhosted.org); FQDN rules
+// make Azure ML deploy a managed Azure Firewall (billed). Private endpoint: jobs and
+// endpoints pull registry models without public access. Azure ML adds the required
+// service-tag rules and the private endpoints to the workspace's own storage, Key Vault and
+// ACR itself. https://learn.microsoft.com/azure/machine-learning/how-to-managed-network
+// ("Scenario: Access public machine learning packages", "Private endpoint outbound rules").
+// Declared with the workspace so that every later PUT of it carries every rule.
 resource workspace 'Microsoft.MachineLearningServices/workspaces@2024-10-01-preview' = {
   name: names.workspace
   location: location
@@ -266,15 +275,7 @@ resource workspace 'Microsoft.MachineLearningServices/workspaces@2024-10-01-prev
     systemDatastoresAuthMode: 'Identity'
     // Provision the managed network with the workspace, before compute.bicep's cluster.
     provisionNetworkNow: true
-    // The managed network's approved outbound rules. FQDN: environment image builds install the
-    // conda specs in data-science/environment (channel conda-forge, served by
-    // conda.anaconda.org) and their pip sections (pypi.org, files.pythonhosted.org); FQDN rules
-    // make Azure ML deploy a managed Azure Firewall (billed). Private endpoint: jobs and
-    // endpoints pull registry models without public access. Azure ML adds the required
-    // service-tag rules and the private endpoints to the workspace's own storage, Key Vault and
-    // ACR itself. https://learn.microsoft.com/azure/machine-learning/how-to-managed-network
-    // ("Scenario: Access public machine learning packages", "Private endpoint outbound rules").
-    // Declared with the workspace so that every later PUT of it carries every rule.
+    // Outbound rules: see the comment above this resource.
     managedNetwork: {
       isolationMode: 'AllowOnlyApprovedOutbound'
       firewallSku: 'Standard'
