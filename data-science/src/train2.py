@@ -39,6 +39,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--min_samples_split", type=int, default=4)
     parser.add_argument("--max_features", type=_max_features, default=0.6)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--max_train_rows",
+        type=int,
+        default=0,
+        help="fit on a seeded, stable sample of about this many rows (0: all)",
+    )
     return parser.parse_args(argv)
 
 
@@ -46,10 +52,10 @@ def run(args: argparse.Namespace) -> int:
     # Heavy imports here, not at the top: --help and argument errors answer at once.
     from taxi_fare.metrics import fit_metrics
     from taxi_fare.models import check_output_folder, random_forest_pipeline, save_model
-    from taxi_fare.split import read_split
+    from taxi_fare.sample import read_sample
 
     check_output_folder(args.model_output)
-    train = read_split(args.train_data)
+    train = read_sample(args.train_data, args.max_train_rows, args.seed)
     X, y = train[list(FEATURES)], train[TARGET]  # noqa: N806 (sklearn naming)
     params = {
         k: getattr(args, k)
