@@ -49,7 +49,7 @@ _NUMERIC_TYPES = {
 }
 
 
-class InputError(ValueError):
+class RequestError(ValueError):
     """A request the client must fix; carries the HTTP status to answer with."""
 
     def __init__(self, message: str, status: int = 400) -> None:
@@ -275,50 +275,50 @@ def max_rows() -> int:
 
 
 def _refuse_constant(token: str) -> float:
-    raise InputError(f"input contains {token}; only finite numbers are accepted")
+    raise RequestError(f"input contains {token}; only finite numbers are accepted")
 
 
 def parse_body(raw: str | bytes) -> Any:
     """JSON-decode a request body; NaN and Infinity literals are refused at parse time."""
     try:
         return json.loads(raw, parse_constant=_refuse_constant)
-    except InputError:
+    except RequestError:
         raise
     except RecursionError:
-        raise InputError("body is nested too deeply to be a table of rows") from None
+        raise RequestError("body is nested too deeply to be a table of rows") from None
     except (ValueError, TypeError) as exc:
-        raise InputError(f"body is not valid JSON: {exc}") from None
+        raise RequestError(f"body is not valid JSON: {exc}") from None
 
 
 def rows_by_column(body: Any, limit: int) -> tuple[list[str], list[list[Any]]]:
     """Turn either request form into (column names, row values in the same order).
 
-    Raises InputError for anything but a named, non-empty table within the row limit.
+    Raises RequestError for anything but a named, non-empty table within the row limit.
     """
     if not isinstance(body, dict) or "input_data" not in body:
-        raise InputError('request has no "input_data" key')
+        raise RequestError('request has no "input_data" key')
     data = body["input_data"]
     if isinstance(data, dict):
         if "columns" not in data:
-            raise InputError(
+            raise RequestError(
                 'input_data has no "columns": rows without column names are refused, '
                 "send the split form with columns or the records form"
             )
         columns, rows = data["columns"], data.get("data")
         if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
-            raise InputError('input_data "columns" must be a list of column names')
+            raise RequestError('input_data "columns" must be a list of column names')
         if not isinstance(rows, list):
-            raise InputError('input_data "data" must be a list of rows')
+            raise RequestError('input_data "data" must be a list of rows')
         _check_count(len(rows), limit)
         for i, row in enumerate(rows):
             if not isinstance(row, list) or len(row) != len(columns):
                 size = len(row) if isinstance(row, list) else type(row).__name__
-                raise InputError(f"row {i} has {size} values for {len(columns)} columns")
+                raise RequestError(f"row {i} has {size} values for {len(columns)} columns")
         return columns, rows
     if isinstance(data, list):
         _check_count(len(data), limit)
         if not all(isinstance(r, dict) for r in data):
-            raise InputError(
+            raise RequestError(
                 "input_data rows must be objects naming their columns; bare lists are refused "
                 "because their column order cannot be checked"
             )
@@ -327,18 +327,18 @@ def rows_by_column(body: Any, limit: int) -> tuple[list[str], list[list[Any]]]:
             if list(record) != columns and set(record) != set(columns):
                 missing = sorted(set(columns) - set(record))
                 extra = sorted(set(record) - set(columns))
-                raise InputError(
+                raise RequestError(
                     f"row {i} has different columns from row 0 (missing {missing}, extra {extra})"
                 )
         return columns, [[record[c] for c in columns] for record in data]
-    raise InputError("input_data must be an object with columns and data, or a list of records")
+    raise RequestError("input_data must be an object with columns and data, or a list of records")
 
 
 def _check_count(rows: int, limit: int) -> None:
     if rows == 0:
-        raise InputError("input_data has no rows")
+        raise RequestError("input_data has no rows")
     if rows > limit:
-        raise InputError(f"{rows} rows exceed the limit of {limit} rows per request", status=413)
+        raise RequestError(f"{rows} rows exceed the limit of {limit} rows per request", status=413)
 
 
 def to_frame(columns: list[str], rows: list[list[Any]], expected: tuple[Column, ...]) -> Any:
@@ -371,14 +371,14 @@ def to_columns(
 
     if len(set(columns)) != len(columns):
         dupes = sorted({c for c in columns if columns.count(c) > 1})
-        raise InputError(f"duplicate columns: {', '.join(dupes)}")
+        raise RequestError(f"duplicate columns: {', '.join(dupes)}")
     names = {c.name for c in expected}
     missing = [c.name for c in expected if c.name not in set(columns)]
     if missing:
-        raise InputError(f"missing columns: {', '.join(missing)}")
+        raise RequestError(f"missing columns: {', '.join(missing)}")
     unknown = [c for c in columns if c not in names]
     if unknown:
-        raise InputError(f"unknown columns (not in the model signature): {', '.join(unknown)}")
+        raise RequestError(f"unknown columns (not in the model signature): {', '.join(unknown)}")
     position = {name: i for i, name in enumerate(columns)}
     values: dict[str, Any] = {}
     for col in expected:
@@ -387,31 +387,31 @@ def to_columns(
         for i, v in enumerate(cells):
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 shown = json.dumps(v)[:40]
-                raise InputError(f"column {col.name!r} row {i}: expected a number, got {shown}")
+                raise RequestError(f"column {col.name!r} row {i}: expected a number, got {shown}")
             if isinstance(v, float) and not math.isfinite(v):
-                raise InputError(f"column {col.name!r} row {i}: {v} is not a finite number")
+                raise RequestError(f"column {col.name!r} row {i}: {v} is not a finite number")
             if abs(v) > MAX_ABS_VALUE:
                 shown = json.dumps(v)[:40]
-                raise InputError(
+                raise RequestError(
                     f"column {col.name!r} row {i}: {shown} is beyond {MAX_ABS_VALUE:g} in magnitude"
                 )
             if col.whole and isinstance(v, float) and not v.is_integer():
-                raise InputError(f"column {col.name!r} row {i}: expected a whole number, got {v}")
+                raise RequestError(f"column {col.name!r} row {i}: expected a whole number, got {v}")
         try:
             values[col.name] = np.asarray(cells, dtype=col.dtype)
         except OverflowError:
-            raise InputError(
+            raise RequestError(
                 f"column {col.name!r}: a value is out of range for {col.dtype}"
             ) from None
         if not np.isfinite(values[col.name]).all():
-            raise InputError(f"column {col.name!r}: a value is out of range for {col.dtype}")
+            raise RequestError(f"column {col.name!r}: a value is out of range for {col.dtype}")
     return values
 
 
 def score_body(
     raw: str | bytes, model: ScoringModel, limit: int, collect: Any = None
 ) -> list[float]:
-    """Parse, validate and score one request body; InputError for client mistakes.
+    """Parse, validate and score one request body; RequestError for client mistakes.
 
     ``collect(features, predictions)`` (taxi_fare.collect) receives each scored request.
     """
@@ -457,7 +457,7 @@ def run(raw_data: str) -> Any:
         return _json_response({"message": "model is not loaded"}, 503)
     try:
         return score_body(raw_data, _MODEL, max_rows(), _COLLECT)
-    except InputError as exc:
+    except RequestError as exc:
         logger.info("refused request: %s", exc)
         message = " ".join(str(exc).splitlines())  # column names may hold line breaks
         return _json_response({"message": message}, exc.status)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlops.errors import MlopsError
-from mlops.registry.releases import Release
+from mlops.registry.releases import Release, check_pins_present
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +35,6 @@ class DeployPins:
 
 def deploy_pins(release: Release) -> DeployPins:
     """The release's pins as Azure ML references; refuses an unpinned release."""
-    from mlops.promotion.azure_release import check_pins_present
-
     model_uri = release.model.azureml_uri()  # no version at all is the first thing to say
     check_pins_present(release)
     assert release.environment is not None and release.code is not None

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mlops.azure.pins import deploy_pins
 from mlops.errors import MlopsError
+from mlops.registry.releases import load_release, release_path
 
 
 def release_variables(env: str, directory: Path | None = None) -> dict[str, str]:
@@ -15,9 +17,6 @@ def release_variables(env: str, directory: Path | None = None) -> dict[str, str]
     version or without pins is an error here, because a stage or prod run must deploy
     exactly the pinned model, scoring environment and code.
     """
-    from mlops.azure.pins import deploy_pins
-    from mlops.registry.releases import load_release, release_path
-
     release = load_release(env, directory)
     if release.model.version is None:
         raise MlopsError(

@@ -16,11 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops import settings
+from mlops.endpoints.local_server import LocalServer
+from mlops.endpoints.scoring_client import score_over_http
+from mlops.endpoints.smoke import smoke_test
+from mlops.registry.model_source import served_model
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlops.endpoints.local_server import LocalServer
     from mlops.registry.local_registry import ModelVersionInfo
     from mlops.registry.releases import Rollout
 
@@ -28,7 +31,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class LocalEndpoint:
+class LocalServerEndpoint:
     """A running local server seen through the :class:`mlops.promotion.deploy.Endpoint` API."""
 
     server: LocalServer
@@ -39,13 +42,9 @@ class LocalEndpoint:
         return self.server.score_url
 
     def predict(self, features: pd.DataFrame) -> list[float]:
-        from mlops.promotion.deploy import score_over_http
-
         return score_over_http(self.url, features)
 
     def smoke_test(self, latency_ms: int) -> dict[str, Any]:
-        from mlops.endpoints.smoke import smoke_test
-
         result = smoke_test(self.url, samples=self.samples, latency_ms=float(latency_ms))
         return {"passed": result.ok, "message": result.verdict()}
 
@@ -60,16 +59,13 @@ class LocalDeployer:
     @contextmanager
     def deploy(
         self, env: str, model: ModelVersionInfo, rollout: Rollout
-    ) -> Iterator[LocalEndpoint]:
-        from mlops.endpoints.local_server import LocalServer
-        from mlops.registry.model_source import served_model
-
+    ) -> Iterator[LocalServerEndpoint]:
         served = served_model(env, model.version, model.name)
         logs = settings.store_dir(env) / "logs" / f"{model.name}-{model.version}.log"
         log.info("deploying version %s of %s to local %s", model.version, model.name, env)
         server = LocalServer(served.path, log_file=logs)
         try:
             server.start(timeout=self.start_timeout_s)
-            yield LocalEndpoint(server, self.samples)
+            yield LocalServerEndpoint(server, self.samples)
         finally:
             server.stop()

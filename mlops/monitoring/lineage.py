@@ -12,6 +12,7 @@ from pathlib import Path
 
 from mlops import settings
 from mlops.errors import MlopsError
+from mlops.registry import local_registry, model_source
 
 RUN_TAG = "pipeline_run_id"
 
@@ -34,10 +35,7 @@ class Lineage:
 
 def served_lineage(env: str) -> Lineage:
     """The served model of ``env`` with its files cached locally and its lineage tags."""
-    from mlops.registry import local_registry
-    from mlops.registry.model_source import served_model
-
-    model = served_model(env)
+    model = model_source.served_model(env)
     if model.store == "dev":
         info = local_registry.dev_version(model.version, model.name)
     else:

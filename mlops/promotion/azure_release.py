@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mlops.errors import MlopsError
+from mlops.registry import local_registry
 from mlops.registry.local_registry import STAGE_PASSED_TAG
-from mlops.registry.releases import Release
+from mlops.registry.releases import Release, check_pins_present
 from mlops.settings import REPO_ROOT
 
 log = logging.getLogger(__name__)
@@ -75,18 +76,14 @@ class AzureRegistry:
 
 
 @dataclass
-class LocalRegistry:
+class LocalRegistryStore:
     """:class:`RegistryModels` over the local registry store (``$MLOPS_HOME/registry``)."""
 
     def get_tags(self, name: str, version: int) -> dict[str, str] | None:
-        from mlops.registry import local_registry
-
         entry = local_registry.registry_version(version, name)
         return None if entry is None else dict(entry.tags)
 
     def set_tags(self, name: str, version: int, tags: Mapping[str, str]) -> None:
-        from mlops.registry import local_registry
-
         entry = local_registry.registry_version(version, name)
         if entry is None:
             raise MlopsError(f"version {version} of {name} is not in the local registry store")
@@ -109,20 +106,6 @@ def pin_tags(release: Release) -> dict[str, str]:
     if release.code is not None and release.code.commit is not None:
         tags[STAGE_COMMIT_TAG] = release.code.commit
     return tags
-
-
-def check_pins_present(release: Release) -> None:
-    """An Azure deployment runs pinned things only: environment version and code commit."""
-    missing = []
-    if release.environment is None or release.environment.version is None:
-        missing.append("environment.version")
-    if release.code is None or release.code.commit is None:
-        missing.append("code.commit")
-    if missing:
-        raise MlopsError(
-            f"the {release.env} release pins no {' and no '.join(missing)}; an Azure "
-            "deployment runs exactly the pinned scoring environment and code commit"
-        )
 
 
 def check_release(

@@ -166,7 +166,7 @@ def _registry(azure: bool, registry_name: str):
             azure_release.AzureRegistry(azure_release.registry_client(registry_name)),
             f"Azure ML registry {registry_name}",
         )
-    return azure_release.LocalRegistry(), "the local registry store"
+    return azure_release.LocalRegistryStore(), "the local registry store"
 
 
 def check(

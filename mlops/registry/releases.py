@@ -284,3 +284,17 @@ def write_release(release: Release, directory: Path | str | None = None) -> Path
     tmp.write_text(render_release(release), encoding="utf-8")
     os.replace(tmp, path)
     return path
+
+
+def check_pins_present(release: Release) -> None:
+    """An Azure deployment runs pinned things only: environment version and code commit."""
+    missing = []
+    if release.environment is None or release.environment.version is None:
+        missing.append("environment.version")
+    if release.code is None or release.code.commit is None:
+        missing.append("code.commit")
+    if missing:
+        raise MlopsError(
+            f"the {release.env} release pins no {' and no '.join(missing)}; an Azure "
+            "deployment runs exactly the pinned scoring environment and code commit"
+        )
