@@ -1,0 +1,28 @@
+"""bench.prep_scale_bench's inputs: the 3N set is the N set's files three times (same
+file size, three times the files), and the driver command it times runs per-file prep."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from bench.prep_scale_bench import driver_command, make_data
+from bench.workspace import SRC
+
+
+def test_three_times_the_files_of_the_same_size(tmp_path: Path) -> None:
+    base, triple = make_data(tmp_path, 400, 2)
+    small = sorted(p.stat().st_size for p in base.glob("*.csv"))
+    large = sorted(p.stat().st_size for p in triple.glob("*.csv"))
+    assert len(small) == 4 and large == sorted(small * 3)
+    assert make_data(tmp_path, 400, 2) == (base, triple)  # kept, not regenerated
+
+    out = tmp_path / "out"
+    done = subprocess.run(driver_command(base, out, 1), cwd=SRC, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in (out / "rows/parallel_run_step.txt").open()]
+    assert sorted(Path(r["path"]).name for r in rows) == sorted(p.name for p in base.glob("*.csv"))
+    assert sum(r["rows"] for r in rows) == 400
+    assert len(list((out / "train").glob("*.parquet"))) == 4
