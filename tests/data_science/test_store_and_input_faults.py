@@ -158,6 +158,10 @@ def test_fresh_store_opened_by_two_processes_at_once(tmp_path: Path) -> None:
     }
     env.pop("MLFLOW_EXPERIMENT_ID", None)
     env.pop("MLFLOW_RUN_ID", None)
+    # What a creator SIGKILLed mid-schema leaves: only its scratch file, never mlflow.db.
+    database.parent.mkdir(parents=True)
+    scratch = database.with_name(".mlflow.db.creating")
+    scratch.write_bytes(b"SQLite format 3\x00half a schema")
     procs = [
         subprocess.Popen(
             [PYTHON, "-c", _OPENER, kind, str(go)],
@@ -174,7 +178,7 @@ def test_fresh_store_opened_by_two_processes_at_once(tmp_path: Path) -> None:
     results = [proc.communicate(timeout=180) for proc in procs]
     for proc, (_out, err) in zip(procs, results, strict=True):
         assert proc.returncode == 0 and "Traceback" not in err, err
-    assert database.stat().st_size > 0
+    assert database.stat().st_size > 0 and not scratch.exists()
     from mlflow import MlflowClient
 
     experiment = MlflowClient(f"sqlite:///{database}").get_experiment_by_name("taxi-fare-steps")
