@@ -150,7 +150,7 @@ def ensure_asset(
     expected = None
     if release:
         from mlops.azure.pins import deploy_pins
-        from mlops.promotion.azure_release import registry_client
+        from mlops.azure.workspace import registry_ml_client  # the seam (emulated)
         from mlops.registry.releases import load_release
 
         pinned = load_release(release, releases_dir)
@@ -167,7 +167,7 @@ def ensure_asset(
                 f"{file}: version {spec.version}, but the {release} release pins version "
                 f"{expected}; the pinned version is registered from a spec that says so"
             )
-        client = registry_client(pinned.model.registry)
+        client = registry_ml_client(pinned.model.registry)
     else:
         _, client = _client(subscription_id, resource_group, workspace)
     version = ensure(client, spec)
