@@ -1,1 +1,8 @@
-"""PR-gated promotion dev -> stage -> prod: release files, the local registry copy, checks."""
+"""PR-gated promotion dev -> stage -> prod (``mlops promote``, ``rollback``, ``models``).
+
+``promote`` drives the walk (share, deploy, stage tests, record), ``stage_tests`` judges a
+deployed version, ``inventory`` lists versions, ``deploy`` is the Deployer/Endpoint
+interface, ``azure_release`` the Azure side (share, stage tags, release checks). The
+release files, registry stores and history it writes live in :mod:`mlops.registry`; the
+local deployer it wires lives in :mod:`mlops.endpoints.local_deploy`.
+"""
