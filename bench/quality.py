@@ -78,12 +78,12 @@ def measure(rows: int, seed: int, time_budget: int) -> dict:
     started = time.perf_counter()
     spec = Path(__file__).resolve().parents[1] / "mlops/azureml/train/pipeline-automl.yml"
     max_trials = yaml.safe_load(spec.read_text())["jobs"]["train"]["limits"]["max_trials"]
-    table = feature_table(train)
-    columns = [c for c in table.columns if c != TARGET]
-    trials = planned_trials(time_budget, len(table), max_trials)
+    derived = feature_table(train)
+    columns = [c for c in derived.columns if c != TARGET]
+    trials = planned_trials(time_budget, len(derived), max_trials)
     found = search(
-        table[columns],
-        table[TARGET],
+        derived[columns],
+        derived[TARGET],
         metric="rmse",
         estimators=["lgbm", "rf", "extra_tree"],
         trials=trials,
