@@ -151,7 +151,7 @@ def map_automl_node(
             if str(value).lower() not in ("off", "false"):
                 raise MlopsError(
                     f"{where}: AutoML setting 'featurization.mode: {value}' has no local "
-                    "equivalent (FLAML does not featurize); set it to \"off\""
+                    'equivalent (FLAML does not featurize); set it to "off"'
                 )
         elif key in MUST_BE_FALSE:
             if value not in (False, "false", "False"):
