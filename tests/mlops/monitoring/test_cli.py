@@ -75,9 +75,13 @@ def test_exit_3_and_report_when_breached(files, tiny_model, tmp_path, capsys):
         assert (report / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_default_target_is_what_the_endpoint_collected(files, tiny_model, trips, capsys):
+def test_default_target_is_what_the_endpoint_collected(
+    files, tiny_model, trips, capsys, monkeypatch, tmp_path
+):
     import numpy as np
     from taxi_fare.collect import ParquetCollector
+
+    monkeypatch.setenv("MLOPS_HOME", str(tmp_path))  # only this test's requests are collected
 
     table = trips(3_000, 33)
     sink = ParquetCollector(settings.collected_dir("dev"), tuple(table.features.columns),
