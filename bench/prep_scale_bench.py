@@ -88,16 +88,37 @@ def run(root: Path, rows: int, files_per_kind: int) -> list:
                "csv_bytes_per_file": max(p.stat().st_size for p in base.glob("*.csv")),
                "cpu_count": os.cpu_count(), "load_average_1m": os.getloadavg()[0]}  # fmt: skip
     return [
-        measured("prep_rss_3x_data", "GB", "peak RSS of prep.py on N rows",
-                 large.peak_rss_bytes / GB, small.peak_rss_bytes / GB,
-                 _target("ratio", "<=", 1.2), details),  # fmt: skip
-        measured("parallel_speedup_2_workers", "x", "1 worker process (seconds over seconds)",
-                 timings[1].seconds / timings[2].seconds, 1.0, _target("ours", ">=", 1.6),
-                 {**details, "seconds_1_worker": timings[1].seconds,
-                  "seconds_2_workers": timings[2].seconds}),  # fmt: skip
-        measured("prep_time_vs_floor", "s", "pyarrow CSV -> parquet of the same files",
-                 small.seconds, floor.seconds, _target("ratio", "<=", 2.0),
-                 {**details, "prep_3n_s": large.seconds}),  # fmt: skip
+        measured(
+            "prep_rss_3x_data",
+            "GB",
+            "peak RSS of prep.py on N rows",
+            large.peak_rss_bytes / GB,
+            small.peak_rss_bytes / GB,
+            _target("ratio", "<=", 1.2),
+            details,
+        ),  # fmt: skip
+        measured(
+            "parallel_speedup_2_workers",
+            "x",
+            "1 worker process (seconds over seconds)",
+            timings[1].seconds / timings[2].seconds,
+            1.0,
+            _target("ours", ">=", 1.6),
+            {
+                **details,
+                "seconds_1_worker": timings[1].seconds,
+                "seconds_2_workers": timings[2].seconds,
+            },
+        ),  # fmt: skip
+        measured(
+            "prep_time_vs_floor",
+            "s",
+            "pyarrow CSV -> parquet of the same files",
+            small.seconds,
+            floor.seconds,
+            _target("ratio", "<=", 2.0),
+            {**details, "prep_3n_s": large.seconds},
+        ),  # fmt: skip
     ]
 
 
