@@ -111,3 +111,30 @@ def test_scale_settings_come_from_config_infra(env: str) -> None:
     assert node.resources.instance_count == int(config["prep_instance_count"])
     assert node.max_concurrency_per_instance == int(config["prep_max_concurrency_per_instance"])
     assert node.mini_batch_size == int(config["prep_mini_batch_size"]) and node.error_threshold == 0
+
+
+def test_twin_run_fails_the_parallel_prep_on_a_corrupt_file(
+    module_home: Path, tmp_path: Path
+) -> None:
+    """The per-file job on the twin: a corrupt file among good ones fails the job naming it
+    (error_threshold 0); combine and everything after it never run."""
+    from mlops.local.runner import run_pipeline
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for source in sorted((REPO / "data" / "sample").glob("*.csv"))[:3]:
+        lines = source.read_text().splitlines()[:40]  # tiny files: the test stays fast
+        (raw / source.name).write_text("\n".join(lines) + "\n")
+    bad = raw / "yellow_009.csv"
+    bad.write_bytes(bytes(range(256)) * 8)
+    result = run_pipeline(
+        REPO / "mlops/azureml/train/pipeline-parallel-prep.yml", overrides={"raw_data": str(raw)}
+    )
+    states = {s.name: s.state for s in result.steps}
+    assert states["prep_files"] == "failed"
+    assert {states[n] for n in ("prep", "train", "evaluate", "register")} == {"skipped"}
+    failed = next(s for s in result.steps if s.name == "prep_files")
+    log_text = failed.log.read_text()
+    assert f"{bad}: not UTF-8" in log_text and "exceed error_threshold 0" in log_text
+    summaries = result.run_dir / "prep_files" / "file_summaries"
+    assert not (summaries / parallel.APPEND_ROW_FILE).exists()
