@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from taxi_fare.cleaning import top_reasons
 from taxi_fare.combine import QUALITY_FILE, combine
-from taxi_fare.ingest import BackgroundFingerprint, detect_kind, expand_inputs, read_header
+from taxi_fare.ingest import map_files
 from taxi_fare.prep_file import FileSummary, prep_file
 from taxi_fare.split import SplitSpec
 from taxi_fare.steps import mlflow_run, run_step
@@ -96,24 +94,12 @@ def prep_files(
     the GIL); the first error in file order is the one reported, whatever the workers.
     Memory holds the files in flight, never the whole data.
     """
-    files = expand_inputs(raw_data)
-    kinds = [(path, detect_kind(path, read_header(path))) for path in files]
-    workers = max(1, min(len(kinds), workers or os.cpu_count() or 1))
-    hasher = BackgroundFingerprint(files)
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prep")
-    try:
-        futures = [
-            pool.submit(prep_file, path, spec, work / "train", work / "test", kind)
-            for path, kind in kinds
-        ]
-        summaries = [future.result() for future in futures]
-        data_fingerprint = hasher.result()
-    except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)
-        hasher.cancel()
-        raise
-    pool.shutdown()
-    return summaries, data_fingerprint
+    return map_files(
+        raw_data,
+        lambda path, kind: prep_file(path, spec, work / "train", work / "test", kind),
+        workers,
+        name="prep",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,9 +9,7 @@ and accept a DataFrame or a mapping of equal-length columns (the streamed batche
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,15 +18,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from taxi_fare.errors import TaxiFareError
-from taxi_fare.ingest import (
-    BackgroundFingerprint,
-    InputError,
-    InputFile,
-    detect_kind,
-    expand_inputs,
-    iter_batches,
-    read_header,
-)
+from taxi_fare.ingest import InputError, InputFile, iter_batches, map_files
 from taxi_fare.schema import FEATURES, TARGET
 
 log = logging.getLogger(__name__)
@@ -234,20 +224,7 @@ def clean_inputs(paths: Iterable[str | Path], workers: int | None = None) -> Cle
     release the GIL) and merged in file-name order, so the result and the first error
     reported do not depend on the number of workers.
     """
-    files = expand_inputs(paths)
-    kinds = [(path, detect_kind(path, read_header(path))) for path in files]
-    workers = max(1, min(len(kinds), workers or os.cpu_count() or 1))
-    hasher = BackgroundFingerprint(files)
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="clean")
-    try:
-        futures = [pool.submit(_clean_file, path, kind) for path, kind in kinds]
-        parts = [future.result() for future in futures]
-        data_fingerprint = hasher.result()
-    except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)
-        hasher.cancel()
-        raise
-    pool.shutdown()
+    parts, data_fingerprint = map_files(paths, _clean_file, workers, name="clean")
     dropped = {reason: sum(p.dropped[reason] for p in parts) for reason, _ in RULES}
     columns: dict[str, np.ndarray] = {}
     for name in (*FEATURES, TARGET):  # one column at a time: each file's part is freed once joined

@@ -12,11 +12,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
+import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -25,6 +27,8 @@ import pyarrow.csv as pcsv
 
 from taxi_fare.errors import TaxiFareError
 from taxi_fare.schema import FEATURE_TABLE, FEATURE_TABLE_COLUMNS, FEATURES, RAW_LAYOUTS, TARGET
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +112,35 @@ class BackgroundFingerprint:
     def cancel(self) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def map_files(
+    paths: Iterable[str | Path],
+    work: Callable[[Path, str], T],
+    workers: int | None = None,
+    name: str = "files",
+) -> tuple[list[T], str]:
+    """``work(path, kind)`` for every input file, results in file-name order, and their fingerprint.
+
+    All headers are checked before any file is parsed, so a bad header fails at once. Files
+    run on ``workers`` threads (default: one per CPU; pyarrow and numpy release the GIL); the
+    first error in file order is the one raised, whatever the number of workers.
+    """
+    files = expand_inputs(paths)
+    kinds = [(path, detect_kind(path, read_header(path))) for path in files]
+    workers = max(1, min(len(kinds), workers or os.cpu_count() or 1))
+    hasher = BackgroundFingerprint(files)
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+    try:
+        futures = [pool.submit(work, path, kind) for path, kind in kinds]
+        results = [future.result() for future in futures]
+        data_fingerprint = hasher.result()
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        hasher.cancel()
+        raise
+    pool.shutdown()
+    return results, data_fingerprint
 
 
 def first_undecodable(path: Path) -> tuple[int, int, bytes] | None:
