@@ -256,23 +256,28 @@ class Loader:
             return local_path(path.parent, value)
         return value
 
+    def input_value(self, path: Path, raw: YDict) -> Any:
+        """An input mapping's value: its ``path`` (resolved, checked to exist, its data
+        reference recorded) or else its ``value``/``default``."""
+        if "path" not in raw:
+            return raw.get("value", raw.get("default"))
+        value = self.path_value(path, raw["path"])
+        if isinstance(value, Path) and not value.exists():
+            self.add(
+                path,
+                raw.key_line("path"),
+                rules.PATH,
+                f"path: {raw['path']!r} does not exist ({self.shown(value)})",
+            )
+        self.reference(path, raw, "path", "data")
+        return value
+
     def job_input(self, path: Path, name: str, raw: Any, line: int) -> InputSpec:
         """A pipeline job's own input: its value (``default``) and type."""
         if not isinstance(raw, YDict):
             kind = literal_type(raw) if raw is not None else "string"
             return InputSpec(name, kind, default=raw, line=line)
-        if "path" in raw:
-            value = self.path_value(path, raw["path"])
-            if isinstance(value, Path) and not value.exists():
-                self.add(
-                    path,
-                    raw.key_line("path"),
-                    rules.PATH,
-                    f"path: {raw['path']!r} does not exist ({self.shown(value)})",
-                )
-            self.reference(path, raw, "path", "data")
-        else:
-            value = raw.get("value", raw.get("default"))
+        value = self.input_value(path, raw)
         kind = str(raw.get("type") or (literal_type(value) if value is not None else "string"))
         mode = raw.get("mode") if isinstance(raw.get("mode"), str) else None
         return InputSpec(name, kind, default=value, mode=mode, line=line)
@@ -331,18 +336,7 @@ class Loader:
         for name, raw in inputs.items():
             line = inputs.key_line(name)
             if isinstance(raw, YDict):
-                if "path" in raw:
-                    value = self.path_value(path, raw["path"])
-                    if isinstance(value, Path) and not value.exists():
-                        self.add(
-                            path,
-                            raw.key_line("path"),
-                            rules.PATH,
-                            f"path: {raw['path']!r} does not exist ({self.shown(value)})",
-                        )
-                    self.reference(path, raw, "path", "data")
-                else:
-                    value = raw.get("value", raw.get("default"))
+                value = self.input_value(path, raw)
                 kind = raw.get("type") if isinstance(raw.get("type"), str) else None
                 mode = raw.get("mode") if isinstance(raw.get("mode"), str) else None
                 found[str(name)] = NodeInput(str(name), value, line, kind, mode)
