@@ -8,7 +8,6 @@ that guards the real files to name the change.
 
 from __future__ import annotations
 
-import importlib.util
 import ipaddress
 import re
 import shutil
@@ -26,20 +25,7 @@ ENVIRONMENTS = ("dev", "stage", "prod")
 USER_ID = "00000000-0000-0000-0000-0000000000aa"
 
 
-def _load_model_module() -> Any:
-    """tests/ is not a package (importlib mode), so load the sibling helper by path."""
-    if "iac_model" not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            "iac_model", Path(__file__).with_name("iac_model.py")
-        )
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["iac_model"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["iac_model"]
-
-
-iac = _load_model_module()
+iac: Any = sys.modules["iac_model"]  # registered by conftest.py
 
 BUILT_IN_ROLES = {
     "Azure AI Administrator": "b78c5d69-af96-48a3-bf8d-a8b4d589de94",

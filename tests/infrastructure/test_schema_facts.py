@@ -11,7 +11,6 @@ azapi docs at the tags in versions.tf) and fixtures/arm_properties.json
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import shutil
@@ -35,19 +34,7 @@ _HCL = {"__is_block__", "__comments__", "__start_line__", "__end_line__"}
 _BICEP_KEYS = {"parent", "scope", "dependsOn"}
 
 
-def _load_model_module() -> Any:
-    if "iac_model" not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            "iac_model", Path(__file__).with_name("iac_model.py")
-        )
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["iac_model"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["iac_model"]
-
-
-iac = _load_model_module()
+iac: Any = sys.modules["iac_model"]  # registered by conftest.py
 
 
 def _pinned_versions(infra: Path) -> dict[str, set[str]]:
