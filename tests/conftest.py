@@ -1,10 +1,13 @@
-"""Suite-wide guard: no test touches the repository's own .mlops/ or ./mlruns."""
+"""Suite-wide: no test touches the repository's own .mlops/ or ./mlruns; tiny MLflow models."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
+
+from tests import endpoint_models
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -20,3 +23,21 @@ def _isolated_mlops_home(tmp_path_factory: pytest.TempPathFactory):
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+class _Models(dict[str, Path]):
+    """Model folders by kind, each saved on first use (a save costs about a second)."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__()
+        self.root = root
+
+    def __missing__(self, kind: str) -> Path:
+        self[kind] = endpoint_models.save_model(self.root / kind, kind)
+        return self[kind]
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Model folders by kind: good, shifted (a second healthy version), nan (predicts NaN)."""
+    return _Models(tmp_path_factory.mktemp("endpoint-models"))

@@ -27,7 +27,7 @@ WorkspaceOpt = Annotated[
 
 
 def _client(subscription_id: str | None, resource_group: str | None, workspace: str | None):
-    from mlops.azure.workspace import WorkspaceRef, ml_client
+    from mlops.aml_client import WorkspaceRef, ml_client
 
     ref = WorkspaceRef.resolve(subscription_id, resource_group, workspace)
     return ref, ml_client(ref)
@@ -66,7 +66,7 @@ def wait_job(
 ) -> None:
     """Follow a job to a terminal state; Failed, Canceled or a timeout exit non-zero."""
     from mlops.azure.jobs import JobWaiter, WaitPolicy
-    from mlops.azure.workspace import ml_client
+    from mlops.aml_client import ml_client
 
     policy = WaitPolicy(
         timeout_s=timeout_minutes * 60,
@@ -150,7 +150,7 @@ def ensure_asset(
     expected = None
     if release:
         from mlops.azure.pins import deploy_pins
-        from mlops.azure.workspace import registry_ml_client  # the seam (emulated)
+        from mlops.aml_client import registry_ml_client  # the seam (emulated)
         from mlops.registry.releases import load_release
 
         pinned = load_release(release, releases_dir)

@@ -270,7 +270,7 @@ def rollout_azure(
     import tempfile
 
     from mlops.azure.pins import deploy_pins, export_code
-    from mlops.azure.workspace import WorkspaceRef, ml_client
+    from mlops.aml_client import WorkspaceRef, ml_client
     from mlops.endpoints.azure_rollout import DEPLOYMENT_SPEC, AzureEndpoint
     from mlops.endpoints.rollout import run_rollout
     from mlops.registry.releases import load_release_file

@@ -8,7 +8,7 @@
 - ``check_drift``: judge yesterday's collected requests with the local monitor and say
   whether a signal is breached.
 
-Clients are ``MLClient``-shaped (``mlops.azure.workspace`` builds them). Lineage: the
+Clients are ``MLClient``-shaped (``mlops.aml_client`` builds them). Lineage: the
 model's ``pipeline_run_id`` tag (register.py) names the dev pipeline run; its ``prep``
 child wrote ``train_data``, whose files sit at the default output path
 ``azureml/<job name>/<output name>`` of the dev workspace's ``workspaceblobstore``.
@@ -152,7 +152,7 @@ def download_collected(ml: Any, endpoint: str, deployment: str, day: datetime, t
     """Download one day of collected inputs; returns the number of files."""
     from azure.storage.blob import ContainerClient
 
-    from mlops.azure.workspace import make_credential
+    from mlops.aml_client import make_credential
 
     store = ml.datastores.get(DATASTORE)
     container = ContainerClient(

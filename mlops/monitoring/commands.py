@@ -129,7 +129,7 @@ def _clients(dev_sub: str, dev_group: str, dev_workspace: str, registry: str):
     """(env workspace, dev workspace, registry) clients; the env one from AML_* variables."""
     import os
 
-    from mlops.azure.workspace import WorkspaceRef, ml_client, registry_ml_client
+    from mlops.aml_client import WorkspaceRef, ml_client, registry_ml_client
 
     ref = WorkspaceRef.resolve(
         os.environ.get("AML_SUBSCRIPTION_ID"),
@@ -203,7 +203,7 @@ def training_schedule(
     """Create or update the recurring training schedule, then enable or disable it."""
     import os
 
-    from mlops.azure.workspace import WorkspaceRef, ml_client
+    from mlops.aml_client import WorkspaceRef, ml_client
     from mlops.monitoring.azure_ml import apply_training_schedule
 
     ref = WorkspaceRef.resolve(

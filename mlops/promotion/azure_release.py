@@ -92,7 +92,7 @@ class LocalRegistryStore:
 
 def registry_client(registry_name: str, credential: Any | None = None) -> Any:
     """An ``MLClient`` bound to an Azure ML registry (imports the SDK only when called)."""
-    from mlops.azure.workspace import registry_ml_client  # the seam (emulated in `mlops ado run`)
+    from mlops.aml_client import registry_ml_client  # the seam (emulated in `mlops ado run`)
 
     return registry_ml_client(registry_name, credential)
 

@@ -210,7 +210,7 @@ def check(
         )
     try:
         if before_merge and env == "stage":
-            from mlops.azure.workspace import WorkspaceRef, ml_client
+            from mlops.aml_client import WorkspaceRef, ml_client
 
             ref = WorkspaceRef.resolve(dev_subscription_id, dev_resource_group, dev_workspace)
             where = f"dev workspace {ref.workspace}"
@@ -247,7 +247,7 @@ def share(
     releases_dir: ReleasesDirOpt = None,
 ) -> None:
     """Share a dev workspace model version into the Azure ML registry (same name and version)."""
-    from mlops.azure.workspace import WorkspaceRef, ml_client
+    from mlops.aml_client import WorkspaceRef, ml_client
     from mlops.promotion import azure_release
     from mlops.registry import releases
 

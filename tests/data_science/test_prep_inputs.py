@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import prep
 import pytest
-from ds_rows import GREEN_HEADER, GREEN_ROW, YELLOW_HEADER, YELLOW_ROW, green_rows, write_csv
+from tests.data_science.ds_rows import GREEN_HEADER, GREEN_ROW, YELLOW_HEADER, YELLOW_ROW, green_rows, write_csv
 from taxi_fare.schema import FEATURES, TARGET
 from taxi_fare.split import SplitSpec, is_test
 

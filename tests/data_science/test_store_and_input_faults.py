@@ -12,7 +12,7 @@ from pathlib import Path
 import prep
 import pytest
 import register
-from ds_rows import GREEN_HEADER, GREEN_ROW, green_rows, write_csv
+from tests.data_science.ds_rows import GREEN_HEADER, GREEN_ROW, green_rows, write_csv
 
 REPO = Path(__file__).resolve().parents[2]
 SRC = REPO / "data-science" / "src"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import ipaddress
 import re
 import shutil
-import sys
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -19,13 +18,13 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.infrastructure import iac_model as iac
+
 REPO = Path(__file__).resolve().parents[2]
 INFRA = REPO / "infrastructure"
 ENVIRONMENTS = ("dev", "stage", "prod")
 USER_ID = "00000000-0000-0000-0000-0000000000aa"
 
-
-iac: Any = sys.modules["iac_model"]  # registered by conftest.py
 
 BUILT_IN_ROLES = {
     "Azure AI Administrator": "b78c5d69-af96-48a3-bf8d-a8b4d589de94",

@@ -14,12 +14,13 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
 import hcl2
 import pytest
+
+from tests.infrastructure import iac_model as iac
 
 REPO = Path(__file__).resolve().parents[2]
 INFRA = REPO / "infrastructure"
@@ -33,8 +34,6 @@ _HCL = {"__is_block__", "__comments__", "__start_line__", "__end_line__"}
 # Bicep language keys of a resource declaration, not ARM properties.
 _BICEP_KEYS = {"parent", "scope", "dependsOn"}
 
-
-iac: Any = sys.modules["iac_model"]  # registered by conftest.py
 
 
 def _pinned_versions(infra: Path) -> dict[str, set[str]]:

@@ -1,6 +1,6 @@
 """An ``MLClient`` stand-in over the emulated Azure, for the ``python -m mlops azure ...`` helpers.
 
-:func:`mlops.azure.workspace.ml_client` returns :func:`client` when ``MLOPS_AZURE_EMULATOR``
+:func:`mlops.aml_client.ml_client` returns :func:`client` when ``MLOPS_AZURE_EMULATOR``
 is set (``mlops ado run`` sets it in every step), so the helpers run unchanged against the
 same state the ``az`` emulator uses. Only the operations and signatures the helpers call are
 here, each shaped as in azure-ai-ml 1.35.2 (azure/ai/ml/operations/<name>_operations.py);

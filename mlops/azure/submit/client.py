@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from mlops.azure import workspace
+from mlops import aml_client
 
 
 class WorkspaceOps(Protocol):
@@ -68,6 +68,6 @@ def default_credential() -> Any:
     return DefaultAzureCredential()
 
 
-def connect(ref: workspace.WorkspaceRef, make_credential: Callable[[], Any] = default_credential):
+def connect(ref: aml_client.WorkspaceRef, make_credential: Callable[[], Any] = default_credential):
     """An Azure ML client for ``ref`` through the shared factory (the seam)."""
-    return workspace.ml_client(ref, make_credential())
+    return aml_client.ml_client(ref, make_credential())

@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from mlops.azure.workspace import WorkspaceRef
+from mlops.aml_client import WorkspaceRef
 from mlops.errors import MlopsError
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlops.azure.names import read_variables, render
-from mlops.azure.workspace import WorkspaceRef
+from mlops.aml_client import WorkspaceRef
 from mlops.errors import MlopsError
 from mlops.settings import REPO_ROOT
 

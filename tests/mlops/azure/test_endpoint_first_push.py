@@ -264,7 +264,7 @@ def test_a_failed_first_rollout_deletes_the_deployment_it_created(
 
     client.online_deployments.begin_create_or_update = failing_create
     client.online_deployments.begin_delete = delete
-    monkeypatch.setattr("mlops.azure.workspace.ml_client", lambda ref, credential=None: client)
+    monkeypatch.setattr("mlops.aml_client.ml_client", lambda ref, credential=None: client)
     with pytest.raises(SystemExit) as done:
         main(["rollout", "azure", "--endpoint", "ep-x", "--release", str(release),
               "--subscription-id", "s", "--resource-group", "g", "--workspace", "w"])  # fmt: skip

@@ -120,7 +120,7 @@ def test_each_environment_deploys_its_configured_size(
     flags["--result-json"] = str(tmp_path / "rollout.json")
     flags["--endpoint"] = "ep"
     client = _Client()
-    monkeypatch.setattr("mlops.azure.workspace.ml_client", lambda ref, credential=None: client)
+    monkeypatch.setattr("mlops.aml_client.ml_client", lambda ref, credential=None: client)
     argv = ["rollout", "azure", *[x for kv in flags.items() for x in kv]]
     argv += ["--subscription-id", "s", "--resource-group", "g", "--workspace", "w"]
     with pytest.raises(SystemExit) as done:

@@ -1,6 +1,6 @@
 """mlops azure submit end to end, through a fake of the one seam to Azure ML.
 
-``mlops.azure.workspace.ml_client`` is replaced by :class:`FakeMLClient`, which keeps
+``mlops.aml_client.ml_client`` is replaced by :class:`FakeMLClient`, which keeps
 state like a workspace and answers with the SDK's own entities (PipelineJob, CommandJob
 with Azure ML job status values, Environment, Data, AmlCompute, Model, Workspace) and
 the SDK's errors. Its ``jobs.download`` writes ``<path>/named-outputs/<output>/`` as
@@ -33,7 +33,7 @@ from azure.core.exceptions import (
 )
 from azure.identity import CredentialUnavailableError
 
-from mlops.azure import workspace
+from mlops import aml_client
 from mlops.azure.assets import FINGERPRINT_TAG
 from mlops.azure.submit import client as seam
 from mlops.azure.submit.ensure import local_specs
@@ -236,7 +236,7 @@ class ModelOps(Ops):
 
 
 class FakeMLClient:
-    def __init__(self, ref: workspace.WorkspaceRef) -> None:
+    def __init__(self, ref: aml_client.WorkspaceRef) -> None:
         self.ref = ref
         self.fail: dict[str, list[BaseException]] = {}
         self.created: list[str] = []
@@ -261,7 +261,7 @@ def azure(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """The seam replaced: every ml_client() call is recorded and gets one shared fake."""
     state: dict[str, Any] = {"refs": [], "fake": None}
 
-    def factory(ref: workspace.WorkspaceRef, credential: Any = None) -> FakeMLClient:
+    def factory(ref: aml_client.WorkspaceRef, credential: Any = None) -> FakeMLClient:
         state["refs"].append(ref)
         if state["fake"] is None or state["fake"].ref != ref:
             state["fake"] = FakeMLClient(ref)
@@ -293,7 +293,7 @@ def azure(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
     state["setup"] = standard
     state["credentials"] = []
-    monkeypatch.setattr(workspace, "ml_client", factory)
+    monkeypatch.setattr(aml_client, "ml_client", factory)
     # The fake needs no token; building a real DefaultAzureCredential is covered below.
     monkeypatch.setattr(seam, "default_credential", lambda: state["credentials"].append(1))
     monkeypatch.delenv("AML_SUBSCRIPTION_ID", raising=False)
@@ -324,7 +324,7 @@ def test_happy_path_waits_and_prints_the_gate_and_registered_version(
     assert code == 0, err
     fake = azure["fake"]
     assert azure["credentials"] == [1]  # one credential, handed to the seam
-    assert azure["refs"][0] == workspace.WorkspaceRef(
+    assert azure["refs"][0] == aml_client.WorkspaceRef(
         SUB, "rg-taxifare-0001dev", "mlw-taxifare-0001dev"
     )
     (job,) = fake.jobs.submitted
@@ -708,7 +708,7 @@ def test_env_and_overrides_choose_the_workspace(
 ) -> None:
     code, _, err = _run(["--env", env, "--no-wait"], capsys, tmp_path)
     assert code == 0, err
-    assert azure["refs"][-1] == workspace.WorkspaceRef(
+    assert azure["refs"][-1] == aml_client.WorkspaceRef(
         SUB, f"rg-taxifare-0001{env}", f"mlw-taxifare-0001{env}"
     )
     code, _, err = _run(
@@ -717,7 +717,7 @@ def test_env_and_overrides_choose_the_workspace(
         tmp_path,
     )
     assert code == 0, err
-    assert azure["refs"][-1] == workspace.WorkspaceRef(SUB, "rg-x", "mlw-x")
+    assert azure["refs"][-1] == aml_client.WorkspaceRef(SUB, "rg-x", "mlw-x")
 
 
 def test_the_credential_is_default_azure_credential() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from endpoint_models import FEATURES, ROOT, feature_frame
+from tests.endpoint_models import FEATURES, ROOT, feature_frame
 
 from mlops.cli import main
 from mlops.endpoints import batch

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
-from endpoint_models import ROOT
+from tests.endpoint_models import ROOT
 
 from mlops.endpoints.azure_rollout import DEPLOYMENT_SPEC, AzureEndpoint, load_deployment
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import requests
-from endpoint_models import FEATURES, SAMPLES
+from tests.endpoint_models import FEATURES, SAMPLES
 
 from mlops.cli import main
 from mlops.endpoints.local_server import LocalServer, free_port

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from endpoint_models import SAMPLES
+from tests.endpoint_models import SAMPLES
 
 from mlops.cli import main
 from mlops.endpoints.local_endpoint import LocalEndpoint, Router

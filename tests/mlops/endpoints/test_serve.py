@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from endpoint_models import ROOT, SAMPLES
+from tests.endpoint_models import ROOT, SAMPLES
 
 from mlops.cli import main
 from mlops.endpoints.local_server import free_port

@@ -6,7 +6,6 @@ fixed seed per table, so the statistical tests are deterministic.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,8 +13,7 @@ import pytest
 
 from mlops.monitoring.data import Table, read_table
 from mlops.monitoring.spec import MonitorSpec, load_monitor_spec, spec_path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "endpoints"))
+from tests import endpoint_models
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +48,4 @@ def baseline(trips: Callable[..., Table]) -> Table:
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import endpoint_models
-
     return endpoint_models.save_model(tmp_path_factory.mktemp("model") / "m", "good")

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-import dev_store  # noqa: E402
-from promotion_support import FakeDeployer, Home  # noqa: E402
+from tests.mlops.promotion import dev_store
+from tests.mlops.promotion.promotion_support import FakeDeployer, Home
 
 
 def _built_once(factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from promotion_support import FakeDeployer, Home, snapshot
+from tests.mlops.promotion.promotion_support import FakeDeployer, Home, snapshot
 
 from mlops.cli import main
 from mlops.promotion import promote

@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from promotion_support import FakeDeployer, Home, snapshot
+from tests.mlops.promotion.promotion_support import FakeDeployer, Home, snapshot
 
 from mlops import settings
 from mlops.errors import MlopsError

@@ -14,26 +14,24 @@ import sys
 from pathlib import Path
 
 import pytest
-from promotion_support import FakeDeployer, Home
+from tests.mlops.promotion.promotion_support import FakeDeployer, Home
 
 from mlops.promotion import promote
 from mlops.registry import history, local_registry, releases
 
 REPO = Path(__file__).resolve().parents[3]
-HERE = Path(__file__).resolve().parent
 
 _KILLED_PROMOTION = """
 import importlib, os, signal, sys
 from pathlib import Path
-sys.path.insert(0, sys.argv[1])
-from promotion_support import FakeDeployer
+from tests.mlops.promotion.promotion_support import FakeDeployer
 from mlops.promotion import promote
-module_name, name = sys.argv[2].rsplit(".", 1)
+module_name, name = sys.argv[1].rsplit(".", 1)
 module = importlib.import_module(module_name)
 def die(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)
 setattr(module, name, die)
-promote.promote("stage", int(sys.argv[3]), FakeDeployer(), stage_data=Path(sys.argv[4]))
+promote.promote("stage", int(sys.argv[2]), FakeDeployer(), stage_data=Path(sys.argv[3]))
 print("not killed")
 """
 
@@ -64,7 +62,7 @@ def assert_consistent() -> None:
 def test_promotion_killed_mid_way_is_completed_or_harmless(home: Home, point: str) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "data-science/src"), str(REPO)])}
     done = subprocess.run(
-        [sys.executable, "-c", _KILLED_PROMOTION, str(HERE), point, "3", str(home.stage_data)],
+        [sys.executable, "-c", _KILLED_PROMOTION, point, "3", str(home.stage_data)],
         env=env,
         capture_output=True,
         text=True,

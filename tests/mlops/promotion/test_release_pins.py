@@ -282,7 +282,7 @@ def test_before_merge_cli_reads_the_dev_workspace_and_names_the_file(
             return SimpleNamespace(tags=tags, flavors={"python_function": {}}, path="azureml://m")
 
     monkeypatch.setattr(
-        "mlops.azure.workspace.ml_client",
+        "mlops.aml_client.ml_client",
         lambda ref, credential=None: SimpleNamespace(models=_Models()),
     )
     args = ["release", "check", "--env", "stage", "--azure", "--before-merge", "--releases-dir",

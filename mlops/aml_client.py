@@ -1,4 +1,6 @@
-"""Build an Azure ML client for the workspace the pipeline step is connected to.
+"""The Azure ML client factory every area's Azure path uses (a floor: it imports only errors).
+
+Build an Azure ML client for the workspace the pipeline step is connected to.
 
 Inside an AzureCLI@2 task bound to a workload-identity service connection, the task
 exports the connection's ids (``AZURESUBSCRIPTION_*``); with ``SYSTEM_ACCESSTOKEN``
@@ -6,19 +8,46 @@ mapped into the step, ``AzurePipelinesCredential`` asks Azure DevOps for a fresh
 OIDC token whenever the access token expires. That is what lets a wait of several
 hours outlive the 10-minute federated token and the 1-hour access token that an
 ``az login`` session is stuck with. Elsewhere (a laptop) the Azure CLI login is used.
+
+Inside ``mlops ado run`` (``MLOPS_AZURE_EMULATOR`` set) the factory hands out the emulated
+Azure instead. The emulator lives in the ``ado`` area above this floor, so it plugs itself in
+through :func:`use_emulator` when the ``mlops`` command registers its areas; the floor never
+imports it.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from mlops.errors import MlopsError
 
 log = logging.getLogger(__name__)
+
+EMULATOR_ENV = "MLOPS_AZURE_EMULATOR"
+
+#: The emulated client factory ``(workspace=, registry=, resource_group=) -> MLClient-like``,
+#: set by the ado area (``mlops.ado.commands.register``); one slot, so no module global.
+_EMULATOR: dict[str, Callable[..., Any]] = {}
+
+
+def use_emulator(factory: Callable[..., Any]) -> None:
+    """Route clients to ``factory`` whenever ``MLOPS_AZURE_EMULATOR`` is set."""
+    _EMULATOR["factory"] = factory
+
+
+def _emulated() -> Callable[..., Any] | None:
+    if not os.environ.get(EMULATOR_ENV):
+        return None
+    if "factory" not in _EMULATOR:
+        raise MlopsError(
+            f"{EMULATOR_ENV} is set but no emulated Azure is wired in: run the helper as "
+            "`python -m mlops ...` (the ado area installs it)"
+        )
+    return _EMULATOR["factory"]
 
 PIPELINE_ENV = (
     "AZURESUBSCRIPTION_TENANT_ID",
@@ -87,10 +116,9 @@ def make_credential(env: Mapping[str, str] | None = None) -> Any:
 
 def ml_client(ref: WorkspaceRef, credential: Any | None = None) -> Any:
     """An ``MLClient`` for the workspace (imports the SDK only when called)."""
-    if os.environ.get("MLOPS_AZURE_EMULATOR"):  # inside `mlops ado run`: the emulated Azure
-        from mlops.ado.az.sdk import client
-
-        return client(ref.workspace, resource_group=ref.resource_group)
+    emulated = _emulated()
+    if emulated is not None:  # inside `mlops ado run`: the emulated Azure
+        return emulated(workspace=ref.workspace, resource_group=ref.resource_group)
     from azure.ai.ml import MLClient
 
     return MLClient(
@@ -103,10 +131,9 @@ def ml_client(ref: WorkspaceRef, credential: Any | None = None) -> Any:
 
 def registry_ml_client(registry_name: str, credential: Any | None = None) -> Any:
     """An ``MLClient`` bound to an Azure ML registry, through the same seam as ``ml_client``."""
-    if os.environ.get("MLOPS_AZURE_EMULATOR"):
-        from mlops.ado.az.sdk import client
-
-        return client(registry=registry_name)
+    emulated = _emulated()
+    if emulated is not None:
+        return emulated(registry=registry_name)
     from azure.ai.ml import MLClient
 
     return MLClient(credential=credential or make_credential(), registry_name=registry_name)
