@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 import requests
-from tests.endpoint_models import FEATURES
 from hypothesis import HealthCheck, currently_in_test_context, event, given, settings
 from hypothesis import strategies as st
 
 from mlops.endpoints.local_server import LocalServer
+from tests.endpoint_models import FEATURES
 
 LIMIT = 50  # SCORE_MAX_ROWS of the fuzzed endpoints: batches go up to it and past it
 

@@ -9,9 +9,17 @@ from pathlib import Path
 import pandas as pd
 import prep
 import pytest
-from tests.data_science.ds_rows import GREEN_HEADER, GREEN_ROW, YELLOW_HEADER, YELLOW_ROW, green_rows, write_csv
 from taxi_fare.schema import FEATURES, TARGET
 from taxi_fare.split import SplitSpec, is_test
+
+from tests.data_science.ds_rows import (
+    GREEN_HEADER,
+    GREEN_ROW,
+    YELLOW_HEADER,
+    YELLOW_ROW,
+    green_rows,
+    write_csv,
+)
 
 
 def run_prep(tmp_path: Path, *raw: str | Path, extra: tuple[str, ...] = ()) -> int:

@@ -12,6 +12,7 @@ from pathlib import Path
 import prep
 import pytest
 import register
+
 from tests.data_science.ds_rows import GREEN_HEADER, GREEN_ROW, green_rows, write_csv
 
 REPO = Path(__file__).resolve().parents[2]

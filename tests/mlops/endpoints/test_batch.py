@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from tests.endpoint_models import FEATURES, ROOT, feature_frame
 
 from mlops.cli import main
 from mlops.endpoints import batch
 from mlops.endpoints.batch import BatchSettings, run_batch, spec_settings
+from tests.endpoint_models import FEATURES, ROOT, feature_frame
 
 SAMPLE = ROOT / "data" / "sample"
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.endpoint_models import ROOT
 
 from mlops.endpoints.azure_rollout import DEPLOYMENT_SPEC, AzureEndpoint, load_deployment
+from tests.endpoint_models import ROOT
 
 DEPLOY = ROOT / "mlops" / "azureml" / "deploy"
 SCHEMA = "https://azuremlschemas.azureedge.net/latest/"

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 import requests
-from tests.endpoint_models import FEATURES, SAMPLES
 
 from mlops.cli import main
 from mlops.endpoints.local_server import LocalServer, free_port
 from mlops.endpoints.smoke import check_predictions, load_sample, smoke_test
 from mlops.errors import MlopsError
+from tests.endpoint_models import FEATURES, SAMPLES
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from tests.endpoint_models import SAMPLES
 
 from mlops.cli import main
 from mlops.endpoints.local_endpoint import LocalEndpoint, Router
@@ -21,6 +20,7 @@ from mlops.endpoints.rollout import (
     run_rollout,
 )
 from mlops.endpoints.smoke import SmokeResult
+from tests.endpoint_models import SAMPLES
 
 STEPS = (10, 50, 100)
 

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 import requests
-from tests.endpoint_models import ROOT, SAMPLES
 
 from mlops.cli import main
 from mlops.endpoints.local_server import free_port
 from mlops.errors import MlopsError
 from mlops.registry.model_source import served_model
+from tests.endpoint_models import ROOT, SAMPLES
 
 RELEASE = """model:
   name: taxi-fare

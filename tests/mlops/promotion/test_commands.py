@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from tests.mlops.promotion.promotion_support import FakeDeployer, Home, snapshot
 
 from mlops.cli import main
 from mlops.promotion import promote
 from mlops.registry import local_registry
+from tests.mlops.promotion.promotion_support import FakeDeployer, Home, snapshot
 
 
 def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

@@ -11,12 +11,12 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from tests.mlops.promotion.promotion_support import FakeDeployer, Home, snapshot
 
 from mlops import settings
 from mlops.errors import MlopsError
 from mlops.promotion import inventory, promote
 from mlops.registry import history, local_registry, releases
+from tests.mlops.promotion.promotion_support import FakeDeployer, Home, snapshot
 
 
 def _promote_stage(home: Home, deployer: FakeDeployer, version: int | None = None):

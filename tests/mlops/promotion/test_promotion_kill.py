@@ -14,10 +14,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.mlops.promotion.promotion_support import FakeDeployer, Home
 
 from mlops.promotion import promote
 from mlops.registry import history, local_registry, releases
+from tests.mlops.promotion.promotion_support import FakeDeployer, Home
 
 REPO = Path(__file__).resolve().parents[3]
 
