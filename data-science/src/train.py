@@ -70,15 +70,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace) -> int:
     # Heavy imports here, not at the top: --help and argument errors answer at once.
-    from taxi_fare.automl import planned_trials, search
+    from taxi_fare.automl import flaml_estimators, flaml_metric, planned_trials, search
     from taxi_fare.metrics import fit_metrics
-    from taxi_fare.models import (
-        ModelError,
-        check_output_folder,
-        flaml_estimators,
-        flaml_metric,
-        save_model,
-    )
+    from taxi_fare.models import ModelError, check_output_folder, save_model
     from taxi_fare.split import read_split
 
     # Settings first: a wrong name fails before any data is read.

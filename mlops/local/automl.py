@@ -19,24 +19,6 @@ from mlops.errors import MlopsError
 
 log = logging.getLogger(__name__)
 
-# Azure AutoML regression algorithms (RegressionModels in azure-ai-ml) -> the FLAML
-# estimator train.py runs for it, or None where FLAML has no equivalent (those are refused).
-# YAML may spell the names in snake case (light_gbm), as Azure accepts too.
-AZURE_REGRESSION_MODELS: dict[str, str | None] = {
-    "LightGBM": "lgbm",
-    "RandomForest": "rf",
-    "ExtremeRandomTrees": "extra_tree",
-    "GradientBoosting": "histgb",
-    "ElasticNet": None,
-    "DecisionTree": None,
-    "KNN": None,
-    "LassoLars": None,
-    "SGD": None,
-    # FLAML has an xgboost learner, but its models would need xgboost in the scoring
-    # environment; the template keeps scoring to scikit-learn and LightGBM.
-    "XGBoostRegressor": None,
-}
-
 # Settings that only steer Azure compute or bookkeeping; they do not change the model.
 IGNORED = frozenset(
     {
@@ -73,16 +55,15 @@ def _snake(name: str) -> str:
 
 
 def _algorithm(name: str, where: str) -> str:
-    for canonical, flaml in AZURE_REGRESSION_MODELS.items():
-        if name in (canonical, _snake(canonical), canonical.lower()):
-            if flaml is None:
-                supported = ", ".join(k for k, v in AZURE_REGRESSION_MODELS.items() if v)
-                raise MlopsError(
-                    f"{where}: AutoML algorithm '{name}' has no local (FLAML) equivalent; "
-                    f"supported locally: {supported}"
-                )
-            return canonical
-    raise MlopsError(f"{where}: unknown AutoML regression algorithm '{name}'")
+    # The algorithm table lives once, beside the trainer that runs it (taxi_fare.automl);
+    # imported here, not at the top, so `mlops` commands without an AutoML node stay light.
+    from taxi_fare.automl import azure_algorithm
+    from taxi_fare.models import ModelError
+
+    try:
+        return azure_algorithm(name)
+    except ModelError as exc:
+        raise MlopsError(f"{where}: {exc}") from None
 
 
 def _flatten(node: Mapping[str, Any]) -> dict[str, Any]:

@@ -273,7 +273,7 @@ def test_train_automl(split: Path) -> None:
         (
             "allowed_algorithms",
             "LightGBM,XGBoostRegressor",
-            "'XGBoostRegressor' has no local equivalent",
+            "allowed_algorithms: AutoML algorithm 'XGBoostRegressor' has no local (FLAML)",
         ),
         ("primary_metric", "accuracy", "'accuracy' is not an Azure AutoML regression metric"),
     ],

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
@@ -30,6 +32,107 @@ from taxi_fare.models import ModelError
 from taxi_fare.schema import FEATURES, TARGET
 
 log = logging.getLogger(__name__)
+
+#: Azure AutoML regression algorithms (azure-ai-ml ``RegressionModels``) -> the FLAML learner
+#: the local stand-in runs for each, or None where FLAML has none whose models the scoring
+#: environment loads: those are refused locally. The one table of both the local trainer
+#: (``flaml_estimators``) and the node mapping (``mlops.local.automl``).
+AZURE_REGRESSION_MODELS: dict[str, str | None] = {
+    "LightGBM": "lgbm",
+    "RandomForest": "rf",
+    "ExtremeRandomTrees": "extra_tree",
+    # sklearn's histogram gradient boosting, FLAML's closest learner.
+    "GradientBoosting": "histgb",
+    "ElasticNet": None,
+    "DecisionTree": None,
+    "KNN": None,
+    "LassoLars": None,
+    "SGD": None,
+    # FLAML has an xgboost learner, but its models would need xgboost in the scoring
+    # environment; the template keeps scoring to scikit-learn and LightGBM.
+    "XGBoostRegressor": None,
+}
+#: Azure AutoML regression primary metrics -> FLAML metric. Normalising by the target's
+#: range does not change which model is best, so the normalised variants map to the plain one.
+AZURE_METRICS: dict[str, str] = {
+    "normalized_root_mean_squared_error": "rmse",
+    "root_mean_squared_error": "rmse",
+    "normalized_mean_absolute_error": "mae",
+    "mean_absolute_error": "mae",
+    "r2_score": "r2",
+    "spearman_correlation": "spearman",
+}
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+def azure_algorithm(name: str) -> str:
+    """Azure's spelling of an algorithm (``light_gbm`` or ``lightgbm`` -> ``LightGBM``).
+
+    A ModelError for a name Azure does not know, or one FLAML cannot stand in for.
+    """
+    for canonical, learner in AZURE_REGRESSION_MODELS.items():
+        if name.strip() in (canonical, _snake(canonical), canonical.lower()):
+            if learner is None:
+                raise ModelError(
+                    f"AutoML algorithm '{name}' has no local (FLAML) equivalent; "
+                    f"supported locally: {', '.join(supported_algorithms())}"
+                )
+            return canonical
+    raise ModelError(f"unknown AutoML regression algorithm '{name}'")
+
+
+def supported_algorithms() -> list[str]:
+    """The Azure algorithm names the local FLAML stand-in runs, in table order."""
+    return [name for name, learner in AZURE_REGRESSION_MODELS.items() if learner]
+
+
+def flaml_estimators(allowed: str | Iterable[str]) -> list[str]:
+    """FLAML estimator list from Azure names (comma-separated or a list), order kept."""
+    names = [n.strip() for n in allowed.split(",")] if isinstance(allowed, str) else list(allowed)
+    names = [n for n in names if n]
+    if not names:
+        raise ModelError(
+            "allowed_algorithms is empty: name at least one of "
+            + ", ".join(supported_algorithms())
+        )
+    out: list[str] = []
+    for name in names:
+        try:
+            learner = AZURE_REGRESSION_MODELS[azure_algorithm(name)]
+        except ModelError as exc:
+            raise ModelError(f"allowed_algorithms: {exc}") from None
+        if learner is not None and learner not in out:
+            out.append(learner)
+    return out
+
+
+def spearman_loss(
+    X_val: pd.DataFrame,  # noqa: N803 (FLAML's signature)
+    y_val: pd.Series | np.ndarray,
+    estimator: Any,
+    *args: Any,
+    **kwargs: Any,
+) -> tuple[float, dict[str, float]]:
+    """FLAML custom metric: 1 - Spearman rank correlation (lower is better)."""
+    predicted = pd.Series(estimator.predict(X_val)).rank().to_numpy()
+    actual = pd.Series(np.asarray(y_val)).rank().to_numpy()
+    rho = float(np.corrcoef(actual, predicted)[0, 1]) if np.std(predicted) > 0 else 0.0
+    return 1.0 - rho, {"spearman_correlation": rho}
+
+
+def flaml_metric(primary_metric: str) -> str | Callable[..., tuple[float, dict[str, float]]]:
+    """FLAML ``metric`` argument for an Azure primary metric name."""
+    if primary_metric not in AZURE_METRICS:
+        raise ModelError(
+            f"primary_metric: {primary_metric!r} is not an Azure AutoML regression metric; "
+            f"supported: {', '.join(AZURE_METRICS)}"
+        )
+    mapped = AZURE_METRICS[primary_metric]
+    return spearman_loss if mapped == "spearman" else mapped
+
 
 #: Seconds one trial takes per 1,000 training rows, averaged over whole searches
 #: (LightGBM, RandomForest and ExtremeRandomTrees learners, 36 derived columns) on the

@@ -1,9 +1,9 @@
-"""Model pipelines, the Azure AutoML -> FLAML mapping, and saving/loading MLflow models."""
+"""Model pipelines and saving/loading MLflow models (the AutoML tables are in taxi_fare.automl)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,77 +26,9 @@ log = logging.getLogger(__name__)
 PACKAGE_DIR = Path(__file__).resolve().parent
 MODEL_REQUIREMENTS = PACKAGE_DIR / "model-requirements.txt"
 
-#: Azure AutoML regression algorithm names -> FLAML estimator names (those installed here).
-#: GradientBoosting maps to sklearn's histogram gradient boosting, FLAML's closest learner.
-AZURE_ALGORITHMS: dict[str, str] = {
-    "lightgbm": "lgbm",
-    "randomforest": "rf",
-    "extremerandomtrees": "extra_tree",
-    "gradientboosting": "histgb",
-}
-#: Azure AutoML regression primary metrics -> FLAML metric. Normalising by the target's
-#: range does not change which model is best, so the normalised variants map to the plain one.
-AZURE_METRICS: dict[str, str] = {
-    "normalized_root_mean_squared_error": "rmse",
-    "root_mean_squared_error": "rmse",
-    "normalized_mean_absolute_error": "mae",
-    "mean_absolute_error": "mae",
-    "r2_score": "r2",
-    "spearman_correlation": "spearman",
-}
-
 
 class ModelError(TaxiFareError):
     """A training setting or a model folder is not usable."""
-
-
-def flaml_estimators(allowed: str | Iterable[str]) -> list[str]:
-    """FLAML estimator list from Azure names (comma-separated or a list), order kept."""
-    names = [n.strip() for n in allowed.split(",")] if isinstance(allowed, str) else list(allowed)
-    names = [n for n in names if n]
-    if not names:
-        raise ModelError(
-            "allowed_algorithms is empty: name at least one of " + ", ".join(AZURE_DISPLAY_NAMES)
-        )
-    out: list[str] = []
-    for name in names:
-        key = name.lower()
-        if key not in AZURE_ALGORITHMS:
-            raise ModelError(
-                f"allowed_algorithms: {name!r} has no local equivalent; "
-                f"supported: {', '.join(AZURE_DISPLAY_NAMES)}"
-            )
-        if AZURE_ALGORITHMS[key] not in out:
-            out.append(AZURE_ALGORITHMS[key])
-    return out
-
-
-AZURE_DISPLAY_NAMES = ("LightGBM", "RandomForest", "ExtremeRandomTrees", "GradientBoosting")
-
-
-def spearman_loss(
-    X_val: pd.DataFrame,  # noqa: N803 (FLAML's signature)
-    y_val: pd.Series | np.ndarray,
-    estimator: Any,
-    *args: Any,
-    **kwargs: Any,
-) -> tuple[float, dict[str, float]]:
-    """FLAML custom metric: 1 - Spearman rank correlation (lower is better)."""
-    predicted = pd.Series(estimator.predict(X_val)).rank().to_numpy()
-    actual = pd.Series(np.asarray(y_val)).rank().to_numpy()
-    rho = float(np.corrcoef(actual, predicted)[0, 1]) if np.std(predicted) > 0 else 0.0
-    return 1.0 - rho, {"spearman_correlation": rho}
-
-
-def flaml_metric(primary_metric: str) -> str | Callable[..., tuple[float, dict]]:
-    """FLAML ``metric`` argument for an Azure primary metric name."""
-    if primary_metric not in AZURE_METRICS:
-        raise ModelError(
-            f"primary_metric: {primary_metric!r} is not an Azure AutoML regression metric; "
-            f"supported: {', '.join(AZURE_METRICS)}"
-        )
-    mapped = AZURE_METRICS[primary_metric]
-    return spearman_loss if mapped == "spearman" else mapped
 
 
 def random_forest_pipeline(

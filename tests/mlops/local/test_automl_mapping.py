@@ -149,11 +149,22 @@ def test_training_data_is_required() -> None:
         map_automl_node(settings, WHERE)
 
 
-def test_locally_supported_algorithms_are_those_train_py_runs() -> None:
-    """The mapping refuses exactly the algorithms the FLAML trainer cannot run."""
-    from taxi_fare.models import AZURE_ALGORITHMS
+@pytest.mark.parametrize("algorithm", ["LightGBM", "RandomForest", "KNN", "XGBoostRegressor"])
+def test_the_node_mapping_refuses_exactly_what_train_py_cannot_run(algorithm: str) -> None:
+    """One algorithm table (taxi_fare.automl) decides both the mapping and train.py."""
+    from taxi_fare.automl import AZURE_REGRESSION_MODELS, flaml_estimators
+    from taxi_fare.models import ModelError
 
-    from mlops.local.automl import AZURE_REGRESSION_MODELS
+    import mlops.local.automl as mapping
 
-    supported = {k.lower(): v for k, v in AZURE_REGRESSION_MODELS.items() if v is not None}
-    assert supported == AZURE_ALGORITHMS
+    assert not hasattr(mapping, "AZURE_REGRESSION_MODELS")  # no second copy to drift
+    settings = node(training={"allowed_training_algorithms": [algorithm]})
+    learner = AZURE_REGRESSION_MODELS[algorithm]
+    if learner is None:
+        with pytest.raises(MlopsError, match="has no local \\(FLAML\\) equivalent"):
+            map_automl_node(settings, WHERE)
+        with pytest.raises(ModelError, match="has no local \\(FLAML\\) equivalent"):
+            flaml_estimators(algorithm)
+    else:
+        mapped = map_automl_node(settings, WHERE).inputs["allowed_algorithms"]
+        assert flaml_estimators(mapped) == [learner]
