@@ -33,13 +33,14 @@ $(STAMP): requirements.lock pyproject.toml
 train: $(STAMP)
 	$(MLOPS) train --data data/sample --trainer automl --time-budget $(TIME_BUDGET)
 
-test: $(STAMP)
-	$(BIN)/python -m ruff check .
+test: lint
 	$(MLOPS) validate
 	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
+# The same checks as .pre-commit-config.yaml.
 lint: $(STAMP)
 	$(BIN)/python -m ruff check .
+	$(BIN)/python -m ruff format --check .
 
 validate: $(STAMP)
 	$(MLOPS) validate

@@ -96,5 +96,5 @@ def run(ws: Workspace) -> list[BenchResult]:
             rows / floor_s,
             TARGET,
             details,
-        ),  # fmt: skip
+        ),
     ]

@@ -96,7 +96,7 @@ def run(root: Path, rows: int, files_per_kind: int) -> list:
             small.peak_rss_bytes / GB,
             _target("ratio", "<=", 1.2),
             details,
-        ),  # fmt: skip
+        ),
         measured(
             "parallel_speedup_2_workers",
             "x",
@@ -109,7 +109,7 @@ def run(root: Path, rows: int, files_per_kind: int) -> list:
                 "seconds_1_worker": timings[1].seconds,
                 "seconds_2_workers": timings[2].seconds,
             },
-        ),  # fmt: skip
+        ),
         measured(
             "prep_time_vs_floor",
             "s",
@@ -118,7 +118,7 @@ def run(root: Path, rows: int, files_per_kind: int) -> list:
             floor.seconds,
             _target("ratio", "<=", 2.0),
             {**details, "prep_3n_s": large.seconds},
-        ),  # fmt: skip
+        ),
     ]
 
 

@@ -71,5 +71,5 @@ def run(ws: Workspace) -> list[BenchResult]:
             floor_s,
             TARGET,
             details,
-        ),  # fmt: skip
+        ),
     ]

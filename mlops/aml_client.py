@@ -49,6 +49,7 @@ def _emulated() -> Callable[..., Any] | None:
         )
     return _EMULATOR["factory"]
 
+
 PIPELINE_ENV = (
     "AZURESUBSCRIPTION_TENANT_ID",
     "AZURESUBSCRIPTION_CLIENT_ID",

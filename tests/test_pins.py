@@ -13,7 +13,7 @@ PIN = re.compile(r"^\s*([A-Za-z0-9_.\-\[\]]+)\s*==\s*([^\s;#]+)")
 
 
 def _norm(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name.split("[")[0]).lower()
+    return re.sub(r"[-_.]+", "-", name.split("[", maxsplit=1)[0]).lower()
 
 
 def lock_pins() -> dict[str, str]:
@@ -27,8 +27,8 @@ def lock_pins() -> dict[str, str]:
 
 def requirement_pins(lines: list[str]) -> dict[str, str]:
     pins = {}
-    for line in lines:
-        line = line.strip()
+    for raw in lines:
+        line = raw.strip()
         if not line or line.startswith("#"):
             continue
         match = PIN.match(line)

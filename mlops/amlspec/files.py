@@ -10,7 +10,7 @@ import yaml
 
 from mlops.yamlload import YDict, YList, error_line, error_message, load
 
-__all__ = ["YDict", "YList", "SpecFile", "read", "is_local", "local_path"]
+__all__ = ["SpecFile", "YDict", "YList", "is_local", "local_path", "read"]
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _CACHE: dict[Path, tuple[int, int, Any]] = {}

@@ -70,7 +70,7 @@ def _handler(router: Router) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+        def log_message(self, format: str, *args: object) -> None:  # stdlib name
             logger.debug("router: " + format, *args)
 
         def _reply(self, status: int, body: bytes, content_type: str) -> None:
@@ -80,10 +80,10 @@ def _handler(router: Router) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:  # http.server's naming
             self._reply(200, b"Healthy", "text/plain")
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             if length > _MAX_BODY:
                 self._reply(413, b'{"message": "request body too large"}', "application/json")

@@ -16,6 +16,7 @@ through an :class:`Executor` (Azure: ``mlops.endpoints.azure_rollout``; local tw
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -126,7 +127,7 @@ def check_steps(steps: Sequence[int]) -> tuple[int, ...]:
     for step in steps:
         if isinstance(step, bool) or not isinstance(step, int) or not 1 <= step <= 100:
             raise RolloutError(f"rollout step {step!r} is not a percentage from 1 to 100")
-    if any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
+    if any(b <= a for a, b in itertools.pairwise(steps)):
         raise RolloutError(f"rollout steps {list(steps)} are not strictly increasing")
     if steps[-1] != 100:
         raise RolloutError(f"rollout steps {list(steps)} must end at 100")

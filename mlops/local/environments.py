@@ -202,6 +202,7 @@ class Environments:
                         ],
                         stdout=sink,
                         stderr=subprocess.STDOUT,
+                        check=False,
                     )
                 if done.returncode != 0:
                     lines = build_log.read_text(errors="replace").strip().splitlines()

@@ -133,7 +133,7 @@ _ENTRY: Any = None
 
 def _init_worker(code: str, entry_script: str, program_arguments: list[str]) -> None:
     """In each worker process: import the entry script, call its ``init()`` once."""
-    global _ENTRY
+    global _ENTRY  # noqa: PLW0603 - one entry script per worker process, as in Azure ML
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     sys.path.insert(0, code)
     sys.argv = [entry_script, *program_arguments]

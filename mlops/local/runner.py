@@ -514,7 +514,13 @@ def _subprocess(
         sink.flush()
         try:
             return subprocess.run(
-                argv, cwd=cwd, env=env, stdout=sink, stderr=subprocess.STDOUT, timeout=timeout
+                argv,
+                cwd=cwd,
+                env=env,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+                check=False,
             ).returncode
         except subprocess.TimeoutExpired:
             sink.write(f"error: the trial ran longer than its trial_timeout ({timeout:g} s)\n")

@@ -8,6 +8,7 @@ line naming the file and the key.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from dataclasses import dataclass, replace
@@ -29,6 +30,21 @@ _CODE_KEYS = ("commit",)
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _MODEL_KEYS = ("name", "version", "registry")
 _ROLLOUT_KEYS = ("steps", "latency_ms")
+
+#: The scoring environment a model loads in, by the ``trainer`` tag register.py writes. An
+#: Azure AutoML model holds azureml-automl-runtime objects (its MLflow ``conda.yaml`` lists
+#: that runtime), so only the AutoML runtime loads it: the curated ai-ml-automl image of
+#: automl-env.yml, the environment package.py and evaluate.py load it in on Azure. A train2
+#: RandomForest needs the project's pinned set (score-env.yml).
+TRAINER_ENVIRONMENTS: dict[str, str] = {
+    "automl": "taxi-fare-automl-env",
+    "rf": "taxi-fare-score-env",
+}
+#: The spec each scoring environment is registered from (register-environment.yml).
+ENVIRONMENT_SPECS: dict[str, Path] = {
+    "taxi-fare-automl-env": REPO_ROOT / "mlops" / "azureml" / "train" / "automl-env.yml",
+    "taxi-fare-score-env": REPO_ROOT / "mlops" / "azureml" / "deploy" / "score-env.yml",
+}
 
 
 @dataclass(frozen=True)
@@ -179,7 +195,7 @@ def parse_release(data: object, path: Path | str, env: str) -> Release:
     for step in steps:
         if isinstance(step, bool) or not isinstance(step, int) or not 1 <= step <= 100:
             raise fail("rollout.steps", f"expected integers from 1 to 100, got {step!r}")
-    if any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
+    if any(b <= a for a, b in itertools.pairwise(steps)):
         raise fail("rollout.steps", f"expected strictly increasing percentages, got {steps!r}")
     if steps[-1] != 100:
         raise fail("rollout.steps", f"the last step must be 100 (all traffic), got {steps[-1]!r}")
@@ -297,4 +313,37 @@ def check_pins_present(release: Release) -> None:
         raise MlopsError(
             f"the {release.env} release pins no {' and no '.join(missing)}; an Azure "
             "deployment runs exactly the pinned scoring environment and code commit"
+        )
+
+
+def environment_spec(name: str) -> Path:
+    """The spec file of scoring environment ``name``; an error for one the repo does not define."""
+    if name not in ENVIRONMENT_SPECS:
+        raise MlopsError(
+            f"environment {name!r} is not a scoring environment of this repository "
+            f"(expected one of {', '.join(ENVIRONMENT_SPECS)})"
+        )
+    return ENVIRONMENT_SPECS[name]
+
+
+def check_environment_follows_trainer(release: Release, tags: dict[str, str], where: str) -> None:
+    """The release pins the scoring environment its model's trainer needs (``trainer`` tag).
+
+    ``tags`` are the model version's tags; a version without a known trainer tag is refused,
+    since nothing then says which runtime can load it.
+    """
+    name, version = release.model.name, release.model.version
+    trainer = tags.get("trainer")
+    if trainer not in TRAINER_ENVIRONMENTS:
+        raise MlopsError(
+            f"version {version} of {name} in {where} has trainer tag {trainer!r}, not one of "
+            f"{', '.join(TRAINER_ENVIRONMENTS)}: cannot tell which scoring environment loads it"
+        )
+    expected = TRAINER_ENVIRONMENTS[trainer]
+    pinned = release.environment.name if release.environment is not None else None
+    if pinned != expected:
+        raise MlopsError(
+            f"the {release.env} release pins environment {pinned}, but version {version} of "
+            f"{name} was trained by {trainer} and loads only in {expected}: pin "
+            f"{expected} at the version of {environment_spec(expected).name}"
         )

@@ -143,7 +143,7 @@ def scorer(models: dict[str, Path]) -> Iterator[Any]:
 
         score.init()
         yield score
-        score._MODEL = None  # noqa: SLF001 (module state of the entry script)
+        score._MODEL = None  # module state of the entry script
 
 
 def answer(score: Any, body: bytes) -> tuple[int, Any]:
@@ -191,7 +191,7 @@ def server(models: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) ->
         yield endpoint
     finally:
         endpoint.stop()
-    assert endpoint._proc is None or endpoint._proc.poll() is not None  # noqa: SLF001
+    assert endpoint._proc is None or endpoint._proc.poll() is not None
 
 
 @pytest.mark.e2e

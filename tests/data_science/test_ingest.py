@@ -59,7 +59,6 @@ def engineer(trips: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-
 def test_reference_builds_the_contract() -> None:
     trips = pd.DataFrame(
         {

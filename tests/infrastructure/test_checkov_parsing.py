@@ -26,8 +26,10 @@ def _gate(report: str) -> subprocess.CompletedProcess[str]:
 
 def test_clean_report_in_checkov_layout_passes() -> None:
     # checkov writes one document per run of a framework, back to back: a dict, then a list.
-    report = json.dumps(_framework("terraform", 0), indent=4) + "\n" + json.dumps(
-        [_framework("bicep", 0), _framework("terraform", 0)], indent=4
+    report = (
+        json.dumps(_framework("terraform", 0), indent=4)
+        + "\n"
+        + json.dumps([_framework("bicep", 0), _framework("terraform", 0)], indent=4)
     )
     result = _gate(report)
     assert result.returncode == 0, result.stderr

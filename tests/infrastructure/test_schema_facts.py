@@ -35,15 +35,14 @@ _HCL = {"__is_block__", "__comments__", "__start_line__", "__end_line__"}
 _BICEP_KEYS = {"parent", "scope", "dependsOn"}
 
 
-
 def _pinned_versions(infra: Path) -> dict[str, set[str]]:
     pins: dict[str, set[str]] = {"azurerm": set(), "azapi": set()}
     for path in sorted((infra / "terraform").glob("*/versions.tf")):
         text = path.read_text()
-        for name in pins:
+        for name, versions in pins.items():
             found = re.search(rf'{name}\s*=\s*\{{[^}}]*version\s*=\s*"=\s*([\d.]+)"', text, re.S)
             if re.search(rf'source\s*=\s*"[^"]*/{name}"', text):
-                pins[name].add(found.group(1) if found else f"{path}: unpinned")
+                versions.add(found.group(1) if found else f"{path}: unpinned")
     return pins
 
 

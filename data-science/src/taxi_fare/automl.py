@@ -95,8 +95,7 @@ def flaml_estimators(allowed: str | Iterable[str]) -> list[str]:
     names = [n for n in names if n]
     if not names:
         raise ModelError(
-            "allowed_algorithms is empty: name at least one of "
-            + ", ".join(supported_algorithms())
+            "allowed_algorithms is empty: name at least one of " + ", ".join(supported_algorithms())
         )
     out: list[str] = []
     for name in names:

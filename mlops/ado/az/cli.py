@@ -138,7 +138,7 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # noqa: D102 - argparse hook
+    def error(self, message: str) -> None:  # argparse hook
         raise UsageError(message)
 
 
@@ -194,7 +194,7 @@ def _print(value: Any, args: argparse.Namespace) -> None:
         return
     value = _query(value, args.query)
     fmt = (args.output or "json").lower()
-    if fmt == "none" or value is None and fmt == "tsv":
+    if fmt == "none" or (value is None and fmt == "tsv"):
         return
     if fmt == "tsv":
         if isinstance(value, dict):
@@ -268,7 +268,7 @@ def run(command: str, args: argparse.Namespace) -> Any:
         return {"name": args.name, "version": version}
     if command == "extension list":
         return [{"name": k, "version": v} for k, v in _extensions().items()]
-    if command.split()[0] == "ml" and "ml" not in _extensions():
+    if command.split(maxsplit=1)[0] == "ml" and "ml" not in _extensions():
         raise UsageError(
             f"'{command}' is misspelled or not recognized by the system. "
             "(the ml extension is not installed: az extension add --name ml)"
@@ -580,7 +580,7 @@ def main(argv: list[str] | None = None) -> int:
     except ops.AzError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return exc.code
-    except Exception as exc:  # noqa: BLE001 - the CLI's catch-all (raise_error.log_and_raise_error)
+    except Exception as exc:  # the CLI's catch-all (raise_error.log_and_raise_error)
         print(
             f"ERROR: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
             file=sys.stderr,

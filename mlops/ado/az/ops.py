@@ -509,7 +509,7 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -
         if proc.poll() is not None:
             raise AzError(f"the endpoint router exited with code {proc.returncode}")
         try:
-            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - loopback only
+            with urllib.request.urlopen(url, timeout=1):  # loopback only
                 return
         except OSError:
             time.sleep(0.1)

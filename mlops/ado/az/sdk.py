@@ -93,7 +93,7 @@ class _Jobs(_Ops):
         download_path: str | Path = ".",
         output_name: str | None = None,
         all: bool = False,
-    ) -> None:  # noqa: A002
+    ) -> None:
         with self.store.locked() as data:
             ops.job_download(
                 self.c.ws(data), name, None if all else output_name, Path(download_path)

@@ -203,7 +203,7 @@ def test_pr_changed_needs_the_path_in_the_diff(repo: Path) -> None:
     record = run_pipeline(repo / "pr.yml", RunOptions(pr_changed=["release.yml"]), root=repo)
     assert record.result == "Succeeded"
     assert record.pull_request is not None and record.pull_request["changed"] == ["release.yml"]
-    with pytest.raises(MlopsError, match="--pr-changed p.yml: HEAD does not change it"):
+    with pytest.raises(MlopsError, match=r"--pr-changed p.yml: HEAD does not change it"):
         run_pipeline(repo / "pr.yml", RunOptions(pr_changed=["p.yml"]), root=repo)
 
 

@@ -78,7 +78,7 @@ class _Client:
         self.created: list[Any] = []
         self.online_endpoints = SimpleNamespace(
             get=lambda name: endpoint,
-            begin_create_or_update=lambda e: _Poller(e),
+            begin_create_or_update=_Poller,
             get_keys=lambda name: SimpleNamespace(primary_key="k"),
         )
         self.online_deployments = SimpleNamespace(begin_create_or_update=self._create)

@@ -109,5 +109,5 @@ def test_missing_output_or_empty_input_is_named(tmp_path: Path) -> None:
         check_row_count(inputs, tmp_path / "absent.csv")
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(MlopsError, match="no .csv files"):
+    with pytest.raises(MlopsError, match=r"no .csv files"):
         check_row_count(empty, tmp_path / "predictions.csv")

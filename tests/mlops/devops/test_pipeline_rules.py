@@ -362,7 +362,7 @@ def _trigger_root(name: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
     "name", sorted(n for n in ENTRY_PIPELINES if n.startswith(("stage-", "prod-")))
 )
 def test_stage_and_prod_start_from_their_release_file(name: str) -> None:
-    env = name.split("-")[0]
+    env = name.split("-", maxsplit=1)[0]
     trigger = _trigger_root(name)
     assert trigger["branches"]["include"] == ["main"]
     assert trigger["paths"]["include"] == [f"mlops/releases/{env}.yml"]
@@ -514,7 +514,7 @@ DEPLOYING_TEMPLATES = {
 )
 def test_release_is_checked_before_anything_is_deployed(name: str) -> None:
     """prod refuses a version without a stage pass before touching an endpoint (stage alike)."""
-    env = name.split("-")[0]
+    env = name.split("-", maxsplit=1)[0]
     doc = _load(PIPELINE_DIR / name)
     for job in (j for n in _dicts(doc) for j in (n.get("jobs") or [])):
         steps = job["strategy"]["runOnce"]["deploy"]["steps"]

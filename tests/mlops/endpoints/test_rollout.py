@@ -121,7 +121,7 @@ def test_decide_rolls_back_to_the_traffic_before_on_any_failure(stage: int) -> N
 
 
 def test_decide_refuses_a_stage_outside_the_plan() -> None:
-    with pytest.raises(RolloutError, match="outside 0..3"):
+    with pytest.raises(RolloutError, match=r"outside 0..3"):
         decide(plan_rollout({"blue": 100}, STEPS), 4, True)
 
 
@@ -216,7 +216,7 @@ def test_a_rollback_that_fails_is_reported_loudly() -> None:
             super().set_traffic(traffic)
 
     endpoint = Stuck({"blue": 100, "green": 0}, fail_at=(1, "green"))
-    with pytest.raises(RolloutError, match="restoring traffic .* ALSO failed"):
+    with pytest.raises(RolloutError, match=r"restoring traffic .* ALSO failed"):
         run_rollout(endpoint, STEPS)
 
 

@@ -157,7 +157,7 @@ def test_component_refusals(tmp_path: Path) -> None:
     (tmp_path / "src").mkdir()
     bad = tmp_path / "c.yml"
     bad.write_text("type: command\ncode: src\ncommand: python x.py\ninputs:\n  a: {type: strng}\n")
-    with pytest.raises(MlopsError, match="inputs.a: unsupported type 'strng'"):
+    with pytest.raises(MlopsError, match=r"inputs.a: unsupported type 'strng'"):
         load_component(bad)
     bad.write_text("type: command\ncode: nowhere\ncommand: python x.py\n")
     with pytest.raises(MlopsError, match="code: 'nowhere' does not exist"):
@@ -243,7 +243,7 @@ def test_data_refusals(toy: Path, tmp_path: Path) -> None:
         plan_data([tmp_path / "missing.csv"])
     clash = tmp_path / "a.txt"
     clash.write_text("other\n")
-    with pytest.raises(MlopsError, match="would both be a.txt"):
+    with pytest.raises(MlopsError, match=r"would both be a.txt"):
         plan_data([toy / "raw", clash])
     empty = tmp_path / "empty"
     empty.mkdir()

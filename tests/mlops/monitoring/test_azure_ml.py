@@ -176,7 +176,7 @@ def test_check_drift_judges_the_downloads(tmp_path, monkeypatch, trips, baseline
         return 3.0 + 2.5 * frame["distance"].to_numpy()
 
     monkeypatch.setattr(monitor_run, "_predict", predict)
-    import mlops.monitoring.report as report
+    from mlops.monitoring import report
 
     reports = []  # the report itself is covered by test_cli.py; plotting costs seconds
     monkeypatch.setattr(report, "write_report", lambda folder, results, *a: reports.append(

@@ -15,8 +15,7 @@ from mlops.monitoring import lineage, run
 
 
 def test_the_served_versions_run_names_its_training_split(monkeypatch, tmp_path):
-    import mlops.registry.local_registry as local_registry
-    import mlops.registry.model_source as model_source
+    from mlops.registry import local_registry, model_source
 
     served = SimpleNamespace(name="taxi-fare", version=4, store="dev", path=tmp_path / "m")
     monkeypatch.setattr(model_source, "served_model", lambda env: served)
@@ -27,7 +26,7 @@ def test_the_served_versions_run_names_its_training_split(monkeypatch, tmp_path)
     found = lineage.served_lineage("dev")
     assert found.train_split == settings.runs_dir() / "abc" / "prep" / "train_data"
     assert found.trainer == "rf"
-    with pytest.raises(MlopsError, match="its training split .* is gone; pass --baseline"):
+    with pytest.raises(MlopsError, match=r"its training split .* is gone; pass --baseline"):
         lineage.training_split(found)
     split = found.train_split
     split.mkdir(parents=True)

@@ -54,7 +54,7 @@ class _Session:
         self.calls.append(("GET", url, headers, None))
         return self.listing
 
-    def post(self, url, json, headers, timeout):  # noqa: A002 - requests' keyword
+    def post(self, url, json, headers, timeout):  # requests' keywords
         self.calls.append(("POST", url, headers, json))
         return self.run
 

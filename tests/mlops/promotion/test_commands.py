@@ -131,7 +131,7 @@ def test_record_stage_result_file(
 class _FormulaHandler(BaseHTTPRequestHandler):
     """A scoring endpoint speaking the Azure ML request shapes: cost = 3 + 2.5 * distance."""
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server API)
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
         data = body.get("input_data") if isinstance(body, dict) else None
         if isinstance(data, dict):

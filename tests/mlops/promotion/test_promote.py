@@ -228,7 +228,7 @@ def test_endpoint_failing_on_the_stage_set_is_a_recorded_fail(home: Home) -> Non
     def _raise(features: object) -> list[float]:
         raise MlopsError("http://stage/score: scoring returned HTTP 500")
 
-    with pytest.raises(MlopsError, match="scoring the stage set failed: .*HTTP 500"):
+    with pytest.raises(MlopsError, match=r"scoring the stage set failed: .*HTTP 500"):
         _promote_stage(home, Broken(), 3)
     entry = local_registry.registry_version(3)
     assert entry is not None and entry.tags["stage_passed"] == "false"

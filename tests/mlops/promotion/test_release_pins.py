@@ -68,7 +68,7 @@ def test_pins_parse_render_and_round_trip(tmp_path: Path) -> None:
 
 
 def test_a_file_without_pins_keeps_its_layout(tmp_path: Path) -> None:
-    text = PINNED.split("environment:")[0] + "rollout:" + PINNED.split("rollout:")[1]
+    text = PINNED.split("environment:", maxsplit=1)[0] + "rollout:" + PINNED.split("rollout:")[1]
     release = releases.load_release("stage", _write(tmp_path, "stage", text))
     assert release.environment is None and release.code is None
     assert "environment:" not in releases.render_release(release)
@@ -142,7 +142,7 @@ def test_a_stage_pass_without_recorded_pins_is_refused_for_a_pinned_prod(tmp_pat
 def test_azure_checks_refuse_an_unpinned_release(tmp_path: Path) -> None:
     text = PINNED.replace(f"code:\n  commit: {SHA_A}\n", "")
     registry = _Registry({4: STAGE_TAGS})
-    with pytest.raises(MlopsError, match="pins no code.commit"):
+    with pytest.raises(MlopsError, match=r"pins no code.commit"):
         azure_release.check_release(_prod(tmp_path, text), registry, "reg", require_pins=True)
 
 
@@ -335,7 +335,7 @@ class _Models:
 def test_a_registry_version_of_another_model_is_refused_not_matched() -> None:
     workspace = SimpleNamespace(models=_Models({"1": {"model_uuid": "new", "trainer": "rf"}}))
     registry = _Registry({1: {"model_uuid": "old", "trainer": "rf"}})
-    with pytest.raises(MlopsError, match="holds a different version 1 of taxi-fare .*model_uuid"):
+    with pytest.raises(MlopsError, match=r"holds a different version 1 of taxi-fare .*model_uuid"):
         azure_release.share(workspace, registry, "taxi-fare", 1, "mlr")
     assert workspace.models.shared == [] and registry.set == []
 
