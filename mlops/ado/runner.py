@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mlops import settings
-from mlops.ado import agent_tools, vso
+from mlops.ado import agent_tools, venv_cache, vso
 from mlops.ado import expressions as ex
 from mlops.ado.errors import AdoError, ExpressionError
 from mlops.ado.expand import Compiled, Node, compile_pipeline
@@ -665,6 +665,8 @@ class Runner:
         if kind == "checkout":
             return True, []  # checkout: self is the working tree (Build.SourcesDirectory)
         if kind in ("script", "bash"):
+            if venv_cache.applies(step):
+                return self._venv(state, step, record)
             return self._bash(state, step, record, str(node[kind]), {})
         if kind == "publish":
             return self._publish(
@@ -740,6 +742,42 @@ class Runner:
         workdir = inputs.get("workingDirectory")
         return self._bash(state, step, record, script, extra, workdir)
 
+    def _venv(self, state: _JobState, step: Step, record: StepRecord) -> tuple[bool, list[str]]:
+        """templates/python-venv.yml: built once per key, then reused (venv_cache.py says why)."""
+        v = state.variables
+        env = {str(k): v.expand(ex.to_str(val)) for k, val in (step.node.get("env") or {}).items()}
+        script = str(step.node["bash"])
+        cache_key = venv_cache.key(script, env, self.root)
+        job_venv = Path(env.get("VENV") or Path(v.get("Agent.TempDirectory") or ".") / "venv")
+        with venv_cache.slot(self.home, cache_key) as (target, built):
+            if built:
+                state.counter += 1
+                lines = [
+                    f"venv of the pinned set reused: {target} (key {cache_key[:12]}, built by "
+                    "this template's script in an earlier job; mlops/ado/venv_cache.py)",
+                    f"##vso[task.prependpath]{target / 'bin'}",
+                ]
+                log_file = self._log_file(state)
+                log_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+                record.log = str(log_file)
+                state.prepended.append(str(target / "bin"))
+                tail = lines
+            else:
+                ok, tail = self._bash(
+                    state, step, record, script, {}, overrides={"VENV": str(target)}
+                )
+                if not ok:
+                    venv_cache.discard(target)
+                    return ok, tail
+                venv_cache.mark_built(target, cache_key, env.get("REQUIREMENTS", ""))
+        venv_cache.link(job_venv, target)
+        return True, tail
+
+    def _log_file(self, state: _JobState) -> Path:
+        log_dir = self.run_dir / "logs"
+        log_dir.mkdir(exist_ok=True)
+        return log_dir / f"{state.record.stage}.{state.job.name}.{state.counter:02d}.log"
+
     def _bash(
         self,
         state: _JobState,
@@ -748,15 +786,14 @@ class Runner:
         script: str,
         extra: Mapping[str, str],
         workdir: str | None = None,
+        overrides: Mapping[str, str] | None = None,
     ) -> tuple[bool, list[str]]:
         node, v = step.node, state.variables
         script = v.expand(script)
         state.counter += 1
         script_file = state.job_dir / "_temp" / f"step-{state.counter:02d}.sh"
         script_file.write_text(script, encoding="utf-8")
-        log_dir = self.run_dir / "logs"
-        log_dir.mkdir(exist_ok=True)
-        log_file = log_dir / f"{state.record.stage}.{state.job.name}.{state.counter:02d}.log"
+        log_file = self._log_file(state)
         record.log = str(log_file)
         cwd = Path(
             v.expand(
@@ -772,6 +809,7 @@ class Runner:
         env = self._environment(state, extra)
         for key, value in (node.get("env") or {}).items():
             env[str(key)] = v.expand(ex.to_str(value))
+        env.update(overrides or {})
         timeout = _step_timeout(node, state.deadline)
         proc = subprocess.Popen(
             ["bash", "--noprofile", "--norc", str(script_file)],
