@@ -47,7 +47,9 @@ jobs:
     dependsOn: one
     steps:
       - template: mlops/devops-pipelines/templates/python-venv.yml
-      - bash: test "$(pinned-tool)" = from-the-venv && test -x "$(Agent.TempDirectory)/venv/bin/pinned-tool"
+      - bash: |
+          test "$(pinned-tool)" = from-the-venv
+          test -x "$(Agent.TempDirectory)/venv/bin/pinned-tool"
 """
 
 
