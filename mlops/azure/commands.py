@@ -125,7 +125,14 @@ def gate_decision(
 
 
 def ensure_asset(
-    file: Annotated[Path, typer.Option("--file", help="Environment or data asset YAML spec.")],
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            help="Environment or data asset YAML spec (with --release and no --file: the spec "
+            "of the environment the release pins).",
+        ),
+    ] = None,
     kind: Annotated[str | None, typer.Option(help="environment or data ($schema decides).")] = None,
     release: Annotated[
         str | None,
@@ -146,16 +153,20 @@ def ensure_asset(
     from mlops.azure.assets import read_spec
     from mlops.errors import MlopsError
 
-    spec = read_spec(file, kind)
+    if file is None and not release:
+        raise MlopsError("ensure-asset needs --file (or --release: the pinned environment's spec)")
     expected = None
     if release:
         from mlops.azure.pins import deploy_pins
         from mlops.aml_client import registry_ml_client  # the seam (emulated)
-        from mlops.registry.releases import load_release
+        from mlops.registry.releases import environment_spec, load_release
 
         pinned = load_release(release, releases_dir)
         deploy_pins(pinned)  # refuses an unpinned release
         assert pinned.environment is not None
+        # The score env for a RandomForest release, the AutoML runtime for an AutoML one.
+        file = file or environment_spec(pinned.environment.name)
+        spec = read_spec(file, kind)
         if pinned.environment.name != spec.name:
             raise MlopsError(
                 f"{file}: defines {spec.name}, but the {release} release pins "
@@ -169,6 +180,8 @@ def ensure_asset(
             )
         client = registry_ml_client(pinned.model.registry)
     else:
+        assert file is not None
+        spec = read_spec(file, kind)
         _, client = _client(subscription_id, resource_group, workspace)
     version = ensure(client, spec)
     typer.echo(f"{spec.kind} {spec.name}:{version}")

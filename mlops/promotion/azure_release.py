@@ -29,8 +29,12 @@ from typing import Any, Protocol
 from mlops.errors import MlopsError
 from mlops.registry import local_registry
 from mlops.registry.local_registry import STAGE_PASSED_TAG
-from mlops.registry.releases import Release, check_pins_present
-from mlops.settings import REPO_ROOT
+from mlops.registry.releases import (
+    ENVIRONMENT_SPECS,
+    Release,
+    check_environment_follows_trainer,
+    check_pins_present,
+)
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +139,8 @@ def check_release(
         )
     if release.env == "prod":
         check_pins_match_stage(release, tags, where)
+    if require_pins:  # an Azure deployment: the pinned environment must load this model
+        check_environment_follows_trainer(release, tags, where)
     return tags
 
 
@@ -198,7 +204,7 @@ class AzureWorkspace:
         )
 
 
-SCORE_ENVIRONMENT_SPEC = REPO_ROOT / "mlops" / "azureml" / "deploy" / "score-env.yml"
+SCORE_ENVIRONMENT_SPEC = ENVIRONMENT_SPECS["taxi-fare-score-env"]
 
 
 def spec_environment(spec: Path) -> tuple[str, int | None]:
@@ -266,6 +272,7 @@ def check_stage_before_merge(
         )
     check_pins_present(release)
     assert release.environment is not None and release.code is not None
+    check_environment_follows_trainer(release, asset.tags, where)
     if release.environment.version != spec_environment_version:
         raise MlopsError(
             f"the stage release pins environment {release.environment.name} version "

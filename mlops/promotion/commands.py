@@ -214,7 +214,13 @@ def check(
 
             ref = WorkspaceRef.resolve(dev_subscription_id, dev_resource_group, dev_workspace)
             where = f"dev workspace {ref.workspace}"
-            spec = environment_spec or azure_release.SCORE_ENVIRONMENT_SPEC
+            # The spec of the environment the release pins (score or AutoML runtime).
+            pinned = release.environment.name if release.environment else None
+            spec = environment_spec or (
+                releases.environment_spec(pinned)
+                if pinned
+                else azure_release.SCORE_ENVIRONMENT_SPEC
+            )
             name, version = azure_release.spec_environment(spec)
             if release.environment is not None and release.environment.name != name:
                 raise MlopsError(

@@ -27,13 +27,17 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
 logger = logging.getLogger(__name__)
+
+# Not datetime.UTC (3.11+): score.py also serves AutoML models in the curated AutoML image,
+# whose Python is 3.10 (mlops/azureml/train/automl-env.yml).
+UTC = timezone.utc  # noqa: UP017
 
 DIR_ENV = "TAXI_FARE_COLLECT_DIR"
 PREDICTION = "prediction"

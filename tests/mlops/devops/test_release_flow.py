@@ -142,7 +142,7 @@ def test_stage_registers_the_pinned_environment_in_the_registry_once() -> None:
     (env,) = _uses("stage-register-in-staging.yml", "templates/register-environment.yml")
     assert env == {
         "serviceConnection": "${{ variables.service_connection }}",
-        "specFile": "mlops/azureml/deploy/score-env.yml",
+        "specFile": "",  # the spec of the environment the release pins (by the trainer)
         "release": "stage",
     }
     assert _uses("prod-register-in-production.yml", "templates/register-environment.yml") == []

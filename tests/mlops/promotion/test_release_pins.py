@@ -36,6 +36,7 @@ rollout:
   latency_ms: 500
 """
 STAGE_TAGS = {
+    "trainer": "rf",  # a train2 model: it runs in taxi-fare-score-env
     "stage_passed": "true",
     "stage_environment": "taxi-fare-score-env:2",
     "stage_commit": SHA_A,
@@ -160,7 +161,7 @@ def test_stage_test_records_the_pins_with_the_verdict(
     from mlops.promotion import commands, stage_tests
 
     _write(tmp_path, "stage", PINNED)
-    registry = _Registry({4: {"model_uuid": "u"}})
+    registry = _Registry({4: {"model_uuid": "u", "trainer": "rf"}})
     monkeypatch.setattr(commands, "_registry", lambda azure, name: (registry, "reg"))
     monkeypatch.setattr(stage_tests, "read_stage_data", lambda path: None)
     verdict = SimpleNamespace(
@@ -211,7 +212,7 @@ class _Workspace:
 
 
 def _promoted(**change: Any) -> ModelAsset:
-    tags = {tag: "x" for tag in azure_release.decision_tags()}
+    tags = {**{tag: "x" for tag in azure_release.decision_tags()}, "trainer": "rf"}
     asset = {"tags": tags, "flavors": {"python_function": {}, "sklearn": {}}, "path": "azureml://x"}
     asset.update(change)
     return ModelAsset(**asset)
@@ -278,7 +279,7 @@ def test_before_merge_cli_reads_the_dev_workspace_and_names_the_file(
             seen.append((name, version))
             if version != "4":
                 raise ResourceNotFoundError("no")
-            tags = {tag: "x" for tag in azure_release.decision_tags()}
+            tags = {**{tag: "x" for tag in azure_release.decision_tags()}, "trainer": "rf"}
             return SimpleNamespace(tags=tags, flavors={"python_function": {}}, path="azureml://m")
 
     monkeypatch.setattr(
