@@ -14,11 +14,13 @@ import hashlib
 import logging
 import os
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
-from typing import NoReturn, TypeVar
+from typing import Generic, NoReturn, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -114,33 +116,70 @@ class BackgroundFingerprint:
         self._thread.join()
 
 
+class FileStream(Generic[T]):
+    """``work(path, kind)`` over every input file on threads, results in file-name order.
+
+    Iterate once (``with FileStream(...) as stream: for result in stream``); all headers
+    are checked when the stream is made, so a bad header fails before any file is parsed.
+    ``workers`` files are in work while the caller holds the previous result, so memory
+    is ``workers + 1`` files' results, however many files there are. The first error in
+    file order is the one raised, whatever the number of workers; the files' fingerprint
+    is computed on a thread alongside (``fingerprint()`` once every result was taken).
+    """
+
+    def __init__(
+        self,
+        paths: Iterable[str | Path],
+        work: Callable[[Path, str], T],
+        workers: int | None = None,
+        name: str = "files",
+    ) -> None:
+        self.files = expand_inputs(paths)
+        self.kinds = [(path, detect_kind(path, read_header(path))) for path in self.files]
+        self.workers = max(1, min(len(self.kinds), workers or os.cpu_count() or 1))
+        self._work = work
+        self._hasher = BackgroundFingerprint(self.files)
+        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix=name)
+
+    def __iter__(self) -> Iterator[T]:
+        queue = iter(self.kinds)
+        pending: deque[Future[T]] = deque(
+            self._pool.submit(self._work, path, kind) for path, kind in islice(queue, self.workers)
+        )
+        while pending:
+            head = pending.popleft()
+            pending.extend(self._pool.submit(self._work, p, k) for p, k in islice(queue, 1))
+            result = head.result()
+            del head
+            yield result
+            del result  # before waiting for the next file: its memory is free to reuse
+
+    def fingerprint(self) -> str:
+        return self._hasher.result()
+
+    def close(self, failed: bool = False) -> None:
+        """Stop: files not started are dropped; on failure the fingerprint is abandoned."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        if failed:
+            self._hasher.cancel()
+
+    def __enter__(self) -> FileStream[T]:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        self.close(failed=kind is not None)
+
+
 def map_files(
     paths: Iterable[str | Path],
     work: Callable[[Path, str], T],
     workers: int | None = None,
     name: str = "files",
 ) -> tuple[list[T], str]:
-    """``work(path, kind)`` for every input file, results in file-name order, and their fingerprint.
-
-    All headers are checked before any file is parsed, so a bad header fails at once. Files
-    run on ``workers`` threads (default: one per CPU; pyarrow and numpy release the GIL); the
-    first error in file order is the one raised, whatever the number of workers.
-    """
-    files = expand_inputs(paths)
-    kinds = [(path, detect_kind(path, read_header(path))) for path in files]
-    workers = max(1, min(len(kinds), workers or os.cpu_count() or 1))
-    hasher = BackgroundFingerprint(files)
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
-    try:
-        futures = [pool.submit(work, path, kind) for path, kind in kinds]
-        results = [future.result() for future in futures]
-        data_fingerprint = hasher.result()
-    except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)
-        hasher.cancel()
-        raise
-    pool.shutdown()
-    return results, data_fingerprint
+    """Every result of a ``FileStream`` in file-name order, and the files' fingerprint."""
+    with FileStream(paths, work, workers, name) as stream:
+        results = list(stream)
+        return results, stream.fingerprint()
 
 
 def first_undecodable(path: Path) -> tuple[int, int, bytes] | None:

@@ -1,11 +1,14 @@
-"""Prep of ONE raw file on its own: read, validate, clean, featurise, split -> two parquet parts.
+"""Prep of ONE raw file on its own: read, validate, clean, featurise, split -> two tables.
 
 A row's side of the split is a function of the row (``taxi_fare.split``), so a file
-needs no other file to be split: its kept rows go to ``<train_dir>/<part>`` and
-``<test_dir>/<part>``, and a small summary (rows read, drops per rule, rows per side)
-goes to the combine step (``taxi_fare.combine``). Peak memory is one file's kept rows,
-whatever the number of files. The same function is the Azure ML parallel job's
-per-file work (``prep_parallel.py``) and prep.py's inner loop.
+needs no other file to be split: each streamed block is cleaned and hashed once, and
+its kept rows go straight into the train or the test columns (no second pass over the
+file's rows). ``prepare_file`` hands back the two sides as arrow tables, for prep.py,
+which writes them once into the split folders in file order (``taxi_fare.combine``);
+``prep_file`` writes them as parquet parts, for the Azure ML parallel job
+(``prep_parallel.py``), whose combine step reads the parts. Either way a small summary
+(rows read, drops per rule, rows per side) goes to the combine step. Peak memory is one
+file's kept rows per worker, whatever the number of files.
 """
 
 from __future__ import annotations
@@ -14,14 +17,19 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from taxi_fare.cleaning import RULES, _clean_file
-from taxi_fare.ingest import InputError, detect_kind, read_header
-from taxi_fare.split import KEY_COLUMNS, SplitSpec, is_test
+from taxi_fare.cleaning import _MIN_LINE_BYTES, RULES, _KeptRows, keep_mask
+from taxi_fare.ingest import InputError, detect_kind, iter_batches, read_header
+from taxi_fare.split import KEY_COLUMNS, SplitSpec, is_test, split_table, write_parquet
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 log = logging.getLogger(__name__)
 
@@ -68,48 +76,79 @@ class FileSummary:
         return Path(self.path).name, self.path
 
 
+@dataclass(frozen=True)
+class PreparedFile:
+    """One file's kept rows, side by side (20 features + cost, float64), and its summary."""
+
+    summary: FileSummary
+    train: pa.Table
+    test: pa.Table
+
+
 def part_name(path: Path) -> str:
     """A part file name unique per input path (two folders may both hold ``green_001.csv``)."""
     digest = hashlib.sha256(str(path).encode("utf-8")).hexdigest()[:12]
     return f"{path.stem}-{digest}{PART_SUFFIX}"
 
 
-def write_part(columns: dict[str, np.ndarray], target: Path) -> None:
-    """The 20 features + cost as float64 parquet, written beside ``target`` and renamed."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
+def write_part(table: pa.Table, target: Path) -> None:
+    """One side of a file as parquet, written beside ``target`` and renamed."""
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
-    table = pa.table({name: np.asarray(columns[name], dtype="float64") for name in KEY_COLUMNS})
-    pq.write_table(table, partial)
+    write_parquet(table, partial)
     os.replace(partial, target)
+
+
+def _append(side: _KeptRows, batch: Mapping[str, np.ndarray], mask: np.ndarray) -> None:
+    if mask.any():
+        side.append(batch, mask)
+
+
+def prepare_file(path: Path, spec: SplitSpec, kind: str | None = None) -> PreparedFile:
+    """Clean and split one file in memory, block by block; every error names the file."""
+    path = Path(path)
+    if kind is None:
+        kind = detect_kind(path, read_header(path))
+    # Capacity from the file size: pages never written cost no memory (see _KeptRows).
+    capacity = path.stat().st_size // _MIN_LINE_BYTES + 1024
+    train, test = _KeptRows(KEY_COLUMNS, capacity), _KeptRows(KEY_COLUMNS, capacity)
+    dropped = {reason: 0 for reason, _ in RULES}
+    rows = 0
+    for batch in iter_batches(path, kind):
+        keep, counts = keep_mask(batch)
+        rows += len(keep)
+        for reason, n in counts.items():
+            dropped[reason] += n
+        side = is_test(batch, spec)  # the row's own hash: the same on every row it keeps
+        _append(test, batch, keep & side)
+        _append(train, batch, keep & ~side)
+        del batch
+    if rows == 0:
+        raise InputError(f"{path}: file has a header but no rows")
+    log.info("read %s: %s, %s rows", path, kind, f"{rows:,}")
+    summary = FileSummary(
+        path=str(path),
+        kind=kind,
+        rows=rows,
+        dropped=dropped,
+        train_rows=train.size,
+        test_rows=test.size,
+        part=part_name(path),
+    )
+    sides = ({n: train.pop(n) for n in KEY_COLUMNS}, {n: test.pop(n) for n in KEY_COLUMNS})
+    return PreparedFile(summary, split_table(sides[0]), split_table(sides[1]))
 
 
 def prep_file(
     path: Path, spec: SplitSpec, train_dir: Path, test_dir: Path, kind: str | None = None
 ) -> FileSummary:
-    """Clean and split one file into ``train_dir`` and ``test_dir``; every error names it.
+    """``prepare_file``, then both sides as parts in ``train_dir`` and ``test_dir``.
 
     Both parts are always written (an empty part keeps the schema), so the combine step
     finds two parts for every summary.
     """
-    path = Path(path)
-    if kind is None:
-        kind = detect_kind(path, read_header(path))
-    cleaned = _clean_file(path, kind)
-    columns = {name: cleaned.kept.pop(name) for name in KEY_COLUMNS}
-    test = is_test(columns, spec)
-    name = part_name(path)
-    write_part({n: v[~test] for n, v in columns.items()}, train_dir / name)
-    write_part({n: v[test] for n, v in columns.items()}, test_dir / name)
-    n_test = int(np.count_nonzero(test))
-    return FileSummary(
-        path=str(path),
-        kind=kind,
-        rows=cleaned.info.rows,
-        dropped=dict(cleaned.dropped),
-        train_rows=len(test) - n_test,
-        test_rows=n_test,
-        part=name,
-    )
+    prepared = prepare_file(path, spec, kind)
+    name = prepared.summary.part
+    write_part(prepared.train, Path(train_dir) / name)
+    write_part(prepared.test, Path(test_dir) / name)
+    return prepared.summary

@@ -19,12 +19,16 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from taxi_fare.errors import TaxiFareError
 from taxi_fare.schema import FEATURES, TARGET
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 DATA_FILE = "data.parquet"
 SPLIT_FILE = "split.json"
@@ -170,6 +174,35 @@ def split_columns(
         train[name], test[name] = values[~mask], values[mask]
         del values
     return train, test
+
+
+#: Columns written without a parquet dictionary: coordinates take nearly as many values as
+#: rows, so trying a dictionary on them only costs time (about half of a part's write).
+PLAIN_COLUMNS: tuple[str, ...] = (
+    "pickup_latitude",
+    "pickup_longitude",
+    "dropoff_latitude",
+    "dropoff_longitude",
+)
+
+
+def split_table(columns: Mapping[str, np.ndarray]) -> pa.Table:
+    """The rows of a split side as an arrow table: ``KEY_COLUMNS``, float64, in that order."""
+    import pyarrow as pa
+
+    return pa.table({name: np.asarray(columns[name], dtype="float64") for name in KEY_COLUMNS})
+
+
+def parquet_options() -> dict[str, object]:
+    """Writer options of every split parquet file prep writes (see ``PLAIN_COLUMNS``)."""
+    return {"use_dictionary": [c for c in KEY_COLUMNS if c not in PLAIN_COLUMNS]}
+
+
+def write_parquet(table: pa.Table, path: Path) -> None:
+    """``table`` as one parquet file at ``path`` with ``parquet_options``."""
+    import pyarrow.parquet as pq
+
+    pq.write_table(table, path, **parquet_options())  # type: ignore[arg-type]
 
 
 def write_split(
