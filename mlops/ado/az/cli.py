@@ -540,28 +540,25 @@ def _batch_deployment(
 
 
 def _job_create(store: Store, args: argparse.Namespace) -> Any:
+    """As custom/job.py:ml_job_create: ``--set`` then ``--name`` as params_override of
+    ``load_job``, then ``jobs.create_or_update`` of that entity (the twin runs it)."""
+    from azure.ai.ml import load_job
+
     if not args.file:
         raise UsageError("the following arguments are required: --file/-f")
+    overrides = ops._overrides(args.set)
+    if args.name is not None:
+        overrides.append({"name": args.name})
+    try:
+        entity = load_job(source=args.file, params_override=overrides)
+    except FileNotFoundError:
+        raise ops.AzError(f"file {args.file} not found") from None
+    except Exception as exc:  # ValidationException, marshmallow errors
+        raise ops.AzError(f"{args.file}: {str(exc).strip().splitlines()[0]}") from None
+    ws_name = args.workspace_name or os.environ.get("AML_WORKSPACE")
     with store.locked() as data:
-        ws_name = args.workspace_name or os.environ.get("AML_WORKSPACE")
-        ws = ops.workspace(data, ws_name, args.resource_group)
-        env = ws["env"]
-    job, _ = ops.job_create(store, ws, Path(args.file), args.set or [])
-    inputs = {}
-    for item in ops._overrides(args.set):
-        ((key, value),) = item.items()
-        if key.startswith("inputs."):
-            inputs[key.split(".", 1)[1]] = value
-    with store.locked() as data:
-        data["workspaces"][ws_name]["jobs"][job["name"]] = job
-    # Azure ML runs the job after create returns; here it runs to the end first, so the
-    # template's wait step finds it finished (its own timeout still applies on Azure).
-    children = ops.run_pipeline_job(job, env, inputs)
-    with store.locked() as data:
-        jobs = data["workspaces"][ws_name]["jobs"]
-        jobs[job["name"]] = job
-        jobs.update(children)
-    return job
+        ops.workspace(data, ws_name, args.resource_group)
+    return ops.submit_pipeline_job(store, str(ws_name), entity, Path(args.file))
 
 
 def main(argv: list[str] | None = None) -> int:

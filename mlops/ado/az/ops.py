@@ -694,27 +694,73 @@ def job_download(
     return placed
 
 
-def job_create(
-    store: Store, ws: dict[str, Any], entity_path: Path, sets: list[str]
-) -> tuple[dict[str, Any], Any]:
-    """Load and validate the job spec (``--set`` applied); its record and the SDK entity."""
+def _input_value(value: Any) -> Any:
+    """A pipeline input of an azure-ai-ml entity as the twin takes it: a literal, or the path
+    of a data input (``azureml:`` restored on a short asset reference, which the SDK drops)."""
+    data = getattr(value, "_data", value)  # PipelineInput wraps the loaded Input or literal
+    path = getattr(data, "path", None)
+    if path is None:
+        return data
+    text = str(path)
+    short = "://" not in text and not text.startswith(("/", ".", "azureml:"))
+    if short and ("@" in text or ":" in text) and not Path(text).exists():
+        return f"azureml:{text}"
+    return text
+
+
+def _inputs(entity: Any) -> dict[str, Any]:
+    return {str(k): _input_value(v) for k, v in (getattr(entity, "inputs", None) or {}).items()}
+
+
+def submit_pipeline_job(store: Store, ws_name: str, entity: Any, source: Path) -> dict[str, Any]:
+    """Create a pipeline job from its azure-ai-ml entity and run it with the local twin.
+
+    The entity is what the job's creator built and sends: for ``az ml job create`` the file
+    loaded with ``--set`` and ``--name`` as params_override (custom/job.py:ml_job_create:
+    ``params_override.append({"name": name})``, then ``load_job``), for the SDK seam the
+    object passed to ``jobs.create_or_update``. Its name (unique in the workspace, generated
+    when the spec gives none: reference-yaml-job-pipeline), experiment, display name, tags
+    and default compute are the job's; its inputs that differ from the file's are what the
+    twin runs with, so a ``--set inputs.x=...`` or a changed ``job.inputs.x`` takes effect.
+    """
     from azure.ai.ml import load_job
 
-    entity = load_job(source=str(entity_path), params_override=_overrides(sets))
     if getattr(entity, "type", None) != "pipeline":
-        raise BadRequest(f"{entity_path}: only pipeline jobs are emulated (type {entity.type})")
-    name = _new_job_name("pipelinejob")
-    job = {
-        "name": name,
-        "type": "pipeline",
-        "status": "Running",
-        "display_name": getattr(entity, "display_name", None) or name,
-        "experiment_name": getattr(entity, "experiment_name", None),
-        "tags": dict(getattr(entity, "tags", None) or {}),
-        "created_at": now(),
-        "file": str(entity_path),
-    }
-    return job, entity
+        raise BadRequest(f"{source}: only pipeline jobs are emulated (type {entity.type})")
+    baseline = _inputs(load_job(source=str(source)))
+    overrides = {k: v for k, v in _inputs(entity).items() if baseline.get(k, object()) != v}
+    settings_ = getattr(entity, "settings", None)
+    compute = getattr(entity, "compute", None) or getattr(settings_, "default_compute", None)
+    compute = str(compute or "").removeprefix("azureml:")
+    with store.locked() as data:
+        ws = workspace(data, ws_name)
+        name = str(getattr(entity, "name", None) or _new_job_name("pipelinejob"))
+        if name in ws["jobs"]:
+            raise BadRequest(f"a job named {name} already exists in workspace {ws_name}")
+        if compute and compute not in ws["computes"]:
+            raise BadRequest(f"compute {compute} of job {name} not found in workspace {ws_name}")
+        job = {
+            "name": name,
+            "type": "pipeline",
+            "status": "Running",
+            "display_name": getattr(entity, "display_name", None) or name,
+            "experiment_name": getattr(entity, "experiment_name", None),
+            "tags": {str(k): str(v) for k, v in (getattr(entity, "tags", None) or {}).items()},
+            "compute": compute or None,
+            "overrides": {k: str(v) for k, v in overrides.items()},
+            "created_at": now(),
+            "file": str(source),
+        }
+        ws["jobs"][name] = job
+        env = ws["env"]
+    # Azure ML runs the job after create returns; here it runs to the end first, so the
+    # template's wait step finds it finished (its own timeout still applies on Azure).
+    children = run_pipeline_job(job, env, overrides)
+    with store.locked() as data:
+        jobs = data["workspaces"][ws_name]["jobs"]
+        jobs[name] = job
+        jobs.update(children)
+    return job
 
 
 def run_pipeline_job(job: dict[str, Any], env: str, overrides: dict[str, Any]) -> dict[str, Any]:

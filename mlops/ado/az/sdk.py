@@ -109,25 +109,27 @@ class _Jobs(_Ops):
 
     @_translate
     def create_or_update(
-        self, job: Any, *, experiment_name: str | None = None, **kwargs: Any
+        self,
+        job: Any,
+        *,
+        description: str | None = None,
+        compute: str | None = None,
+        tags: dict[str, str] | None = None,
+        experiment_name: str | None = None,
+        **kwargs: Any,
     ) -> Any:
+        # The entity as built (overrides, name, tags set in code all count) with the keyword
+        # arguments applied as JobOperations.create_or_update applies them (azure-ai-ml
+        # 1.35.2 operations/_job_operations.py); its file gives the components the twin runs
+        # (azure-ai-ml keeps it as _source_path).
         source = getattr(job, "_source_path", None)
         if not source:
             raise ops.BadRequest("only pipeline jobs loaded from a YAML file are emulated")
-        with self.store.locked() as data:
-            ws = self.c.ws(data)
-            env = ws["env"]
-        record, _ = ops.job_create(self.store, ws, Path(source), [])
-        if experiment_name:
-            record["experiment_name"] = experiment_name
-        record["tags"] = {**record.get("tags", {}), **dict(getattr(job, "tags", None) or {})}
-        with self.store.locked() as data:
-            data["workspaces"][self.c.workspace]["jobs"][record["name"]] = record
-        children = ops.run_pipeline_job(record, env, {})
-        with self.store.locked() as data:
-            jobs = data["workspaces"][self.c.workspace]["jobs"]
-            jobs[record["name"]] = record
-            jobs.update(children)
+        for field, value in (("description", description), ("compute", compute),
+                             ("tags", tags), ("experiment_name", experiment_name)):  # fmt: skip
+            if value is not None:
+                setattr(job, field, value)
+        record = ops.submit_pipeline_job(self.store, str(self.c.workspace), job, Path(source))
         return self._entity(record)
 
 

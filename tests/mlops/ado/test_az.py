@@ -150,3 +150,64 @@ def test_the_sdk_seam_answers_like_azure_ml(az, monkeypatch: pytest.MonkeyPatch)
     again = client.environments.create_or_update(env)
     assert (created.version, again.version) == ("1", "2")  # auto-incremented like the service
     assert client.environments.get(env.name, label="latest").version == "2"
+
+
+DEV = ["-g", "rg-taxifare-0001dev", "-w", "mlw-taxifare-0001dev"]
+PIPELINE = str(REPO_ROOT / "mlops/azureml/train/pipeline.yml")
+
+
+@pytest.fixture
+def twin_runs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[dict, str, dict]]:
+    """What the emulator hands the local twin (the twin's own run is tested elsewhere)."""
+    calls: list[tuple[dict, str, dict]] = []
+
+    def run(job: dict, env: str, overrides: dict) -> dict:
+        calls.append((dict(job), env, dict(overrides)))
+        job["status"] = "Completed"
+        return {}
+
+    monkeypatch.setattr(ops, "run_pipeline_job", run)
+    return calls
+
+
+def test_job_create_runs_the_entity_of_set_and_name(az, twin_runs) -> None:
+    """ml_job_create: --set, then --name, as params_override of load_job."""
+    assert az("ml", "compute", "create", "-n", "cpu", *DEV, "--size", "Standard_DS3_v2")[0] == 0
+    code, out, err = az(
+        "ml", "job", "create", "--file", PIPELINE, *DEV, "--name", "train-1",
+        "--set", "experiment_name=exp", "settings.default_compute=azureml:cpu",
+        "tags.git_commit=abc", "inputs.n_estimators=7",
+        "--query", "name", "--output", "tsv",
+    )  # fmt: skip
+    assert (code, out.strip()) == (0, "train-1"), err
+    [(job, env, overrides)] = twin_runs
+    assert env == "dev" and overrides == {"n_estimators": "7"}  # as the CLI passes it
+    assert (job["experiment_name"], job["compute"], job["tags"]) == (
+        "exp", "cpu", {"git_commit": "abc"},
+    )  # fmt: skip
+    stored = Store.open().read()["workspaces"]["mlw-taxifare-0001dev"]["jobs"]["train-1"]
+    assert stored["status"] == "Completed"
+    code, _, err = az("ml", "job", "create", "--file", PIPELINE, *DEV, "--name", "train-1",
+                      "--set", "settings.default_compute=azureml:cpu")  # fmt: skip
+    assert code == 1 and "a job named train-1 already exists" in err
+    code, _, err = az("ml", "job", "create", "--file", PIPELINE, *DEV,
+                      "--set", "settings.default_compute=azureml:gpu")  # fmt: skip
+    assert code == 1 and "compute gpu of job" in err and "not found" in err
+    code, _, err = az("ml", "job", "create", "--file", PIPELINE, *DEV, "--nme", "x")
+    assert code == 2 and "unrecognized arguments: --nme x" in err
+    assert len(twin_runs) == 1  # nothing ran for the refused ones
+
+
+def test_sdk_job_create_or_update_runs_the_object_it_is_given(az, twin_runs) -> None:
+    from azure.ai.ml import load_job
+
+    from mlops.ado.az import sdk
+
+    az("ml", "compute", "create", "-n", "cpu-cluster", *DEV, "--size", "Standard_DS3_v2")
+    client = sdk.client("mlw-taxifare-0001dev")
+    job = load_job(source=PIPELINE, params_override=[{"name": "sdk-1"}])
+    job.inputs.seed = 7
+    made = client.jobs.create_or_update(job, experiment_name="e2", tags={"t": "1"})
+    assert (made.name, made.experiment_name, made.tags) == ("sdk-1", "e2", {"t": "1"})
+    [(record, _, overrides)] = twin_runs
+    assert overrides == {"seed": 7} and record["compute"] == "cpu-cluster"
