@@ -127,3 +127,36 @@ def test_automl_featurization_has_no_local_equivalent() -> None:
     }
     with pytest.raises(MlopsError, match=r"'featurization.mode: auto' has no local equivalent"):
         map_automl_node(node, "job 'train'")
+
+
+def test_an_automl_release_deploys_the_packaged_model_in_the_automl_runtime(
+    tmp_path: Path,
+) -> None:
+    """register takes package's model; a release of it pins the AutoML runtime, which both
+    deployments then run (online: mlops rollout azure, batch: create-deployment.yml)."""
+    from mlops.azure.pins import deploy_pins
+    from mlops.registry import releases
+
+    register = _yaml(TRAIN / "pipeline-automl.yml")["jobs"]["register"]
+    assert (
+        register["inputs"]["model_input"] == PACKAGED and register["inputs"]["trainer"] == "automl"
+    )
+    env_name = releases.TRAINER_ENVIRONMENTS[register["inputs"]["trainer"]]
+    assert f"azureml:{env_name}@latest" == AUTOML_ENV  # the runtime evaluate loaded it in
+    spec = _yaml(releases.environment_spec(env_name))
+    assert spec["image"].startswith("mcr.microsoft.com/azureml/curated/ai-ml-automl:")
+    (tmp_path / "stage.yml").write_text(
+        "model: {name: taxi-fare, version: 3, registry: mlr-taxifare-0001}\n"
+        f"environment: {{name: {env_name}, version: {spec['version']}}}\n"
+        f"code: {{commit: {'a' * 40}}}\n"
+        "rollout: {steps: [100], latency_ms: 500}\n"
+    )
+    release = releases.load_release("stage", tmp_path)
+    releases.check_environment_follows_trainer(release, {"trainer": "automl"}, "registry")
+    assert deploy_pins(release).environment_uri == (
+        f"azureml://registries/mlr-taxifare-0001/environments/{env_name}/versions/{spec['version']}"
+    )
+    batch = (ROOT / "mlops/devops-pipelines/templates/create-deployment.yml").read_text()
+    assert '"environment=$ENVIRONMENT_URI"' in batch
+    online = (ROOT / "mlops/endpoints/commands.py").read_text()
+    assert "environment=pins.environment_uri" in online
