@@ -112,10 +112,15 @@ def run_batch(
     model_dir: Path,
     settings: BatchSettings,
     on_progress: Callable[[int], None] | None = None,
+    script_path: Path = BATCH_SCRIPT,
 ) -> BatchReport:
-    """Score the folder; write ``output_file`` only if the job is not aborted."""
+    """Score the folder; write ``output_file`` only if the job is not aborted.
+
+    ``script_path`` is the entry script: this checkout's by default, a deployment's pinned
+    copy of its code when an emulated batch endpoint scores.
+    """
     files = input_files(input_dir)
-    script = load_script(model_dir)
+    script = load_script(model_dir, script_path)
     report = BatchReport(files=len(files))
     lines: list[str] = []
     for batch in mini_batches(files, settings.mini_batch_size):

@@ -602,23 +602,14 @@ def _new_job_name(prefix: str) -> str:
     return f"{prefix}_{int(time.time() * 1000) % 10**10}_{os.getpid() % 1000}"
 
 
-def _score_batch(source: Path, output: Path, dep: dict[str, Any], settings_: Any, run: Any) -> Any:
+def _score_batch(source: Path, output: Path, dep: dict[str, Any], settings_: Any) -> Any:
     """Score with the deployment's own script (its pinned code), as the batch driver would."""
-    from mlops.endpoints import batch
+    from mlops.endpoints.batch import BATCH_SCRIPT, run_batch
 
-    script = Path(dep["code"]) / dep["scoring_script"] if dep.get("code") else None
-    if script is None:
-        return run(source, output / "predictions.csv", Path(dep["model_dir"]), settings_)
-    original = batch.load_script
-
-    def pinned(model_dir: Path, script_path: Path = script) -> Any:
-        return original(model_dir, script_path)
-
-    batch.load_script = pinned  # type: ignore[assignment]
-    try:
-        return run(source, output / "predictions.csv", Path(dep["model_dir"]), settings_)
-    finally:
-        batch.load_script = original  # type: ignore[assignment]
+    script = Path(dep["code"]) / dep["scoring_script"] if dep.get("code") else BATCH_SCRIPT
+    return run_batch(
+        source, output / "predictions.csv", Path(dep["model_dir"]), settings_, script_path=script
+    )
 
 
 def batch_invoke(
@@ -630,7 +621,7 @@ def batch_invoke(
     deployment: str | None,
 ) -> dict[str, Any]:
     """Score the input folder with the default (or given) deployment; a finished job record."""
-    from mlops.endpoints.batch import BatchSettings, run_batch
+    from mlops.endpoints.batch import BatchSettings
 
     endpoint = ws["batch_endpoints"].get(endpoint_name)
     if endpoint is None:
@@ -648,7 +639,7 @@ def batch_invoke(
     if not source.is_dir():
         raise BadRequest(f"--input {input_path}: not a folder")
     settings_ = BatchSettings(**dep["settings"]) if dep.get("settings") else BatchSettings()
-    report = _score_batch(source, output, dep, settings_, run_batch)
+    report = _score_batch(source, output, dep, settings_)
     status = "Failed" if report.aborted else "Completed"
     job = {
         "name": name,
