@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import sys
@@ -36,12 +35,14 @@ def run(ws: Workspace) -> list[BenchResult]:
                                      log_file=ws.logs / f"prep-{i}.log"))  # fmt: skip
     shutil.rmtree(floor_out, ignore_errors=True)
     floor, ours = fastest(floor_runs), fastest(our_runs)
-    quality = json.loads((ws.prep_out / "quality" / "quality.json").read_text())
+    from taxi_fare.step_files import read_quality
 
-    rows = int(quality["rows_read"])
+    quality = read_quality(ws.prep_out / "quality")
+
+    rows = quality.rows_read
     details = {
         "rows": rows, "files": len(csvs), "csv_bytes": size,
-        "rows_kept": quality["rows_kept"],
+        "rows_kept": quality.rows_kept,
         "ours_rows_per_s": rows / ours.seconds, "floor_rows_per_s": rows / floor.seconds,
         "floor": "pyarrow.csv.read_csv + pyarrow.parquet.write_table per file (subprocess)",
         "target_applies_at": "10,000,000 rows (--full)",

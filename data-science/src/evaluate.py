@@ -29,11 +29,11 @@ from taxi_fare.gate import (
     decide,
     fail_closed,
     unseen_by_champion,
-    write_decision,
 )
 from taxi_fare.metrics import METRIC_NAMES, regression_metrics
 from taxi_fare.registry import model_uuid
 from taxi_fare.schema import FEATURES, TARGET
+from taxi_fare.step_files import write_decision
 from taxi_fare.steps import mlflow_run, run_step
 
 if TYPE_CHECKING:
@@ -177,6 +177,7 @@ def run(args: argparse.Namespace) -> int:
         judged_rows=judged_rows,
         split=split.to_dict(),
         champion_split=champion.split,
+        challenger_model_uuid=model_uuid(args.model_input),
     )
     champion_metrics = champion.metrics
     log.info(
@@ -189,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.evaluation_output
     out.mkdir(parents=True, exist_ok=True)
     (out / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
-    write_decision(decision, out, {"challenger_model_uuid": model_uuid(args.model_input)})
+    write_decision(decision, out)
     plots = plot_predictions(actual, predicted, out)
     raw = model.get_raw_model() if hasattr(model, "get_raw_model") else None
     importance = feature_importance(raw) if hasattr(raw, "named_steps") else None

@@ -19,10 +19,11 @@ import threading
 from pathlib import Path
 
 from taxi_fare.cleaning import top_reasons
-from taxi_fare.combine import QUALITY_FILE, combine
+from taxi_fare.combine import combine
 from taxi_fare.ingest import map_files
 from taxi_fare.prep_file import FileSummary, prep_file
 from taxi_fare.split import SplitSpec
+from taxi_fare.step_files import QUALITY_FILE
 from taxi_fare.steps import mlflow_run, run_step
 
 log = logging.getLogger("prep")
@@ -119,12 +120,8 @@ def run(args: argparse.Namespace) -> int:
             data_fingerprint,
             source=" ".join(args.raw_data),
         )
-    rows_read, dropped = quality["rows_read"], quality["dropped"]
-    rows_kept, train_rows, test_rows = (
-        quality["rows_kept"],
-        quality["train_rows"],
-        quality["test_rows"],
-    )
+    rows_read, dropped = quality.rows_read, quality.dropped
+    rows_kept, train_rows, test_rows = quality.rows_kept, quality.train_rows, quality.test_rows
     if any(dropped.values()):
         log.info(
             "dropped %s of %s rows: %s",

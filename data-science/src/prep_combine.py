@@ -58,9 +58,9 @@ def run(args: argparse.Namespace) -> int:
         mlflow.log_params({"test_size": args.test_size, "seed": args.seed,
                            "split_method": spec.method, "input_files": len(summaries),
                            "max_drop_fraction": args.max_drop_fraction})  # fmt: skip
-        mlflow.set_tag("data_fingerprint", quality["data_fingerprint"])
-        mlflow.log_metrics({k: quality[k] for k in ("rows_read", "rows_kept", "train_rows",
-                                                    "test_rows")})  # fmt: skip
+        mlflow.set_tag("data_fingerprint", quality.data_fingerprint)
+        counts = ("rows_read", "rows_kept", "train_rows", "test_rows")
+        mlflow.log_metrics({k: getattr(quality, k) for k in counts})
     return 0
 
 

@@ -21,25 +21,31 @@ from interleaving.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from taxi_fare.errors import TaxiFareError
-from taxi_fare.gate import read_decision
+from taxi_fare.gate import Decision
 from taxi_fare.metrics import METRIC_NAMES
 from taxi_fare.registry import MODEL_UUID_TAG, champion, find_by_tag, model_uuid, register
 from taxi_fare.split import SplitError, SplitSpec
+from taxi_fare.step_files import (
+    DECISION_FILE,
+    ModelInfo,
+    read_decision,
+    read_quality,
+    write_model_info,
+)
 from taxi_fare.steps import mlflow_run, run_step
 from taxi_fare.store import store_lock
 
 log = logging.getLogger("register")
 
-MODEL_INFO_FILE = "model_info.json"
 UNKNOWN = "unknown"
 #: Tag on each registered version: the champion version the gate judged it against.
 JUDGED_AGAINST_TAG = "gate_champion_version"
@@ -66,16 +72,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def data_fingerprint(folder: Path | None) -> str:
-    if folder is None:
-        return UNKNOWN
-    path = folder / "quality.json"
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))["data_fingerprint"]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise RegisterError(f"{path}: cannot read data_fingerprint ({exc!r})") from None
-    if not isinstance(value, str) or not value:
-        raise RegisterError(f"{path}: data_fingerprint is {value!r}, not a fingerprint")
-    return value
+    """prep's fingerprint of the data (``quality.json``), or ``unknown`` without a folder."""
+    return UNKNOWN if folder is None else read_quality(folder).data_fingerprint
 
 
 def git_commit(run_tags: dict[str, str]) -> str:
@@ -99,9 +97,9 @@ def git_commit(run_tags: dict[str, str]) -> str:
         return UNKNOWN
 
 
-def split_tags(decision: dict[str, Any], where: Path) -> dict[str, str]:
+def split_tags(decision: Decision, where: Path) -> dict[str, str]:
     """The challenger's split as tags, so a later gate can tell which rows it trained on."""
-    raw = decision.get("split")
+    raw = decision.split
     try:
         if not isinstance(raw, dict):
             raise SplitError(f"key 'split' is {raw!r}")
@@ -126,42 +124,30 @@ def check_champion_unchanged(client: Any, name: str, judged_against: int | None)
         )
 
 
-def write_info(folder: Path, info: dict[str, Any]) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / MODEL_INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
-
-
 def run(args: argparse.Namespace) -> int:
     # Everything is checked before the registry is touched or a file is written.
     decision = read_decision(args.evaluation_output)
     uuid = model_uuid(args.model_input)
-    decided_for = decision.get("challenger_model_uuid")
+    decision_file = args.evaluation_output / DECISION_FILE
+    decided_for = decision.challenger_model_uuid
     if decided_for is not None and decided_for != uuid:
         raise RegisterError(
-            f"{args.evaluation_output / 'decision.json'}: decided for model {decided_for}, "
+            f"{decision_file}: decided for model {decided_for}, "
             f"but {args.model_input} holds model {uuid}"
         )
     fingerprint = data_fingerprint(args.quality_report)
-    decision_file = args.evaluation_output / "decision.json"
-    lineage_split = split_tags(decision, decision_file) if decision["promote"] else {}
-    info: dict[str, Any] = {
-        "registered": False,
-        "name": args.model_name,
-        "version": None,
-        "run_id": None,
-        "reason": decision["reason"],
-    }
+    lineage_split = split_tags(decision, decision_file) if decision.promote else {}
 
     import mlflow
     from mlflow import MlflowClient
 
     with mlflow_run("register") as run_:
         run_id = run_.info.run_id
-        info["run_id"] = run_id
-        if not decision["promote"]:
-            log.info("not registering: %s", decision["reason"])
+        info = ModelInfo(False, args.model_name, None, run_id, decision.reason)
+        if not decision.promote:
+            log.info("not registering: %s", decision.reason)
             mlflow.set_tag("registered", "false")
-            write_info(args.model_info_output, info)
+            write_model_info(info, args.model_info_output)
             return 0
         client = MlflowClient()
         existing = find_by_tag(client, args.model_name, MODEL_UUID_TAG, uuid)
@@ -169,17 +155,18 @@ def run(args: argparse.Namespace) -> int:
             log.info(
                 "model %s is already version %d of %s", uuid, existing.version, args.model_name
             )
-            info.update(
+            info = replace(
+                info,
                 registered=True,
                 version=existing.version,
                 run_id=existing.run_id,
                 reason=f"already registered as version {existing.version} "
                 f"(same model {uuid}); no new version",
             )
-            write_info(args.model_info_output, info)
+            write_model_info(info, args.model_info_output)
             return 0
         run_tags = client.get_run(run_id).data.tags
-        judged_against = decision.get("champion_version")
+        judged_against = decision.champion_version
         tags = {
             "git_commit": git_commit(run_tags),
             "data_fingerprint": fingerprint,
@@ -188,16 +175,16 @@ def run(args: argparse.Namespace) -> int:
             MODEL_UUID_TAG: uuid,
             JUDGED_AGAINST_TAG: "none" if judged_against is None else str(judged_against),
             **lineage_split,
-            **{name: repr(float(decision["challenger"][name])) for name in METRIC_NAMES},
+            **{name: repr(float(decision.challenger[name])) for name in METRIC_NAMES},
         }
         with store_lock(mlflow.get_tracking_uri(), "register"):
             check_champion_unchanged(client, args.model_name, judged_against)
             mlflow.log_artifacts(str(args.model_input), artifact_path="model")
             version = register(f"runs:/{run_id}/model", args.model_name, tags)
         mlflow.set_tags({"registered": "true", "registered_version": str(version.version)})
-    log.info("registered %s version %d (%s)", args.model_name, version.version, decision["reason"])
-    info.update(registered=True, version=version.version)
-    write_info(args.model_info_output, info)
+    log.info("registered %s version %d (%s)", args.model_name, version.version, decision.reason)
+    info = replace(info, registered=True, version=version.version)
+    write_model_info(info, args.model_info_output)
     return 0
 
 

@@ -11,17 +11,16 @@ and why. How the slice is chosen: ``taxi_fare.stage`` and docs/promotion.md.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
 
 from taxi_fare.split import write_split
 from taxi_fare.stage import build_stage_set
+from taxi_fare.step_files import write_stage_report
 from taxi_fare.steps import run_step
 
 log = logging.getLogger("stageprep")
-REPORT = "stage_report.json"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -49,10 +48,10 @@ def run(args: argparse.Namespace) -> int:
     # Everything is validated above: only now touch the output folder.
     write_split(stage.table, args.stage_data)
     report = stage.report()
-    (args.stage_data / REPORT).write_text(json.dumps(report, indent=2) + "\n")
+    write_stage_report(report, args.stage_data)
     log.info(
         "stage set: %s rows, pickups %s to %s (%s eligible of %s read; %s training rows excluded)",
-        f"{len(stage.table):,}", report["pickup_from"], report["pickup_to"],
+        f"{len(stage.table):,}", report.pickup_from, report.pickup_to,
         f"{stage.eligible:,}", f"{stage.rows_read:,}", f"{stage.excluded:,}",
     )  # fmt: skip
     return 0

@@ -113,13 +113,16 @@ def gate_decision(
     ] = None,
 ) -> None:
     """Print the gate decision as ##vso output variables (promote, reason, model_version)."""
+    from taxi_fare.step_files import read_decision, read_model_info
+
     from mlops.azure.gate import consistent, decision_variables, model_info_variables, output_lines
 
-    variables = decision_variables(file)
+    decision = read_decision(file)
+    variables = decision_variables(decision)
     if model_info is not None:
-        info = model_info_variables(model_info)
-        consistent(variables, info, file, model_info)
-        variables.update(info)
+        info = read_model_info(model_info)
+        consistent(decision, info, file, model_info)
+        variables.update(model_info_variables(info))
     for line in output_lines(variables):
         typer.echo(line)
 

@@ -2,17 +2,32 @@
 
 The runner does not know which step writes what; it looks for the report files by name in
 the step outputs, in step order: ``quality.json`` (data counts), ``metrics.json`` (test
-metrics), ``decision.json`` (gate), ``model_info.json`` (registration), ``report.md``.
+metrics), ``decision.json`` (gate), ``model_info.json`` (registration), ``report.md``; each
+step file through its reader in ``taxi_fare.step_files``, which names the file and key of
+anything it refuses.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from taxi_fare.gate import METRICS_FILE
+from taxi_fare.step_files import (
+    DECISION_FILE,
+    MODEL_INFO_FILE,
+    QUALITY_FILE,
+    read_decision,
+    read_model_info,
+    read_quality,
+)
 
 from mlops.errors import MlopsError
 from mlops.local.runner import RunResult
+
+T = TypeVar("T")
 
 # metrics.json key (sklearn-style name) -> summary key
 METRIC_KEYS = {
@@ -35,6 +50,7 @@ def find_output_file(result: RunResult, filename: str) -> Path | None:
 
 
 def _read_json(result: RunResult, filename: str) -> dict[str, Any] | None:
+    """``metrics.json``, the one report here that is not a ``taxi_fare.step_files`` file."""
     path = find_output_file(result, filename)
     if path is None:
         return None
@@ -47,12 +63,17 @@ def _read_json(result: RunResult, filename: str) -> dict[str, Any] | None:
     return data
 
 
+def _read(result: RunResult, filename: str, reader: Callable[[Path], T]) -> T | None:
+    path = find_output_file(result, filename)
+    return None if path is None else reader(path)
+
+
 def build_summary(result: RunResult, trainer: str, env: str) -> dict[str, Any]:
     """Everything a user or a CI job needs to know about one run, as plain JSON data."""
-    quality = _read_json(result, "quality.json")
-    metrics = _read_json(result, "metrics.json")
-    decision = _read_json(result, "decision.json")
-    model_info = _read_json(result, "model_info.json")
+    quality = _read(result, QUALITY_FILE, read_quality)
+    metrics = _read_json(result, METRICS_FILE)
+    decision = _read(result, DECISION_FILE, read_decision)
+    model_info = _read(result, MODEL_INFO_FILE, read_model_info)
     report = find_output_file(result, "report.md")
     failed = result.failed
     return {
@@ -65,10 +86,10 @@ def build_summary(result: RunResult, trainer: str, env: str) -> dict[str, Any]:
         "data": None
         if quality is None
         else {
-            "rows_read": quality.get("rows_read"),
-            "dropped": quality.get("dropped", {}),
-            "train_rows": quality.get("train_rows"),
-            "test_rows": quality.get("test_rows"),
+            "rows_read": quality.rows_read,
+            "dropped": quality.dropped,
+            "train_rows": quality.train_rows,
+            "test_rows": quality.test_rows,
         },
         "metrics": None
         if metrics is None
@@ -76,17 +97,17 @@ def build_summary(result: RunResult, trainer: str, env: str) -> dict[str, Any]:
         "gate": None
         if decision is None
         else {
-            "promote": decision.get("promote"),
-            "reason": decision.get("reason"),
-            "champion_version": decision.get("champion_version"),
+            "promote": decision.promote,
+            "reason": decision.reason,
+            "champion_version": decision.champion_version,
         },
         "model": None
         if model_info is None
         else {
-            "name": model_info.get("name"),
-            "version": model_info.get("version") if model_info.get("registered") else None,
-            "registered": bool(model_info.get("registered")),
-            "reason": model_info.get("reason"),
+            "name": model_info.name,
+            "version": model_info.version if model_info.registered else None,
+            "registered": model_info.registered,
+            "reason": model_info.reason,
         },
         "report": str(report) if report is not None else None,
         "run_dir": str(result.run_dir),

@@ -57,6 +57,7 @@ def _prepare_stage_data(
 
     from taxi_fare.split import write_split
     from taxi_fare.stage import build_stage_set
+    from taxi_fare.step_files import write_stage_report
 
     excluded = exclude if exclude is not None else _training_split(version)
     stage = build_stage_set(raw_data, excluded)
@@ -65,9 +66,7 @@ def _prepare_stage_data(
     staging = Path(tempfile.mkdtemp(prefix=".stage-data-", dir=target.parent))
     try:
         write_split(stage.table, staging / "new")
-        (staging / "new" / "stage_report.json").write_text(
-            json.dumps(stage.report(), indent=2) + "\n"
-        )
+        write_stage_report(stage.report(), staging / "new")
         if target.exists():
             target.rename(staging / "old")
         (staging / "new").rename(target)

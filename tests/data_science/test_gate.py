@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from taxi_fare.gate import GateError, GatePolicy, decide, fail_closed, read_decision, write_decision
+from taxi_fare.gate import GateError, GatePolicy, decide, fail_closed
+from taxi_fare.step_files import StepFileError, read_decision, write_decision
 
 CHAMPION = {
     "root_mean_squared_error": 3.0,
@@ -117,12 +120,16 @@ def test_bad_policy_and_metrics() -> None:
 
 
 def test_decision_round_trip(tmp_path: Path) -> None:
-    decision = decide(better(root_mean_squared_error=2.0), CHAMPION, GatePolicy(), 5)
-    write_decision(decision, tmp_path, {"challenger_model_uuid": "abc"})
-    data = read_decision(tmp_path)
+    decision = replace(
+        decide(better(root_mean_squared_error=2.0), CHAMPION, GatePolicy(), 5),
+        challenger_model_uuid="abc",
+    )
+    write_decision(decision, tmp_path)
+    assert read_decision(tmp_path) == decision
+    assert read_decision(tmp_path / "decision.json") == decision  # the file itself, too
+    data = json.loads((tmp_path / "decision.json").read_text())
     assert data["promote"] is True and data["champion_version"] == 5
-    assert data["challenger_model_uuid"] == "abc"
-    assert set(data) >= {"promote", "reason", "mode", "challenger", "champion", "policy"}
+    assert list(data)[-1] == "challenger_model_uuid"  # where evaluate has always put it
 
 
 @pytest.mark.parametrize(
@@ -130,21 +137,49 @@ def test_decision_round_trip(tmp_path: Path) -> None:
     [
         (None, "decision file not found"),
         ("{not json", "not readable JSON"),
-        ("[]", "must hold a JSON object"),
+        ("[]", "must hold a JSON object, got list"),
         (
             '{"promote": "true", "reason": "x", "mode": "enforce"}',
-            "'promote' must be true or false",
+            "key 'promote' must be true or false, got 'true'",
         ),
         ('{"promote": true, "reason": "", "mode": "enforce"}', "'reason' must be a non-empty"),
-        ('{"promote": true, "reason": "x", "mode": "enforce"}', "'challenger' must hold"),
+        ('{"promote": true, "reason": "x", "mode": "strict"}', "'mode' must be one of enforce"),
+        ('{"promote": true, "reason": "x", "mode": "enforce"}', "key 'challenger' is missing"),
+        (
+            '{"promote": true, "reason": "x", "mode": "enforce", "challenger": {"r2_score": 1}}',
+            "key 'challenger.root_mean_squared_error' is missing",
+        ),
     ],
 )
 def test_unreadable_decision_is_refused(tmp_path: Path, content: str | None, message: str) -> None:
     if content is not None:
         (tmp_path / "decision.json").write_text(content)
-    with pytest.raises(GateError, match=message) as info:
+    with pytest.raises(StepFileError, match=message) as info:
         read_decision(tmp_path)
-    assert str(tmp_path / "decision.json") in str(info.value)
+    assert str(info.value).startswith(f"{tmp_path / 'decision.json'}: ")
+    assert len(str(info.value).splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("champion_version", "2", "key 'champion_version' must be an integer or null, got '2'"),
+        ("champion_version", True, "'champion_version' must be an integer or null, got True"),
+        ("policy", None, "key 'policy' must be a JSON object, got None"),
+        ("split", [1], "key 'split' must be a JSON object, got [1]"),
+        ("champion", {"r2_score": "x"}, "key 'champion.root_mean_squared_error' is missing"),
+        ("judged_rows", -1, "key 'judged_rows' must be an integer >= 0 or null, got -1"),
+        ("challenger_model_uuid", 7, "key 'challenger_model_uuid' must be a string or null"),
+    ],
+)
+def test_a_wrong_field_of_a_written_decision_is_named(
+    tmp_path: Path, key: str, value: object, message: str
+) -> None:
+    path = write_decision(decide(CHAMPION, CHAMPION, GatePolicy(), 2), tmp_path)
+    data = json.loads(path.read_text())
+    path.write_text(json.dumps({**data, key: value}))
+    with pytest.raises(StepFileError, match=re.escape(message)):
+        read_decision(path)
 
 
 def test_decision_json_is_plain_json(tmp_path: Path) -> None:

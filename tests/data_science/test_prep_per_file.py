@@ -112,7 +112,7 @@ def test_parts_layout_reads_back_as_the_same_rows(tmp_path: Path) -> None:
     outputs = (tmp_path / "train", tmp_path / "test", tmp_path / "quality")
     quality = combine(read_summaries([rows]), (parts / "train", parts / "test"), outputs, SPEC,
                       0.2, "fp", source="sample", layout="parts")  # fmt: skip
-    assert quality["train_rows"] == 8099 and quality["test_rows"] == 3493
+    assert quality.train_rows == 8099 and quality.test_rows == 3493
     names = sorted(p.name for p in (tmp_path / "train").iterdir())
     assert names == ["MLTable", *[f"part-{i:05d}.parquet" for i in range(4)], "split.json"]
     assert "pattern: ./part-*.parquet" in (tmp_path / "train/MLTable").read_text()

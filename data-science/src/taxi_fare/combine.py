@@ -27,13 +27,13 @@ from taxi_fare.cleaning import RULES, check_drop_share
 from taxi_fare.ingest import InputError
 from taxi_fare.prep_file import FileSummary
 from taxi_fare.split import DATA_FILE, MLTABLE, SPLIT_FILE, SplitError, SplitSpec
+from taxi_fare.step_files import FileRows, QualityReport, write_quality
 
 log = logging.getLogger(__name__)
 
 LAYOUTS = ("single", "parts")
 PART_GLOB = "part-*.parquet"
 PARTS_MLTABLE = f"paths:\n  - pattern: ./{PART_GLOB}\ntransformations:\n  - read_parquet\n"
-QUALITY_FILE = "quality.json"
 
 
 def read_summaries(files: Iterable[Path]) -> list[FileSummary]:
@@ -121,26 +121,28 @@ def publish_split(parts: list[Path], out: Path, spec: SplitSpec, layout: str = "
 
 def quality_report(
     summaries: list[FileSummary], spec: SplitSpec, data_fingerprint: str
-) -> dict[str, object]:
+) -> QualityReport:
     """The quality report prep.py has always written, added up from the per-file summaries."""
     rows_read = sum(s.rows for s in summaries)
     dropped = {reason: sum(s.dropped.get(reason, 0) for s in summaries) for reason, _ in RULES}
-    return {
-        "files": [{"path": s.path, "kind": s.kind, "rows": s.rows} for s in summaries],
-        "rows_read": rows_read,
-        "dropped": dropped,
-        "rows_kept": rows_read - sum(dropped.values()),
-        "train_rows": sum(s.train_rows for s in summaries),
-        "test_rows": sum(s.test_rows for s in summaries),
-        "data_fingerprint": data_fingerprint,
-        "split": spec.to_dict(),
-    }
+    return QualityReport(
+        files=tuple(FileRows(s.path, s.kind, s.rows) for s in summaries),
+        rows_read=rows_read,
+        dropped=dropped,
+        rows_kept=rows_read - sum(dropped.values()),
+        train_rows=sum(s.train_rows for s in summaries),
+        test_rows=sum(s.test_rows for s in summaries),
+        data_fingerprint=data_fingerprint,
+        split=spec.to_dict(),
+    )
 
 
-def check_totals(quality: dict, max_drop_fraction: float, source: str, spec: SplitSpec) -> None:
+def check_totals(
+    quality: QualityReport, max_drop_fraction: float, source: str, spec: SplitSpec
+) -> None:
     """The drop-share check on the totals, and rows on both sides of the split."""
-    check_drop_share(quality["rows_read"], quality["dropped"], max_drop_fraction, source=source)
-    n, n_test = quality["rows_kept"], quality["test_rows"]
+    check_drop_share(quality.rows_read, quality.dropped, max_drop_fraction, source=source)
+    n, n_test = quality.rows_kept, quality.test_rows
     if n_test < 1 or n_test >= n:  # the message of split.holdout_mask, on the totals
         raise SplitError(
             f"{n} rows cannot be split with test_size {spec.test_size}: need rows on both sides "
@@ -157,7 +159,7 @@ def combine(
     data_fingerprint: str,
     source: str,
     layout: str = "single",
-) -> dict[str, object]:
+) -> QualityReport:
     """Check the totals, then publish train, test and the quality report; the report.
 
     ``parts`` are the train and test parts folders, ``outputs`` the train, test and
@@ -178,8 +180,5 @@ def combine(
     train_out, test_out, quality_out = (Path(p) for p in outputs)
     publish_split(sides[0], train_out, spec, layout)
     publish_split(sides[1], test_out, spec, layout)
-    quality_out.mkdir(parents=True, exist_ok=True)
-    partial = quality_out / f".{QUALITY_FILE}.partial"
-    partial.write_text(json.dumps(quality, indent=2) + "\n")
-    os.replace(partial, quality_out / QUALITY_FILE)
+    write_quality(quality, quality_out)
     return quality

@@ -7,20 +7,18 @@ test size, recorded as tags when it was registered) put on the training side
 whose split is unknown, fails closed. The challenger is promoted when the primary
 metric improves strictly, by at least the absolute and relative minimums, and no
 guardrail metric gets worse by more than the tolerance. No champion yet means a
-bootstrap promotion. ``decision.json`` is the serialised ``Decision``.
+bootstrap promotion. ``decision.json`` is the serialised ``Decision``, read and written
+by ``taxi_fare.step_files``.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from taxi_fare.errors import TaxiFareError
 from taxi_fare.metrics import METRIC_NAMES, higher_is_better
-from taxi_fare.split import SPLIT_METHOD, SplitSpec, is_test
 
 if TYPE_CHECKING:
     import numpy as np
@@ -29,7 +27,6 @@ if TYPE_CHECKING:
 MODES: tuple[str, ...] = ("enforce", "dry_run", "off")
 #: Fewest test rows unseen by both models that a comparison may rest on.
 DEFAULT_MIN_TEST_ROWS = 50
-DECISION_FILE = "decision.json"
 METRICS_FILE = "metrics.json"
 #: R2 is a monotone function of RMSE on the same rows, so it adds nothing as a guardrail.
 DEFAULT_GUARDRAILS: tuple[str, ...] = (
@@ -104,6 +101,8 @@ class Decision:
     #: How the challenger's split was made (``SplitSpec.to_dict``): register tags it.
     split: dict[str, Any] | None = None
     champion_split: dict[str, Any] | None = None
+    #: The evaluated model (``registry.model_uuid``): register refuses any other model.
+    challenger_model_uuid: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -251,6 +250,9 @@ def unseen_by_champion(test: pd.DataFrame, champion_tags: dict[str, str]) -> np.
     tags (registered before the stable split) gives ``GateError``: its training rows
     are unknown, so no comparison can be fair.
     """
+    # Here, not at the top: the split needs pandas, and readers of decision.json do not.
+    from taxi_fare.split import SPLIT_METHOD, SplitSpec, is_test
+
     spec = SplitSpec.from_tags(champion_tags)
     if spec is None:
         raise GateError(
@@ -274,51 +276,3 @@ def check_judged_rows(judged: int, total: int, policy: GatePolicy) -> str | None
         f"only {judged} of {total} test rows are unseen by both models (the champion "
         f"trained on the rest), fewer than min_test_rows {policy.min_test_rows}"
     )
-
-
-def write_decision(decision: Decision, folder: Path, extra: dict[str, Any] | None = None) -> Path:
-    """``decision.json`` in ``folder``; ``extra`` adds keys (e.g. the challenger's model id)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / DECISION_FILE
-    path.write_text(json.dumps({**decision.to_dict(), **(extra or {})}, indent=2) + "\n")
-    return path
-
-
-def read_decision(folder: str | Path) -> dict[str, Any]:
-    """``decision.json`` from an evaluation folder, checked; anything odd is a ``GateError``."""
-    path = Path(folder) / DECISION_FILE
-    if not path.is_file():
-        raise GateError(f"{path}: decision file not found; register refuses without a decision")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise GateError(f"{path}: decision file is not readable JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise GateError(f"{path}: decision file must hold a JSON object, got {type(data).__name__}")
-    if not isinstance(data.get("promote"), bool):
-        raise GateError(f"{path}: key 'promote' must be true or false, got {data.get('promote')!r}")
-    if not isinstance(data.get("reason"), str) or not data["reason"].strip():
-        raise GateError(f"{path}: key 'reason' must be a non-empty string")
-    if data.get("mode") not in MODES:
-        raise GateError(
-            f"{path}: key 'mode' must be one of {', '.join(MODES)}, got {data.get('mode')!r}"
-        )
-    challenger = data.get("challenger")
-    if not isinstance(challenger, dict):
-        raise GateError(f"{path}: key 'challenger' must hold the challenger's metrics")
-    try:
-        _check_metrics(challenger, "challenger")
-    except GateError as exc:
-        raise GateError(f"{path}: {exc}") from None
-    judged_against = data.get("champion_version")
-    if judged_against is not None and (
-        isinstance(judged_against, bool) or not isinstance(judged_against, int)
-    ):
-        raise GateError(
-            f"{path}: key 'champion_version' must be an integer or null, got {judged_against!r}"
-        )
-    if data.get("split") is not None and not isinstance(data["split"], dict):
-        raise GateError(
-            f"{path}: key 'split' must hold the challenger's split, got {data['split']!r}"
-        )
-    return data

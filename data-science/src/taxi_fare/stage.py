@@ -35,6 +35,7 @@ from taxi_fare.ingest import (
 )
 from taxi_fare.schema import FEATURE_TABLE, FEATURES, RAW_LAYOUTS, TARGET
 from taxi_fare.split import read_split
+from taxi_fare.step_files import FileRows, StageReport
 
 log = logging.getLogger(__name__)
 
@@ -59,20 +60,21 @@ class StageSet:
     pickup_range: tuple[str, str] = ("", "")
     exclude_paths: list[str] = field(default_factory=list)
 
-    def report(self) -> dict[str, object]:
-        return {
-            "files": [{"path": str(f.path), "kind": f.kind, "rows": f.rows} for f in self.files],
-            "rows_read": self.rows_read,
-            "dropped": self.dropped,
-            "excluded_training_rows": self.excluded,
-            "exclude_data": self.exclude_paths,
-            "rows_eligible": self.eligible,
-            "rows_selected": len(self.table),
-            "ordered_by": self.ordered_by,
-            "pickup_from": self.pickup_range[0],
-            "pickup_to": self.pickup_range[1],
-            "data_fingerprint": self.data_fingerprint,
-        }
+    def report(self) -> StageReport:
+        """What ``stage_report.json`` says about this set (``step_files.write_stage_report``)."""
+        return StageReport(
+            files=tuple(FileRows(str(f.path), f.kind, f.rows) for f in self.files),
+            rows_read=self.rows_read,
+            dropped=self.dropped,
+            excluded_training_rows=self.excluded,
+            exclude_data=tuple(self.exclude_paths),
+            rows_eligible=self.eligible,
+            rows_selected=len(self.table),
+            ordered_by=self.ordered_by,
+            pickup_from=self.pickup_range[0],
+            pickup_to=self.pickup_range[1],
+            data_fingerprint=self.data_fingerprint,
+        )
 
 
 def within_year_order(table: pd.DataFrame) -> pd.Series:

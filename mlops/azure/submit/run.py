@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from taxi_fare.step_files import DECISION_FILE, MODEL_INFO_FILE, read_decision, read_model_info
 
 from mlops import settings
 from mlops.azure import gate, outputs
@@ -34,8 +35,8 @@ from mlops.errors import MlopsError
 log = logging.getLogger(__name__)
 
 # Step outputs the training pipelines write, downloaded as run-pipeline.yml does.
-EVALUATE = ("evaluate", "evaluation_output", "decision.json")
-REGISTER = ("register", "model_info_output", "model_info.json")
+EVALUATE = ("evaluate", "evaluation_output", DECISION_FILE)
+REGISTER = ("register", "model_info_output", MODEL_INFO_FILE)
 
 
 @dataclass(frozen=True)
@@ -274,39 +275,35 @@ class Submission:
             outputs.download_outputs(client, loaded.name, (), dest, expect, step_outputs)
         self.summary["outputs"] = str(dest)
         self.say(f"outputs: {dest}")
-        decision_file = dest / "evaluate" / "decision.json"
-        info_file = dest / "register" / "model_info.json"
-        decision = gate.decision_variables(decision_file) if "evaluate" in loaded.steps else None
+        decision_file = dest / EVALUATE[0] / EVALUATE[2]
+        info_file = dest / REGISTER[0] / REGISTER[2]
+        decision = read_decision(decision_file) if "evaluate" in loaded.steps else None
         if decision is not None:
-            raw = gate.read_json(decision_file, "decision file")
+            reason = decision.reason.strip()
             self.summary["gate"] = {
-                "promote": decision["promote"] == "true",
-                "reason": decision["reason"],
-                "champion_version": raw.get("champion_version"),
+                "promote": decision.promote,
+                "reason": reason,
+                "champion_version": decision.champion_version,
             }
-            verdict = "promote" if decision["promote"] == "true" else "no promotion"
-            self.say(f"gate: {verdict}: {decision['reason']}")
+            self.say(f"gate: {'promote' if decision.promote else 'no promotion'}: {reason}")
         if "register" in loaded.steps:
-            info = gate.model_info_variables(info_file)
+            info = read_model_info(info_file)
             if decision is not None:
                 gate.consistent(decision, info, decision_file, info_file)
-            raw_info = gate.read_json(info_file, "model info file")
-            model_name = str(raw_info.get("name") or settings.MODEL_NAME)
-            registered = info["registered"] == "true"
             self.summary["model"] = {
-                "name": model_name,
-                "version": int(info["model_version"]) if registered else None,
-                "registered": registered,
-                "reason": raw_info.get("reason"),
+                "name": info.name,
+                "version": info.version if info.registered else None,
+                "registered": info.registered,
+                "reason": info.reason,
             }
-            if registered:
-                self._confirm_model(client, model_name, info["model_version"], target)
+            if info.registered:
+                self._confirm_model(client, info.name, str(info.version), target)
                 self.say(
-                    f"registered {model_name} version {info['model_version']} in "
+                    f"registered {info.name} version {info.version} in "
                     f"{self.request.env} (workspace {target.ref.workspace})"
                 )
             else:
-                self.say(f"not registered: {raw_info.get('reason')}")
+                self.say(f"not registered: {info.reason}")
         report = dest / "evaluate" / "report.md"
         if report.is_file():
             self.say(f"report: {report}")

@@ -249,11 +249,18 @@ class FakeMLClient:
 
 
 def _decision(promote: bool, reason: str, champion: int | None = 3) -> dict[str, Any]:
-    return {"promote": promote, "reason": reason, "champion_version": champion}
+    """decision.json as the evaluate step writes it (every key of a ``Decision``)."""
+    from taxi_fare.gate import GatePolicy, decide
+
+    metrics = {"root_mean_squared_error": 3.1, "mean_absolute_error": 2.0, "r2_score": 0.9,
+               "mean_absolute_percentage_error": 0.1}  # fmt: skip
+    made = decide(metrics, metrics, GatePolicy(), champion).to_dict()
+    return {**made, "promote": promote, "reason": reason}
 
 
 def _info(registered: bool, version: int | None, reason: str) -> dict[str, Any]:
-    return {"registered": registered, "name": "taxi-fare", "version": version, "reason": reason}
+    return {"registered": registered, "name": "taxi-fare", "version": version, "run_id": "r1",
+            "reason": reason}  # fmt: skip
 
 
 @pytest.fixture
