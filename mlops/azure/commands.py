@@ -65,8 +65,8 @@ def wait_job(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Follow a job to a terminal state; Failed, Canceled or a timeout exit non-zero."""
-    from mlops.azure.jobs import JobWaiter, WaitPolicy
     from mlops.aml_client import ml_client
+    from mlops.azure.jobs import JobWaiter, WaitPolicy
 
     policy = WaitPolicy(
         timeout_s=timeout_minutes * 60,
@@ -160,8 +160,8 @@ def ensure_asset(
         raise MlopsError("ensure-asset needs --file (or --release: the pinned environment's spec)")
     expected = None
     if release:
-        from mlops.azure.pins import deploy_pins
         from mlops.aml_client import registry_ml_client  # the seam (emulated)
+        from mlops.registry.pins import deploy_pins
         from mlops.registry.releases import environment_spec, load_release
 
         pinned = load_release(release, releases_dir)
@@ -260,8 +260,8 @@ def release_code(
     ] = "CODE_DIR",
 ) -> None:
     """Export data-science/src at the pinned commit; print its folder as a ##vso variable."""
-    from mlops.azure.pins import export_code
     from mlops.azure.vso import set_variable
+    from mlops.registry.pins import export_code
     from mlops.settings import REPO_ROOT
 
     exported = export_code(REPO_ROOT, commit, dest)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlops.azure.pins import deploy_pins
 from mlops.errors import MlopsError
+from mlops.registry.pins import deploy_pins
 from mlops.registry.releases import load_release, release_path
 
 

@@ -269,10 +269,10 @@ def rollout_azure(
     on an Azure ML online endpoint."""
     import tempfile
 
-    from mlops.azure.pins import deploy_pins, export_code
     from mlops.aml_client import WorkspaceRef, ml_client
     from mlops.endpoints.azure_rollout import DEPLOYMENT_SPEC, AzureEndpoint
     from mlops.endpoints.rollout import run_rollout
+    from mlops.registry.pins import deploy_pins, export_code
     from mlops.registry.releases import load_release_file
     from mlops.settings import REPO_ROOT
 

@@ -56,10 +56,8 @@ KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {
     # The az emulator of `mlops ado run` serves and scores the local endpoints it emulates;
     # the local server and batch scorer belong in a floor (or the local twin) to end this.
     ("mlops.ado.az.ops", "mlops.endpoints.local_server"): "az emulator serves endpoints",
-    ("mlops.ado.az.ops", "mlops.endpoints"): "az emulator: `from mlops.endpoints import batch`",
     ("mlops.ado.az.ops", "mlops.endpoints.batch"): "az emulator runs batch deployments",
     ("mlops.ado.az.router", "mlops.endpoints.local_endpoint"): "az emulator routes traffic",
-    ("mlops.endpoints.commands", "mlops.azure.pins"): "Azure rollout deploys the release pins",
 }
 
 

@@ -19,8 +19,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlops.azure.names import read_variables, render
 from mlops.aml_client import WorkspaceRef
+from mlops.azure.names import read_variables, render
 from mlops.errors import MlopsError
 from mlops.settings import REPO_ROOT
 

@@ -68,7 +68,7 @@ def _submit_validation_error(problem: str) -> BaseException:
     )
     try:
         log_and_raise_error(error)
-    except Exception as raised:  # noqa: BLE001 - the SDK's exception is the value we want
+    except Exception as raised:  # the SDK's exception is the value we want
         return raised
     raise AssertionError("log_and_raise_error always raises")
 

@@ -134,8 +134,8 @@ def test_an_automl_release_deploys_the_packaged_model_in_the_automl_runtime(
 ) -> None:
     """register takes package's model; a release of it pins the AutoML runtime, which both
     deployments then run (online: mlops rollout azure, batch: create-deployment.yml)."""
-    from mlops.azure.pins import deploy_pins
     from mlops.registry import releases
+    from mlops.registry.pins import deploy_pins
 
     register = _yaml(TRAIN / "pipeline-automl.yml")["jobs"]["register"]
     assert (
