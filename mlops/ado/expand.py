@@ -436,9 +436,13 @@ def variable_values(items: list[Any]) -> dict[str, str]:
 # Parameters -----------------------------------------------------------------------------
 
 
-def declared_parameters(doc: YDict, file: str) -> dict[str, YDict]:
-    """Declared parameters by name (list form, or the legacy ``name: default`` mapping)."""
-    raw = doc.get("parameters")
+def declared_parameters(doc: YDict, file: str, strict: bool = True) -> dict[str, YDict]:
+    """Declared parameters by name (list form, or the legacy ``name: default`` mapping).
+
+    ``strict=False`` (the offline checks, which report a bad declaration by their own
+    rules) skips a malformed declaration instead of raising.
+    """
+    raw = doc.get("parameters") if isinstance(doc, dict) else None
     result: dict[str, YDict] = {}
     if raw is None:
         return result
@@ -449,20 +453,54 @@ def declared_parameters(doc: YDict, file: str) -> dict[str, YDict]:
             result[str(name)] = legacy
         return result
     if not isinstance(raw, YList):
+        if not strict:
+            return result
         raise AdoError(file, doc.key_line("parameters"), "parameters must be a list")
     for index, item in enumerate(raw):
         line = raw.item_line(index)
-        if not isinstance(item, YDict) or not isinstance(item.get("name"), str):
-            raise AdoError(file, line, "a parameter needs a name")
-        ptype = item.get("type", "string")
-        if ptype not in PARAMETER_TYPES:
-            raise AdoError(
-                file, item.key_line("type"), f"parameter {item['name']}: unknown type {ptype!r}"
-            )
-        if item["name"] in result:
-            raise AdoError(file, line, f"parameter {item['name']} is declared twice")
+        try:
+            if not isinstance(item, YDict) or not isinstance(item.get("name"), str):
+                raise AdoError(file, line, "a parameter needs a name")
+            ptype = item.get("type", "string")
+            if ptype not in PARAMETER_TYPES:
+                raise AdoError(
+                    file,
+                    item.key_line("type"),
+                    f"parameter {item['name']}: unknown type {ptype!r}",
+                )
+            if item["name"] in result:
+                raise AdoError(file, line, f"parameter {item['name']} is declared twice")
+        except AdoError:
+            if strict:
+                raise
+            continue
         result[item["name"]] = item
     return result
+
+
+def values_problem(name: str, decl: Mapping[str, Any], value: Any) -> str | None:
+    """Why a typed value is not among the declaration's ``values:``, or None."""
+    allowed = decl.get("values")
+    if not isinstance(allowed, list):
+        return None
+    candidates = value if str(decl.get("type", "string")) == "stringList" else [value]
+    for candidate in candidates:
+        if not any(ex.equals(ex.to_str(candidate), str(a)) for a in allowed):
+            return (
+                f"The '{name}' parameter value '{ex.to_str(candidate)}' is not a valid "
+                f"value (allowed: {', '.join(str(a) for a in allowed)})"
+            )
+    return None
+
+
+def parameter_problem(name: str, decl: Mapping[str, Any], raw: Any) -> str | None:
+    """Why ``raw`` is not a valid value of the declared parameter (type, then ``values:``),
+    or None: the expander's own rules, for checks that have no file/line to raise at."""
+    try:
+        value = coerce(name, str(decl.get("type", "string")), raw, "", 0)
+    except AdoError as exc:
+        return exc.message
+    return values_problem(name, decl, value)
 
 
 def bind_parameters(
@@ -507,17 +545,9 @@ def bind_parameters(
                 + (f" (template {template})" if template else ""),
             )
         value = coerce(name, ptype, raw, src_file, src_line)
-        allowed = decl.get("values")
-        if isinstance(allowed, list) and name in given:
-            candidates = value if ptype == "stringList" else [value]
-            for candidate in candidates:
-                if not any(ex.equals(ex.to_str(candidate), str(a)) for a in allowed):
-                    raise AdoError(
-                        src_file,
-                        src_line,
-                        f"The '{name}' parameter value '{ex.to_str(candidate)}' is not a valid "
-                        f"value (allowed: {', '.join(str(a) for a in allowed)})",
-                    )
+        problem = values_problem(name, decl, value) if name in given else None
+        if problem:
+            raise AdoError(src_file, src_line, problem)
         values[name] = value
     return values
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from mlops.ado.expand import declared_parameters
 from mlops.checks import ado_schema
 from mlops.yamlload import YDict, YList, error_line, error_message, load
 
@@ -42,20 +43,10 @@ class AdoFile:
 
     @property
     def parameters(self) -> dict[str, YDict]:
-        """Declared template/pipeline parameters by name (list form or legacy mapping form)."""
-        declared = self.doc.get("parameters") if isinstance(self.doc, dict) else None
-        result: dict[str, YDict] = {}
-        if isinstance(declared, list):
-            for item in declared:
-                if isinstance(item, dict) and isinstance(item.get("name"), str):
-                    result[item["name"]] = item
-        elif isinstance(declared, YDict):
-            # Legacy form ``parameters: {name: default}``: every parameter has a default.
-            for name, default in declared.items():
-                legacy = YDict({"name": name, "type": "object", "default": default})
-                legacy.line, legacy.key_lines = declared.key_line(name), {}
-                result[str(name)] = legacy
-        return result
+        """Declared template/pipeline parameters by name, read as the expander reads them
+        (mlops.ado.expand.declared_parameters); a malformed declaration is left out here
+        and reported by ado-schema / ado-compile."""
+        return declared_parameters(self.doc, self.rel, strict=False)
 
 
 @dataclass

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from mlops.ado.expand import parameter_problem
 from mlops.checks import ado_schema
 from mlops.checks.ado_model import (
     EXPRESSION,
@@ -20,47 +20,17 @@ from mlops.yamlload import YDict, line_at
 TEMPLATE = "ado-template"
 PARAMETER = "ado-parameter"
 
-_BOOLEAN = {"true", "false"}
-_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
-# Parameter types whose values are single YAML objects of a kind, and their list forms.
-_SINGLE = {"step": "steps", "job": "jobs", "stage": "stages", "deployment": "jobs"}
-_LISTS = {"stepList", "jobList", "stageList", "deploymentList", "containerList"}
-
 
 def _has_expression(value: Any) -> bool:
     return any("${{" in text or "$(" in text or "$[" in text for _, text in walk_strings(value))
 
 
-def type_error(ptype: str, value: Any) -> str | None:
-    """Why ``value`` does not fit parameter type ``ptype``, or None when it fits."""
+def type_error(name: str, declared: YDict, value: Any) -> str | None:
+    """Why ``value`` does not fit the declared parameter (type, then ``values:``), or None:
+    the expander's rules (mlops.ado.expand.coerce), one model of the language."""
     if _has_expression(value):
         return None  # decided when the pipeline is compiled; nothing literal to check
-    if ptype == "string":
-        return None if isinstance(value, str) else "expects a string"
-    if ptype == "number":
-        ok = isinstance(value, str) and _NUMBER.match(value.strip())
-        return None if ok else "expects a number"
-    if ptype == "boolean":
-        ok = isinstance(value, str) and value.strip().lower() in _BOOLEAN
-        return None if ok else "expects a boolean (true or false)"
-    if ptype == "stringList":
-        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
-        return None if ok else "expects a list of strings"
-    if ptype in _SINGLE or ptype == "container":
-        return None if isinstance(value, dict) else f"expects a single {ptype} (a mapping)"
-    if ptype in _LISTS:
-        ok = isinstance(value, list) and all(isinstance(v, dict) for v in value)
-        return None if ok else f"expects a {ptype} (a list of mappings)"
-    return None  # object, legacyObject: anything goes
-
-
-def _values_error(declared: YDict, value: Any) -> str | None:
-    allowed = declared.get("values")
-    if not isinstance(allowed, list) or not isinstance(value, str) or _has_expression(value):
-        return None
-    if value in allowed:
-        return None
-    return f"value {value!r} is not one of {', '.join(map(str, allowed))}"
+    return parameter_problem(name, declared, value)
 
 
 def _check_ref(project: AdoProject, ref: TemplateRef) -> list[Finding]:
@@ -108,7 +78,7 @@ def _check_ref(project: AdoProject, ref: TemplateRef) -> list[Finding]:
             )
             continue
         spec = declared[name]
-        problem = type_error(str(spec.get("type", "string")), value) or _values_error(spec, value)
+        problem = type_error(name, spec, value)
         if problem:
             findings.append(
                 Finding(src.rel, line, PARAMETER, f"parameter {name!r} of {target.rel}: {problem}")
@@ -134,8 +104,7 @@ def _check_declarations(ado_file: AdoFile) -> list[Finding]:
     for name, spec in declared.items():
         if "default" in spec:
             default = spec["default"]
-            problem = type_error(str(spec.get("type", "string")), default)
-            problem = problem or _values_error(spec, default)
+            problem = type_error(name, spec, default)
             if problem:
                 findings.append(
                     Finding(
