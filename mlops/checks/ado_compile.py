@@ -35,18 +35,33 @@ def _placeholders(doc: Any, file: str) -> dict[str, str]:
     return values
 
 
+def _choices(doc: Any, file: str) -> list[dict[str, str]]:
+    """One run per listed value of each parameter with ``values:`` (the others at default),
+    so a branch only a non-default choice takes (``prep: parallel``) is compiled too."""
+    runs = []
+    for name, decl in declared_parameters(doc, file).items():
+        allowed = decl.get("values")
+        if isinstance(allowed, list):
+            runs.extend({name: str(value)} for value in allowed if value != decl.get("default"))
+    return runs
+
+
 def check(project: AdoProject, flagged: Iterable[str]) -> list[Finding]:
-    """Compile each entry pipeline not already flagged; an error is one finding at its line."""
+    """Compile each entry pipeline not already flagged, with its defaults and with each
+    listed parameter value; an error is one finding at its line (the first choice's)."""
     skip = set(flagged)
     expander = Expander(project.root)
     findings = []
     for ado_file in sorted(project.files.values(), key=lambda f: f.rel):
         if ado_file.kind != "pipeline" or ado_file.rel in skip or ado_file.syntax_error:
             continue
-        try:
-            given = _placeholders(ado_file.doc, ado_file.rel)
-            expander.compile(ado_file.path, given)
-        except AdoError as exc:
-            if exc.file not in skip:
-                findings.append(Finding(exc.file, exc.line, RULE, exc.message))
+        given = _placeholders(ado_file.doc, ado_file.rel)
+        for choice in [{}, *_choices(ado_file.doc, ado_file.rel)]:
+            try:
+                expander.compile(ado_file.path, {**given, **choice})
+            except AdoError as exc:
+                if exc.file not in skip:
+                    with_ = "".join(f" (with {k}={v})" for k, v in choice.items())
+                    findings.append(Finding(exc.file, exc.line, RULE, exc.message + with_))
+                break
     return findings
