@@ -1,7 +1,8 @@
-"""Prediction speed paths: packed forest, numpy derived features, older models, scoring load.
+"""Prediction speed paths: the ONNX Runtime forest, one-row features in plain floats, numpy
+derived features, older models, scoring load.
 
 Each fast path must give sklearn's own answer, so the tests compare against the plain
-sklearn Pipeline rather than against fixed numbers.
+sklearn Pipeline rather than against fixed numbers, bit for bit.
 """
 
 from __future__ import annotations
@@ -18,16 +19,15 @@ from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
 from sklearn.linear_model import Ridge
 from sklearn.pipeline import Pipeline
 from taxi_fare.features import DerivedFeatures, FeatureSchemaError, derive
-from taxi_fare.models import (
-    FastPipeline,
-    ModelError,
-    PackedForest,
-    fast_predictor,
-    pipeline_with,
-    random_forest_pipeline,
-    save_model,
-)
+from taxi_fare.models import ModelError, pipeline_with, random_forest_pipeline, save_model
 from taxi_fare.schema import FEATURES
+from taxi_fare.serving.one_row import derived_row
+from taxi_fare.serving.tree_runtime import (
+    CompiledForest,
+    CompiledPipeline,
+    compiled_predictor,
+    forest_graph,
+)
 
 
 def trips(rows: int, seed: int) -> tuple[pd.DataFrame, pd.Series]:
@@ -58,40 +58,67 @@ def forest(data: tuple[pd.DataFrame, pd.Series]) -> Pipeline:
 
 
 @pytest.mark.parametrize("kind", [RandomForestRegressor, ExtraTreesRegressor])
-def test_packed_forest_equals_sklearn(kind: type, data: tuple[pd.DataFrame, pd.Series]) -> None:
+def test_compiled_forest_equals_sklearn(kind: type, data: tuple[pd.DataFrame, pd.Series]) -> None:
     X, y = data  # noqa: N806
     pipe = pipeline_with(kind(n_estimators=9, max_depth=6, random_state=2, n_jobs=1)).fit(X, y)
-    fast = fast_predictor(pipe)
-    assert isinstance(fast, FastPipeline)
-    queries = trips(50, seed=11)[0]
-    # Bit for bit: float32 rounding of the inputs and the running sum in estimator order.
-    np.testing.assert_array_equal(fast.predict(queries), pipe.predict(queries))
-    np.testing.assert_array_equal(fast.predict(queries.head(1)), pipe.predict(queries.head(1)))
+    fast = compiled_predictor(pipe)
+    assert isinstance(fast, CompiledPipeline)
+    queries = trips(300, seed=11)[0]
+    # Bit for bit: float32 rounding of the inputs, double thresholds, the running sum in
+    # estimator order divided by the tree count.
+    expected = pipe.predict(queries)
+    np.testing.assert_array_equal(fast.predict(queries), expected)
+    np.testing.assert_array_equal(fast.predict_features(queries.to_numpy()), expected)
+    np.testing.assert_array_equal(fast.predict(queries.head(1)), expected[:1])
+    rows = queries.to_numpy().tolist()
+    assert [fast.predict_row(row) for row in rows] == expected.tolist()
+
+
+def test_a_one_leaf_tree_compiles(data: tuple[pd.DataFrame, pd.Series]) -> None:
+    X, _ = data  # noqa: N806
+    constant = pd.Series(np.full(len(X), 7.25))  # every tree is a single leaf
+    forest = RandomForestRegressor(n_estimators=3, random_state=0, n_jobs=1).fit(X, constant)
+    assert all(e.tree_.node_count == 1 for e in forest.estimators_)
+    np.testing.assert_array_equal(CompiledForest(forest).predict(X.to_numpy()), np.full(len(X), 7.25))
+
+
+def test_one_row_features_equal_the_numpy_ones(data: tuple[pd.DataFrame, pd.Series]) -> None:
+    X, _ = data  # noqa: N806
+    stage = DerivedFeatures().fit(X)
+    names = [str(n) for n in stage.feature_names_out_]
+    queries = pd.concat([X, trips(200, seed=21)[0]], ignore_index=True)
+    expected = stage.transform_features(queries.to_numpy())
+    got = np.array([[derived_row(row)[n] for n in names] for row in queries.to_numpy().tolist()])
+    # The same float operations in the same order; numpy's AVX-512 sin/cos (not on the
+    # machines this was measured on) may differ from the C library's in the last bits.
+    np.testing.assert_array_max_ulp(got, expected, maxulp=2)
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the deliberate overflow
-def test_large_and_non_finite_requests_fall_back_to_sklearn(forest: Pipeline) -> None:
-    fast = fast_predictor(forest)
+def test_non_finite_requests_fall_back_to_sklearn(forest: Pipeline) -> None:
+    fast = compiled_predictor(forest)
     assert fast is not None
-    queries = trips(FastPipeline.MAX_PACKED_ROWS + 5, seed=12)[0]
-    np.testing.assert_array_equal(fast.predict(queries), forest.predict(queries))
-    far = queries.head(2).copy()
+    far = trips(2, seed=12)[0]
     far.loc[0, "distance"] = 1e308  # beyond float32: sklearn's own check must answer
     for predict in (forest.predict, fast.predict):
         with pytest.raises(ValueError, match="infinity or a value too large"):
             predict(far)
+    with pytest.raises(ValueError, match="infinity or a value too large"):
+        fast.predict_row(far.to_numpy()[0].tolist())
 
 
 def test_no_fast_path_for_other_models(data: tuple[pd.DataFrame, pd.Series]) -> None:
     X, y = data  # noqa: N806
-    assert fast_predictor(pipeline_with(Ridge()).fit(X, y)) is None
-    assert fast_predictor(Ridge().fit(X, y)) is None
+    assert compiled_predictor(pipeline_with(Ridge()).fit(X, y)) is None
+    assert compiled_predictor(Ridge().fit(X, y)) is None
 
 
-def test_packed_forest_refuses_a_wrong_width(forest: Pipeline) -> None:
-    packed = PackedForest(forest.named_steps["model"])
+def test_compiled_forest_refuses_a_wrong_width(forest: Pipeline) -> None:
+    compiled = CompiledForest(forest.named_steps["model"])
     with pytest.raises(ModelError, match=r"expected \d+ features, got shape \(1, 3\)"):
-        packed.predict(np.zeros((1, 3)))
+        compiled.predict(np.zeros((1, 3)))
+    with pytest.raises(ModelError, match="fitted single-output forest"):
+        forest_graph(RandomForestRegressor())
 
 
 def test_derived_features_keep_pandas_values(data: tuple[pd.DataFrame, pd.Series]) -> None:
@@ -124,9 +151,10 @@ def test_an_older_model_gets_exactly_its_fitted_columns(
     pipe = Pipeline([("features", old), ("model", forest)])
     expected = forest.predict(old.transform(X))
     np.testing.assert_array_equal(pipe.predict(X), expected)
-    fast = fast_predictor(pipe)
+    fast = compiled_predictor(pipe)
     assert fast is not None
     np.testing.assert_array_equal(fast.predict(X.head(20)), expected[:20])
+    assert fast.predict_row(X.to_numpy()[0].tolist()) == expected[0]
 
 
 def test_a_fitted_column_this_code_cannot_compute_is_named(
@@ -151,20 +179,25 @@ def saved_forest(
     return folder
 
 
-def test_online_load_scores_single_threaded_with_the_packed_forest(
+def test_online_load_scores_on_the_compiled_forest(
     saved_forest: Path, data: tuple[pd.DataFrame, pd.Series]
 ) -> None:
     import mlflow.pyfunc
 
     model = score.load_scoring_model(saved_forest.parent)  # finds the MLmodel below
-    assert isinstance(model.estimator, FastPipeline)
+    assert isinstance(model.estimator, CompiledPipeline)
     assert model.estimator.pipeline.named_steps["model"].n_jobs == 1
     assert [c.name for c in model.columns] == list(FEATURES)
     X = data[0].head(3)  # noqa: N806
-    reference = mlflow.pyfunc.load_model(str(saved_forest)).predict(X)
-    assert model.predict(X) == pytest.approx(list(reference), rel=1e-12)
+    loaded = mlflow.pyfunc.load_model(str(saved_forest))
+    # sklearn on several threads adds the trees in whichever order they finish.
+    assert model.predict(X) == pytest.approx(list(loaded.predict(X)), rel=1e-12)
+    reference = loaded.get_raw_model().set_params(model__n_jobs=1).predict(X)
+    assert model.predict(X) == list(reference)
     body = {"input_data": {"columns": list(FEATURES), "data": X.to_numpy().tolist()}}
     assert score.score_body(json.dumps(body), model, 10) == model.predict(X)
+    one = {"input_data": [dict(zip(FEATURES, X.to_numpy()[1].tolist(), strict=True))]}
+    assert score.score_body(json.dumps(one), model, 10) == [reference[1]]
 
 
 def test_batch_load_keeps_all_cores(saved_forest: Path) -> None:
