@@ -34,6 +34,7 @@ def bare_fit_seconds(X, y) -> float:  # noqa: N803 (sklearn naming)
 
 def run(ws: Workspace) -> list[BenchResult]:
     import pandas as pd
+    from taxi_fare.forest_params import RF_DEFAULTS
     from taxi_fare.schema import FEATURES
     from taxi_fare.schema import TARGET as COST
 
@@ -54,7 +55,7 @@ def run(ws: Workspace) -> list[BenchResult]:
     model_mb = sum(p.stat().st_size for p in ws.model_dir.rglob("*") if p.is_file()) / 2**20
     details = {
         "rows": rows,
-        "hyperparameters": "train2.py defaults (200 trees, max_depth 16)",
+        "hyperparameters": f"train2.py defaults ({RF_DEFAULTS.to_dict()})",
         "startup_and_imports_s": imports.seconds,
         "model_folder_mb": model_mb,
         "floor": "random_forest_pipeline(...).fit(X, y) in memory, same rows and seed",

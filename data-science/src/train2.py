@@ -10,6 +10,7 @@ import logging
 import sys
 from pathlib import Path
 
+from taxi_fare.forest_params import RF_DEFAULTS
 from taxi_fare.schema import FEATURES, TARGET
 from taxi_fare.steps import mlflow_run, run_step
 
@@ -33,12 +34,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train_data", type=Path, required=True)
     parser.add_argument("--model_output", type=Path, required=True)
-    parser.add_argument("--n_estimators", type=int, default=200)
-    parser.add_argument("--max_depth", type=int, default=16)
-    parser.add_argument("--min_samples_leaf", type=int, default=2)
-    parser.add_argument("--min_samples_split", type=int, default=4)
-    parser.add_argument("--max_features", type=_max_features, default=0.6)
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--n_estimators", type=int, default=RF_DEFAULTS.n_estimators)
+    parser.add_argument("--max_depth", type=int, default=RF_DEFAULTS.max_depth)
+    parser.add_argument("--min_samples_leaf", type=int, default=RF_DEFAULTS.min_samples_leaf)
+    parser.add_argument("--min_samples_split", type=int, default=RF_DEFAULTS.min_samples_split)
+    parser.add_argument("--max_features", type=_max_features, default=RF_DEFAULTS.max_features)
+    parser.add_argument("--seed", type=int, default=RF_DEFAULTS.seed)
     parser.add_argument(
         "--max_train_rows",
         type=int,

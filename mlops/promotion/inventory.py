@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from taxi_fare.metrics import METRIC_NAMES
+
 from mlops import settings
 from mlops.errors import MlopsError
-from mlops.promotion.stage_tests import METRICS
 from mlops.registry import history, local_registry, releases
 from mlops.registry.local_registry import ModelVersionInfo
 
@@ -74,7 +75,7 @@ def _row(
     info: ModelVersionInfo, state: dict[str, dict[str, int | None]], champion: int | None
 ) -> dict[str, Any]:
     metrics = {}
-    for metric in METRICS:
+    for metric in METRIC_NAMES:
         try:
             metrics[metric] = float(info.tags[metric])
         except (KeyError, ValueError):

@@ -2,7 +2,8 @@
 
 Pure functions over metric dicts plus the config loader; scoring goes through a
 deployed endpoint (see :mod:`mlops.promotion.deploy`), so the same check runs
-against the local stage server and the Azure stage online endpoint.
+against the local stage server and the Azure stage online endpoint. The metrics are
+``taxi_fare.metrics``'s, so stage and the evaluate step measure alike by construction.
 """
 
 from __future__ import annotations
@@ -13,15 +14,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from taxi_fare.metrics import METRIC_NAMES, regression_metrics
+
 from mlops.errors import MlopsError
 
 DEFAULT_CONFIG = Path(__file__).with_name("stage-tests.yml")
-METRICS = (
-    "root_mean_squared_error",
-    "mean_absolute_error",
-    "r2_score",
-    "mean_absolute_percentage_error",
-)
 
 
 @dataclass(frozen=True)
@@ -98,25 +95,10 @@ def load_config(path: Path | None = None) -> StageTestConfig:
     return StageTestConfig(tolerances=tolerances, min_rows=min_rows)
 
 
-def regression_metrics(actual: Any, predicted: Any) -> dict[str, float]:
-    """The four evaluation metrics, named as evaluate.py names them."""
-    import numpy as np
-    from sklearn import metrics
-
-    y = np.asarray(actual, dtype=float)
-    p = np.asarray(predicted, dtype=float)
-    return {
-        "root_mean_squared_error": float(metrics.root_mean_squared_error(y, p)),
-        "mean_absolute_error": float(metrics.mean_absolute_error(y, p)),
-        "r2_score": float(metrics.r2_score(y, p)),
-        "mean_absolute_percentage_error": float(metrics.mean_absolute_percentage_error(y, p)),
-    }
-
-
 def reference_metrics(tags: Mapping[str, str]) -> dict[str, float]:
     """Dev evaluation metrics from a version's tags (unparseable values are left out)."""
     found = {}
-    for name in METRICS:
+    for name in METRIC_NAMES:
         try:
             value = float(tags[name])
         except (KeyError, ValueError):
@@ -219,6 +201,7 @@ def run_stage_tests(
     ``endpoint`` is a :class:`mlops.promotion.deploy.Endpoint` (local server or Azure).
     Scoring is skipped when the smoke test already failed: the verdict is a fail anyway.
     """
+    import numpy as np
     from taxi_fare.schema import FEATURES, TARGET
 
     smoke = endpoint.smoke_test(latency_ms)
@@ -229,7 +212,8 @@ def run_stage_tests(
         except MlopsError as exc:  # the endpoint broke under the stage set: a fail, recorded
             smoke = {**smoke, "passed": False, "message": f"scoring the stage set failed: {exc}"}
         else:
-            measured = regression_metrics(frame[TARGET], predictions)
+            actual = np.asarray(frame[TARGET], dtype="float64")
+            measured = regression_metrics(actual, np.asarray(predictions, dtype="float64"))
     return verdict(
         version, len(frame), measured, reference_metrics(dev_tags), config, smoke, tested_at
     )

@@ -15,6 +15,7 @@ from sklearn.pipeline import Pipeline
 
 from taxi_fare.errors import TaxiFareError
 from taxi_fare.features import DerivedFeatures
+from taxi_fare.forest_params import RF_DEFAULTS
 from taxi_fare.schema import FEATURES
 
 if TYPE_CHECKING:
@@ -32,14 +33,14 @@ class ModelError(TaxiFareError):
 
 
 def random_forest_pipeline(
-    n_estimators: int = 200,
-    max_depth: int | None = 16,
-    min_samples_leaf: int = 2,
-    min_samples_split: int = 4,
-    max_features: float | str = 0.6,
-    seed: int = 42,
+    n_estimators: int = RF_DEFAULTS.n_estimators,
+    max_depth: int | None = RF_DEFAULTS.max_depth,
+    min_samples_leaf: int = RF_DEFAULTS.min_samples_leaf,
+    min_samples_split: int = RF_DEFAULTS.min_samples_split,
+    max_features: float | str = RF_DEFAULTS.max_features,
+    seed: int = RF_DEFAULTS.seed,
 ) -> Pipeline:
-    """The train2 model: derived features, then a RandomForest."""
+    """The train2 model: derived features, then a RandomForest (defaults: ``RF_DEFAULTS``)."""
     forest = RandomForestRegressor(
         n_estimators=n_estimators,
         max_depth=max_depth,

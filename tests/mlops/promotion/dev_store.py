@@ -45,8 +45,7 @@ def register(
     from sklearn.linear_model import Ridge
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
-
-    from mlops.promotion.stage_tests import regression_metrics
+    from taxi_fare.metrics import regression_metrics
 
     train, test = trips(300, 1), trips(200, 2)
     x = train[list(FEATURES)]
