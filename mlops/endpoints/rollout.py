@@ -55,8 +55,11 @@ class Plan:
 
 
 @dataclass(frozen=True)
-class Decision:
-    """What to do after the smoke test of one stage."""
+class RolloutStep:
+    """The next step of a rollout after one stage's smoke test: shift, roll back or done.
+
+    Not the gate's ``taxi_fare.gate.Decision`` (promote a model or not): this one moves traffic.
+    """
 
     action: Action
     traffic: dict[str, int]  # traffic to set (shift, rollback) or now in place (done)
@@ -150,20 +153,20 @@ def plan_rollout(traffic: Mapping[str, int], steps: Sequence[int]) -> Plan:
     return Plan(live=live, target=target, before=before, stages=stages)
 
 
-def decide(plan: Plan, stage: int, passed: bool, detail: str = "") -> Decision:
+def decide(plan: Plan, stage: int, passed: bool, detail: str = "") -> RolloutStep:
     """After the smoke test of ``stage`` (0: the new colour at 0% traffic; k: after step k)."""
     if not 0 <= stage <= len(plan.stages):
         raise RolloutError(f"stage {stage} is outside 0..{len(plan.stages)}")
     where = "at 0% traffic" if stage == 0 else f"at {plan.stages[stage - 1][plan.target]}%"
     if not passed:
-        return Decision(
+        return RolloutStep(
             "rollback",
             dict(plan.before),
             f"{plan.target} failed {where}: {detail}".rstrip(": "),
         )
     if stage == len(plan.stages):
-        return Decision("done", dict(plan.stages[-1]), f"{plan.target} serves 100% of traffic")
-    return Decision("shift", dict(plan.stages[stage]), f"{plan.target} passed {where}")
+        return RolloutStep("done", dict(plan.stages[-1]), f"{plan.target} serves 100% of traffic")
+    return RolloutStep("shift", dict(plan.stages[stage]), f"{plan.target} passed {where}")
 
 
 class Executor(Protocol):
