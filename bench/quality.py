@@ -2,8 +2,8 @@
 
     python -m bench.quality --rows 50000 --time-budget 60 --out bench/out/quality.json
 
-Generated trips go through cleaning into the feature-table layout (index, cost, the 20
-features), are read back through ``prep``'s reader, and split 70/30 with one seed.
+Generated trips go through ``prep.py`` itself (its cleaning, the 20 features and its
+row-hash split, 70/30 with one seed), and every model learns and is scored on its splits.
 The baseline is the mlops-v2 ``train.py`` model (RandomForest, 500 trees, depth 10,
 sqrt features, min leaf 4, min split 5) on the 20 columns as they are; it is compared
 with ``train2.py`` (defaults) and the AutoML path of ``make train`` (featurize, FLAML with
@@ -16,14 +16,38 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 log = logging.getLogger("bench.quality")
+
+SRC = Path(__file__).resolve().parents[1] / "data-science" / "src"
+
+
+def prepared(raw: Path, work: Path, seed: int) -> tuple[Any, Any, Any]:
+    """(train, test, quality report) of ``raw`` as the prep step makes them, by running it."""
+    from taxi_fare.split import read_split
+    from taxi_fare.step_files import read_quality
+
+    out = work / "prep"
+    argv = [
+        sys.executable, str(SRC / "prep.py"), "--raw_data", str(raw),
+        "--train_data", str(out / "train"), "--test_data", str(out / "test"),
+        "--quality_report", str(out / "quality"), "--test_size", "0.3", "--seed", str(seed),
+    ]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_RUN")}
+    env["MLFLOW_TRACKING_URI"] = f"sqlite:///{work / 'mlflow.db'}"
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise SystemExit(f"prep.py failed on the generated trips: {done.stderr.strip()[-800:]}")
+    return read_split(out / "train"), read_split(out / "test"), read_quality(out / "quality")
 
 
 def _rmse(actual: np.ndarray, predicted: np.ndarray) -> float:
@@ -34,23 +58,15 @@ def measure(rows: int, seed: int, time_budget: int) -> dict:
     import yaml
     from sklearn.ensemble import RandomForestRegressor
     from taxi_fare.automl import feature_table, package, planned_trials, search
-    from taxi_fare.cleaning import clean
-    from taxi_fare.ingest import read_inputs
     from taxi_fare.models import random_forest_pipeline
     from taxi_fare.schema import FEATURES, TARGET
-    from taxi_fare.split import seeded_split
 
     from mlops.datagen.generator import generate
 
     with tempfile.TemporaryDirectory(prefix="quality-") as tmp:
         raw = Path(tmp) / "raw"
         generate(rows, raw, seed=seed)
-        kept = clean(read_inputs([raw])[0]).kept
-        table_csv = Path(tmp) / "features.csv"
-        kept[[TARGET, *FEATURES]].to_csv(table_csv)  # the mlops-v2 feature-table layout
-        table, files, _ = read_inputs([table_csv])
-    assert files[0].kind == "features"
-    train, test = seeded_split(table, 0.3, seed)
+        train, test, quality = prepared(raw, Path(tmp), seed)
     x_train, y_train = train[list(FEATURES)], train[TARGET]
     x_test, y_test = test[list(FEATURES)], test[TARGET].to_numpy()
 
@@ -108,10 +124,10 @@ def measure(rows: int, seed: int, time_budget: int) -> dict:
         "data": {
             "generated_rows": rows,
             "seed": seed,
-            "rows_after_cleaning": len(table),
+            "rows_after_cleaning": quality.rows_kept,
             "train_rows": len(train),
             "test_rows": len(test),
-            "split": "70/30 seeded",
+            "split": f"70/30 by prep.py ({quality.split['method']}, seed {seed})",
             "target_std": float(np.std(y_test)),
         },
         "targets": {

@@ -9,12 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from taxi_fare import ingest
-from taxi_fare.cleaning import clean, clean_inputs, keep_mask
-from taxi_fare.ingest import InputError, read_inputs, read_raw
+from taxi_fare.cleaning import clean_inputs, keep_mask
+from taxi_fare.ingest import InputError, read_raw
 from taxi_fare.schema import FEATURES, RAW_LAYOUTS, TARGET
 from taxi_fare.split import seeded_split, split_columns
 
 from tests.data_science.ds_rows import GREEN_HEADER, GREEN_ROW, YELLOW_HEADER, YELLOW_ROW, write_csv
+from tests.tables import clean, read_inputs
 
 
 def reference_trips(path: Path, kind: str) -> pd.DataFrame:

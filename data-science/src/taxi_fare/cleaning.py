@@ -125,23 +125,6 @@ def keep_mask(trips: Trips) -> tuple[np.ndarray, dict[str, int]]:
     return remaining, dropped
 
 
-@dataclass(frozen=True)
-class CleanResult:
-    kept: pd.DataFrame
-    dropped: dict[str, int]
-
-    @property
-    def rows_dropped(self) -> int:
-        return sum(self.dropped.values())
-
-
-def clean(trips: pd.DataFrame) -> CleanResult:
-    """Apply the rules to a whole table; ``kept`` holds the 20 features and the target."""
-    mask, dropped = keep_mask(trips)
-    kept = trips.loc[mask, [*FEATURES, TARGET]].reset_index(drop=True)
-    return CleanResult(kept, dropped)
-
-
 @dataclass
 class CleanInputs:
     """The kept rows of every input (20 features + target, as columns) and the counts."""

@@ -499,7 +499,8 @@ def diagnose(path: Path, kind: str, exc: Exception) -> NoReturn:
 
 
 # ---------------------------------------------------------------------------------------
-# Whole-file helpers (small inputs: batch scoring, the stage set, tests)
+# Whole-file frames (small inputs: batch scoring, the stage set). prep never builds one;
+# the whole-table twin of its read (all inputs merged) is tests/tables.py, a test reference.
 
 
 def _frame(batches: Iterable[Columns], names: Iterable[str]) -> pd.DataFrame:
@@ -518,20 +519,3 @@ def read_raw(path: Path, kind: str) -> pd.DataFrame:
 def read_feature_table(path: Path) -> pd.DataFrame:
     """The feature-table layout (unnamed index column, cost, the 20 features)."""
     return _frame(iter_batches(path, FEATURE_TABLE), (*FEATURES, TARGET))
-
-
-def read_inputs(paths: Iterable[str | Path]) -> tuple[pd.DataFrame, list[InputFile], str]:
-    """All inputs merged: features + target (+ ``duration_s`` where datetimes exist)."""
-    files = expand_inputs(paths)
-    frames: list[pd.DataFrame] = []
-    described: list[InputFile] = []
-    for path in files:
-        kind = detect_kind(path, read_header(path))
-        frame = read_feature_table(path) if kind == FEATURE_TABLE else read_raw(path, kind)
-        if frame.empty:
-            raise InputError(f"{path}: file has a header but no rows")
-        log.info("read %s: %s, %s rows", path, kind, f"{len(frame):,}")
-        frames.append(frame)
-        described.append(InputFile(path, kind, len(frame)))
-    merged = pd.concat(frames, ignore_index=True)
-    return merged, described, fingerprint(files)

@@ -9,11 +9,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from taxi_fare.cleaning import clean
-from taxi_fare.ingest import read_inputs
 from taxi_fare.schema import GREEN_COLUMNS, YELLOW_COLUMNS
 
 from mlops.datagen.generator import generate
+from tests.tables import clean, read_inputs
 
 ROWS = 4000
 
