@@ -34,6 +34,14 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _boolean(value: str) -> bool:
+    if value.lower() in ("true", "1"):
+        return True
+    if value.lower() in ("false", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"{value!r} is not true or false")
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train_data", type=Path, required=True)
@@ -64,6 +72,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="LightGBM,RandomForest,ExtremeRandomTrees",
         help="comma-separated Azure AutoML algorithm names",
     )
+    parser.add_argument(
+        "--enable_vote_ensemble",
+        type=_boolean,
+        default=False,
+        help="true: the model is the Caruana-selected vote of each learner's best "
+        "(Azure: training.enable_vote_ensemble)",
+    )
     parser.add_argument("--seed", type=int, default=42)
     return parser.parse_args(argv)
 
@@ -87,12 +102,23 @@ def run(args: argparse.Namespace) -> int:
     columns = [c for c in table.columns if c != args.target_column_name]
     X, y = table[columns], table[args.target_column_name]  # noqa: N806 (sklearn naming)
     trials = planned_trials(args.time_budget_seconds, len(table), args.max_trials)
-    result = search(X, y, metric=metric, estimators=estimators, trials=trials, seed=args.seed)
+    result = search(
+        X,
+        y,
+        metric=metric,
+        estimators=estimators,
+        trials=trials,
+        seed=args.seed,
+        vote_ensemble=args.enable_vote_ensemble,
+    )
     train_metrics, scored = fit_metrics(result.model, X, y, seed=args.seed)
     log.info(
-        "best of %d trials: %s (validation loss %.4f) in %.0f s; train RMSE %.3f (on %s rows)",
+        "best of %d trials: %s %s (validation loss %.4f, best single %.4f) in %.0f s; "
+        "train RMSE %.3f (on %s rows)",
         result.trials,
         result.estimator,
+        result.weights,
+        result.final_loss,
         result.best_loss,
         result.seconds,
         train_metrics["root_mean_squared_error"],
@@ -109,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
     metadata = {
         "trainer": "automl",
         "estimator": result.estimator,
+        "ensemble_weights": ",".join(f"{n}:{w}" for n, w in result.weights.items()),
         "primary_metric": args.primary_metric,
     }
     save_model(result.model, args.model_output, X, metadata, columns=columns)
@@ -129,6 +156,8 @@ def run(args: argparse.Namespace) -> int:
                 "train_columns": len(columns),
                 "train_metrics_rows": scored,
                 "best_estimator": result.estimator,
+                "enable_vote_ensemble": args.enable_vote_ensemble,
+                "ensemble_weights": metadata["ensemble_weights"],
             }
         )
         mlflow.log_params({f"best_{k}": v for k, v in result.config.items()})
@@ -137,6 +166,7 @@ def run(args: argparse.Namespace) -> int:
                 "trials": result.trials,
                 "search_seconds": result.seconds,
                 "best_validation_loss": result.best_loss,
+                "final_validation_loss": result.final_loss,
                 **{f"train_{k}": v for k, v in train_metrics.items()},
             }
         )

@@ -37,8 +37,9 @@ IGNORED = frozenset(
         "training.enable_model_explainability",
     }
 )
-# Ensembling is off in the local trainer, so these may only be set to false.
-MUST_BE_FALSE = frozenset({"training.enable_stack_ensemble", "training.enable_vote_ensemble"})
+# The local trainer has no stacking, so this may only be set to false.
+MUST_BE_FALSE = frozenset({"training.enable_stack_ensemble"})
+_VOTE = "training.enable_vote_ensemble"
 _BEST_MODEL = "best_model"
 
 
@@ -66,6 +67,14 @@ def _algorithm(name: str, where: str) -> str:
         raise MlopsError(f"{where}: {exc}") from None
 
 
+def _flag(value: Any, key: str, where: str) -> bool:
+    if value in (True, "true", "True"):
+        return True
+    if value in (False, "false", "False"):
+        return False
+    raise MlopsError(f"{where}: AutoML setting '{key}: {value}' is not true or false")
+
+
 def _flatten(node: Mapping[str, Any]) -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in node.items():
@@ -90,13 +99,14 @@ def map_automl_node(
     limits.timeout_minutes                      time_budget_seconds (x 60)
     limits.max_trials                           max_trials
     training.allowed_training_algorithms        allowed_algorithms (comma-separated)
+    training.enable_vote_ensemble               enable_vote_ensemble (Azure's default: true)
     featurization.mode                          must be off (FLAML has no featurization;
                                                 featurize.py's derived features come first)
     outputs.best_model                          output model_output
     ==========================================  =========================================
 
     ``time_budget_seconds`` (``mlops train --time-budget``) overrides the node's timeout.
-    Any other setting, a task other than regression, ensembling switched on or AutoML's
+    Any other setting, a task other than regression, stack ensembling on or AutoML's
     featurization on raises MlopsError naming the setting. ``limits.max_trials`` caps the
     trial count that train.py plans from the time budget.
     """
@@ -134,6 +144,8 @@ def map_automl_node(
                     f"{where}: AutoML setting 'featurization.mode: {value}' has no local "
                     'equivalent (FLAML does not featurize); set it to "off"'
                 )
+        elif key == _VOTE:
+            inputs["enable_vote_ensemble"] = _flag(value, key, where)
         elif key in MUST_BE_FALSE:
             if value not in (False, "false", "False"):
                 raise MlopsError(
@@ -150,6 +162,9 @@ def map_automl_node(
             )
     if "train_data" not in inputs:
         raise MlopsError(f"{where}: AutoML node needs 'training_data'")
+    # Azure AutoML ensembles unless told not to ("ensemble models ... are enabled by
+    # default", Microsoft Learn, concept-automated-ml); the stand-in follows.
+    inputs.setdefault("enable_vote_ensemble", True)
     if time_budget_seconds is not None:
         inputs["time_budget_seconds"] = time_budget_seconds
     outputs.setdefault(_BEST_MODEL, "model_output")

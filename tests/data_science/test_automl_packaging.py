@@ -42,6 +42,7 @@ def work(tmp_path_factory: pytest.TempPathFactory, tracking_uri: str, raw_folder
         time_budget_seconds=1,
         max_trials=4,
         allowed_algorithms="LightGBM,ExtremeRandomTrees",
+        enable_vote_ensemble="true",  # as pipeline-automl.yml's node says
     )
     assert train.main(search) == 0
     packaged = args(
@@ -139,3 +140,41 @@ def test_train_refuses_a_target_that_is_not_a_column(
     err = capsys.readouterr().err.strip()
     assert err == f"error: {work / 'features'}: target_column_name 'fare' is not a column"
     assert not (tmp_path / "best").exists()
+
+
+def test_a_vote_ensemble_packages_and_loads_in_score_and_batch_score(
+    work: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The node's vote ensemble (several learners' best) is one estimator to package."""
+    from lightgbm import LGBMRegressor
+    from sklearn.ensemble import ExtraTreesRegressor, VotingRegressor
+    from taxi_fare.models import save_model
+
+    table = pd.read_parquet(work / "features" / "data.parquet")
+    columns = [c for c in table.columns if c != TARGET]
+    vote = VotingRegressor(
+        [
+            ("lgbm", LGBMRegressor(n_estimators=5, verbose=-1, random_state=0)),
+            ("extra_tree", ExtraTreesRegressor(n_estimators=3, random_state=0)),
+        ],
+        weights=[2, 1],
+    ).fit(table[columns], table[TARGET])
+    best = tmp_path / "best"
+    meta = {"trainer": "automl", "estimator": "VotingEnsemble"}
+    save_model(vote, best, table, meta, columns=columns)
+    packaged = args(best_model=best, sample_data=work / "train", model_output=tmp_path / "model")
+    assert package.main(packaged) == 0
+    model_dir = tmp_path / "model"
+    assert model_input_columns(model_dir) == list(FEATURES)
+    raw = load_model(model_dir).get_raw_model()
+    assert type(raw.named_steps["model"]).__name__ == "VotingRegressor"
+    test = pd.read_parquet(work / "test" / "data.parquet").head(6)
+    expected = vote.predict(DerivedFeatures().fit(test).transform(test)[columns])
+    body = {"input_data": test[list(FEATURES)].to_dict(orient="records")}
+    online = score.score_body(json.dumps(body), score.load_scoring_model(model_dir), limit=100)
+    np.testing.assert_allclose(online, expected, rtol=1e-9)
+    test[list(FEATURES)].to_parquet(tmp_path / "trips.parquet")
+    monkeypatch.setenv("AZUREML_MODEL_DIR", str(model_dir))
+    batch_score.init()
+    rows = batch_score.run([str(tmp_path / "trips.parquet")])
+    np.testing.assert_allclose([float(line.split(",")[2]) for line in rows], expected, rtol=1e-9)

@@ -8,10 +8,13 @@ import pytest
 from taxi_fare.automl import (
     FOREST_TREES,
     MIN_TRIALS,
+    ensemble_selection,
     forest_start,
+    holdout_rows,
     planned_trials,
     search,
     search_settings,
+    validation_loss,
 )
 from taxi_fare.features import DerivedFeatures
 from taxi_fare.metrics import fit_metrics, regression_metrics
@@ -69,6 +72,52 @@ def test_same_seed_and_trials_give_the_same_model(trips) -> None:
     assert first.best_loss == pytest.approx(second.best_loss, rel=1e-9)
     np.testing.assert_allclose(first.model.predict(derived), second.model.predict(derived))
     assert first.model.n_estimators >= FOREST_TREES  # a forest winner is refitted bigger
+
+
+def test_the_vote_ensemble_is_the_same_model_on_a_rerun(trips) -> None:
+    X, y = trips  # noqa: N806
+    derived = DerivedFeatures().fit(X).transform(X)
+    learners = ["lgbm", "extra_tree"]
+    first, second = (
+        search(derived, y, "rmse", learners, 8, seed=2, vote_ensemble=True) for _ in range(2)
+    )
+    assert first.weights == second.weights and sum(first.weights.values()) >= 1
+    np.testing.assert_allclose(first.model.predict(derived), second.model.predict(derived))
+    if len(first.weights) > 1:  # a vote: weights as chosen, members refitted on every row
+        assert first.estimator == "VotingEnsemble"
+        assert list(first.model.weights) == list(first.weights.values())
+    assert first.final_loss <= first.best_loss + 1e-12  # never worse than the best alone
+
+
+def test_ensemble_selection_weights_the_complementary_models() -> None:
+    actual = np.array([0.0, 0.0, 10.0, 10.0])
+    high, low = actual + 1.0, actual - 1.0  # errors that cancel when averaged
+    far = actual + 5.0
+    assert ensemble_selection({"high": high, "low": low, "far": far}, actual, "rmse") == {
+        "high": 1,
+        "low": 1,
+    }  # "far" is more than 5% worse than the best: not in the start, and adding it hurts
+    # One model alone: nothing to add.
+    assert ensemble_selection({"only": high}, actual, "rmse") == {"only": 1}
+    # Unequal skill: the better one gets the larger weight.
+    better, worse = actual + 1.0, actual - 3.0
+    weights = ensemble_selection({"a": better, "b": worse}, actual, "rmse")
+    assert weights["a"] > weights.get("b", 0)
+
+
+def test_validation_loss_follows_the_search_metric() -> None:
+    actual, predicted = np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 6.0])
+    assert validation_loss("rmse", actual, predicted) == pytest.approx(3 / np.sqrt(3))
+    assert validation_loss("mae", actual, predicted) == pytest.approx(1.0)
+    assert validation_loss("r2", actual, predicted) == pytest.approx(9 / 2)  # 1 - r2
+
+
+def test_the_holdout_is_seeded_and_disjoint() -> None:
+    fit, held = holdout_rows(1_000, seed=3)
+    assert len(held) == 100 and len(fit) == 900 and not set(fit) & set(held)
+    again = holdout_rows(1_000, seed=3)
+    assert (again[0] == fit).all() and (again[1] == held).all()
+    assert not (holdout_rows(1_000, seed=4)[1] == held).all()
 
 
 class _Echo:

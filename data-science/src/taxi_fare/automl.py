@@ -18,7 +18,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +155,14 @@ _FORESTS = ("rf", "extra_tree")
 #: bench.quality's 33,718 rows ExtraTrees reached 236 leaves only after ~30 of 60 trials).
 FOREST_START_LEAVES = 256
 FOREST_START_TREES = 8
+#: Azure AutoML's vote ensemble (``training.enable_vote_ensemble``, on by default): the
+#: Caruana ensemble selection with sorted initialisation (Microsoft Learn, "What is automated
+#: machine learning?", Ensemble models): the ensemble starts with up to five of the best
+#: models within 5% of the best score, then each iteration adds (with replacement) the model
+#: that improves the validation score most, while one does; the weights are the counts.
+ENSEMBLE_ITERATIONS = 15
+ENSEMBLE_START_MODELS = 5
+ENSEMBLE_START_TOLERANCE = 0.05
 
 
 @dataclass(frozen=True)
@@ -167,6 +175,10 @@ class SearchResult:
     best_loss: float
     trials: int
     seconds: float
+    #: Learner -> weight in the vote ensemble (one learner: no ensemble, the winner alone).
+    weights: dict[str, int] = field(default_factory=dict)
+    #: Validation loss of the final model (the ensemble's, or the winner's).
+    final_loss: float = math.nan
 
 
 def planned_trials(time_budget_seconds: int, rows: int, max_trials: int | None = None) -> int:
@@ -192,7 +204,7 @@ def forest_start(rows: int) -> dict[str, Any]:
 
 
 def search_settings(
-    metric: str | Callable, estimators: list[str], trials: int, seed: int, rows: int = 0
+    metric: str | Callable[..., Any], estimators: list[str], trials: int, seed: int, rows: int = 0
 ) -> dict[str, Any]:
     """FLAML ``AutoML.fit`` settings of a clock-free search of ``trials`` trials.
 
@@ -207,8 +219,8 @@ def search_settings(
         "estimator_list": estimators,
         "time_budget": -1,
         "max_iter": trials,
+        # search() passes the holdout rows (X_val), so the vote ensemble is chosen on them.
         "eval_method": "holdout",
-        "split_ratio": HOLDOUT_RATIO,
         # One thread per trial: on a shared machine two threads per trial contend with
         # every other process (LightGBM measured 7x slower with n_jobs=2 at load 8 on 2 cores).
         "n_jobs": 1,
@@ -221,21 +233,100 @@ def search_settings(
     }
 
 
+def holdout_rows(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded (fit, validation) row positions: ``HOLDOUT_RATIO`` of ``rows`` validate."""
+    order = np.random.default_rng(seed).permutation(rows)
+    held = max(1, round(rows * HOLDOUT_RATIO))
+    return np.sort(order[held:]), np.sort(order[:held])
+
+
+def validation_loss(
+    metric: str | Callable[..., Any], actual: np.ndarray, predicted: np.ndarray
+) -> float:
+    """The search metric as a loss (lower is better) of ``predicted`` on validation rows."""
+    actual, predicted = np.asarray(actual, "float64"), np.asarray(predicted, "float64")
+    if metric == "rmse":
+        return float(np.sqrt(np.mean((actual - predicted) ** 2)))
+    if metric == "mae":
+        return float(np.mean(np.abs(actual - predicted)))
+    if metric == "r2":
+        total = float(np.sum((actual - np.mean(actual)) ** 2)) or 1.0
+        return float(np.sum((actual - predicted) ** 2)) / total  # 1 - r2
+    if callable(metric):
+        return float(metric(pd.DataFrame({"p": predicted}), actual, _Fixed(predicted))[0])
+    raise ModelError(f"no validation loss for metric {metric!r}")
+
+
+class _Fixed:
+    """An 'estimator' whose predictions are given: FLAML custom metrics call ``predict``."""
+
+    def __init__(self, predicted: np.ndarray) -> None:
+        self.predicted = predicted
+
+    def predict(self, X: Any) -> np.ndarray:  # noqa: N803 (sklearn naming)
+        return self.predicted
+
+
+def ensemble_selection(
+    predictions: dict[str, np.ndarray], actual: np.ndarray, metric: str | Callable[..., Any]
+) -> dict[str, int]:
+    """Caruana selection over ``predictions`` (name -> validation predictions): the weights.
+
+    Deterministic: candidates are ranked by loss, ties by name; an iteration that improves
+    nothing ends the selection.
+    """
+    losses = {n: validation_loss(metric, actual, p) for n, p in predictions.items()}
+    ranked = sorted(losses, key=lambda n: (losses[n], n))
+    best = losses[ranked[0]]
+    start = [
+        n
+        for n in ranked[:ENSEMBLE_START_MODELS]
+        if losses[n] <= best * (1 + ENSEMBLE_START_TOLERANCE)
+    ]
+    counts = dict.fromkeys(start, 1)
+    total = np.sum([predictions[n] for n in start], axis=0)
+    size, current = len(start), validation_loss(metric, actual, total / len(start))
+    for _ in range(ENSEMBLE_ITERATIONS):
+        trial = {
+            n: validation_loss(metric, actual, (total + predictions[n]) / (size + 1))
+            for n in ranked
+        }
+        pick = min(ranked, key=lambda n: (trial[n], ranked.index(n)))
+        if trial[pick] >= current:
+            break
+        counts[pick] = counts.get(pick, 0) + 1
+        total, size, current = total + predictions[pick], size + 1, trial[pick]
+    return counts
+
+
+def _final(estimator: Any, learner: str) -> Any:
+    """A fresh clone for the refit on all rows; a forest with at least ``FOREST_TREES`` trees."""
+    model = clone(estimator)
+    if learner in _FORESTS:
+        model.set_params(n_estimators=max(FOREST_TREES, model.get_params()["n_estimators"]))
+    return model
+
+
 def search(
     X: pd.DataFrame,  # noqa: N803 (sklearn naming)
     y: pd.Series,
-    metric: str | Callable,
+    metric: str | Callable[..., Any],
     estimators: list[str],
     trials: int,
     seed: int,
+    vote_ensemble: bool = False,
 ) -> SearchResult:
     """Search ``estimators`` for ``trials`` trials on the columns of ``X`` as they are.
 
     Like the Azure AutoML node, FLAML learns from every column it is given (the derived
-    features, written by ``featurize.py``); the winner is a fresh clone refitted on all rows,
-    a forest with at least ``FOREST_TREES`` trees.
+    features, written by ``featurize.py``), validating on a seeded holdout. With
+    ``vote_ensemble`` (the node's ``enable_vote_ensemble``) each learner's best configuration
+    is a candidate of the Caruana selection on that holdout, and the model is the weighted
+    vote of the chosen ones; else the winner alone. The final model is refitted on all rows
+    (forests with at least ``FOREST_TREES`` trees).
     """
     from flaml import AutoML  # slow import, only when a search runs
+    from sklearn.ensemble import VotingRegressor
 
     automl = AutoML()
     log.info(
@@ -246,14 +337,40 @@ def search(
         X.shape[1],
     )
     started = time.monotonic()
-    settings = search_settings(metric, estimators, trials, seed, rows=len(X))
-    automl.fit(X_train=X, y_train=y.to_numpy(), **settings)
+    target = y.to_numpy(dtype="float64")
+    fit, held = holdout_rows(len(X), seed)
+    X_fit, X_held = X.iloc[fit], X.iloc[held]  # noqa: N806 (sklearn naming)
+    settings = search_settings(metric, estimators, trials, seed, rows=len(fit))
+    automl.fit(X_train=X_fit, y_train=target[fit], X_val=X_held, y_val=target[held], **settings)
     if automl.model is None or automl.best_estimator is None:
         raise ModelError(f"AutoML found no model in {trials} trials; raise the time budget")
-    model = clone(automl.model.estimator)
-    if automl.best_estimator in _FORESTS:
-        model.set_params(n_estimators=max(FOREST_TREES, model.get_params()["n_estimators"]))
-    model.fit(X, y.to_numpy())
+    winner = str(automl.best_estimator)
+    members = {winner: automl.model.estimator}
+    if vote_ensemble:
+        for learner in estimators:
+            found = automl.best_model_for_estimator(learner)
+            if learner != winner and found is not None:
+                # FLAML keeps only the winner trained; the others as their best settings.
+                members[learner] = found.estimator_class(**found.params)
+    weights, final_loss = {winner: 1}, float(automl.best_loss)
+    if len(members) > 1:
+        # Validation predictions of clones fitted on the fit rows, on every column as the
+        # final refit sees them (FLAML drops constant columns before its own fits).
+        predictions = {
+            name: np.asarray(clone(m).fit(X_fit, target[fit]).predict(X_held), "float64")
+            for name, m in members.items()
+        }
+        weights = ensemble_selection(predictions, target[held], metric)
+        blended = np.sum([w * predictions[n] for n, w in weights.items()], axis=0)
+        blended = blended / sum(weights.values())
+        final_loss = validation_loss(metric, target[held], blended)
+    chosen = sorted(weights, key=lambda n: (-weights[n], n))
+    if len(chosen) == 1:
+        model = _final(members[chosen[0]], chosen[0]).fit(X, target)
+    else:
+        model = VotingRegressor(
+            [(n, _final(members[n], n)) for n in chosen], weights=[weights[n] for n in chosen]
+        ).fit(X, target)
     seconds = time.monotonic() - started
     # config_history holds only the improving trials; FLAML (pinned) counts every trial
     # per learner in _iter_per_learner, which has no public equivalent.
@@ -261,11 +378,13 @@ def search(
     done = sum(per_learner.values()) or len(automl.config_history or {}) or 1
     return SearchResult(
         model,
-        automl.best_estimator,
+        "VotingEnsemble" if len(chosen) > 1 else chosen[0],
         dict(automl.best_config or {}),
         float(automl.best_loss),
         done,
         seconds,
+        weights={n: weights[n] for n in chosen},
+        final_loss=final_loss,
     )
 
 

@@ -40,8 +40,28 @@ def test_maps_the_repository_node() -> None:
         "time_budget_seconds": 1800,
         "max_trials": 40,
         "allowed_algorithms": "LightGBM,RandomForest,ExtremeRandomTrees",
+        "enable_vote_ensemble": False,
     }
     assert mapped.outputs == {"best_model": "model_output"}
+
+
+@pytest.mark.parametrize(
+    ("training", "expected"),
+    [
+        ({"enable_vote_ensemble": True}, True),
+        ({"enable_vote_ensemble": "false"}, False),
+        ({}, True),
+    ],
+    ids=["on", "off-as-text", "azure-default-on"],
+)
+def test_the_vote_ensemble_setting_is_mapped(training: dict[str, Any], expected: bool) -> None:
+    mapped = map_automl_node(node(training=training), WHERE)
+    assert mapped.inputs["enable_vote_ensemble"] is expected
+
+
+def test_a_vote_ensemble_setting_that_is_not_a_boolean_is_refused() -> None:
+    with pytest.raises(MlopsError, match=r"'training\.enable_vote_ensemble: maybe' is not true or"):
+        map_automl_node(node(training={"enable_vote_ensemble": "maybe"}), WHERE)
 
 
 def test_time_budget_overrides_the_node_timeout() -> None:
