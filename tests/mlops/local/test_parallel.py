@@ -138,3 +138,48 @@ def test_twin_run_fails_the_parallel_prep_on_a_corrupt_file(
     assert f"{bad}: not UTF-8" in log_text and "exceed error_threshold 0" in log_text
     summaries = result.run_dir / "prep_files" / "file_summaries"
     assert not (summaries / parallel.APPEND_ROW_FILE).exists()
+
+
+BATCH_PIPELINE = REPO / "mlops/azureml/deploy/batch/pipeline-batch-score.yml"
+
+
+def score_folder(tmp_path: Path, bad: int = 0) -> tuple[Path, int]:
+    """Three small raw files of the committed sample (40 rows each) and ``bad`` corrupt ones."""
+    folder = tmp_path / "to-score"
+    folder.mkdir()
+    for source in sorted((REPO / "data" / "sample").glob("*.csv"))[:3]:
+        lines = source.read_text().splitlines()[:41]
+        (folder / source.name).write_text("\n".join(lines) + "\n")
+    for index in range(bad):
+        (folder / f"yellow_9{index}.csv").write_bytes(bytes(range(256)) * 8)
+    return folder, 3 * 40
+
+
+def test_twin_runs_batch_scoring_as_a_parallel_job_in_a_pipeline(
+    module_home: Path, tmp_path: Path, models: dict[str, Path]
+) -> None:
+    """The batch deployment's batch_score.py as a parallel job: init() once per worker with
+    the model input, one row per input row appended to the predictions output."""
+    import batch_score
+
+    from mlops.local.runner import run_pipeline
+
+    folder, rows = score_folder(tmp_path, bad=1)  # one corrupt file: within error_threshold 2
+    result = run_pipeline(
+        BATCH_PIPELINE, overrides={"model": str(models["good"]), "data": str(folder)}
+    )
+    step = next(s for s in result.steps if s.name == "score")
+    assert step.state == "succeeded", step.log.read_text()[-2000:]
+    assert "yellow_90.csv" in step.log.read_text()  # the failed item is named in the log
+    lines = (result.run_dir / "score/predictions" / parallel.APPEND_ROW_FILE).read_text()
+    got = sorted(lines.splitlines())
+    assert len(got) == rows and {line.split(",")[0] for line in got} == {
+        p.name for p in folder.glob("*.csv") if not p.name.startswith("yellow_9")
+    }
+    # The same rows as batch_score.py called directly, as a batch deployment would.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AZUREML_MODEL_DIR", str(models["good"]))
+        batch_score.init()
+        good = sorted(str(p) for p in folder.glob("*.csv") if not p.name.startswith("yellow_9"))
+        want = sorted(line for item in good for line in batch_score.run([item]))
+    assert got == want
