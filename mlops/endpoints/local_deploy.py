@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from mlops.registry.local_registry import ModelVersionInfo
-    from mlops.registry.releases import Rollout
+    from mlops.registry.releases import RolloutSettings
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class LocalDeployer:
 
     @contextmanager
     def deploy(
-        self, env: str, model: ModelVersionInfo, rollout: Rollout
+        self, env: str, model: ModelVersionInfo, rollout: RolloutSettings
     ) -> Iterator[LocalServerEndpoint]:
         served = served_model(env, model.version, model.name)
         logs = settings.store_dir(env) / "logs" / f"{model.name}-{model.version}.log"

@@ -17,24 +17,17 @@ child wrote ``train_data``, whose files sit at the default output path
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from mlops.errors import MlopsError
+from mlops.registry.releases import ModelRelease
 
 log = logging.getLogger(__name__)
 
 TRAIN_ASSET = "taxi-fare-train"
 DATASTORE = "workspaceblobstore"
-
-
-@dataclass(frozen=True)
-class Release:
-    name: str
-    version: int
-    registry: str
 
 
 def _not_found(exc: Exception) -> bool:
@@ -44,7 +37,7 @@ def _not_found(exc: Exception) -> bool:
     )
 
 
-def prep_job(dev: Any, registry: Any, release: Release) -> str:
+def prep_job(dev: Any, registry: Any, release: ModelRelease) -> str:
     """Name of the prep step of the pipeline run that trained the released version."""
     model = registry.models.get(release.name, str(release.version))
     run = (model.tags or {}).get("pipeline_run_id")
@@ -57,7 +50,7 @@ def prep_job(dev: Any, registry: Any, release: Release) -> str:
 
 
 def ensure_training_asset(
-    ml: Any, dev: Any, registry: Any, release: Release, dev_ref: tuple[str, str, str]
+    ml: Any, dev: Any, registry: Any, release: ModelRelease, dev_ref: tuple[str, str, str]
 ) -> str:
     """``azureml:taxi-fare-train:<version>`` in ``ml``'s workspace; created if missing."""
     from azure.ai.ml.entities import Data
@@ -112,7 +105,7 @@ def apply_monitor(
     ml: Any,
     dev: Any,
     registry: Any,
-    release: Release,
+    release: ModelRelease,
     env: str,
     endpoint: str,
     emails: str,
@@ -172,7 +165,7 @@ def check_drift(
     ml: Any,
     dev: Any,
     registry: Any,
-    release: Release,
+    release: ModelRelease,
     env: str,
     endpoint: str,
     work: Path,

@@ -154,12 +154,13 @@ def monitor_apply(
     dev_subscription_id: DevSub = "",
 ) -> None:
     """Create or update the Azure ML monitor of an environment's online endpoint."""
-    from mlops.monitoring.azure_ml import Release, apply_monitor
+    from mlops.monitoring.azure_ml import apply_monitor
+    from mlops.registry.releases import ModelRelease
 
     ml, dev, registry, dev_ref = _clients(
         dev_subscription_id, dev_resource_group, dev_workspace, model_registry
     )
-    release = Release(model_name, model_version, model_registry)
+    release = ModelRelease(model_name, model_version, model_registry)
     apply_monitor(ml, dev, registry, release, env, endpoint, emails, dev_ref, out)
     typer.echo(f"monitor of {endpoint} ({env}) applied from {out}")
 
@@ -179,12 +180,13 @@ def monitor_check(
     ] = None,
 ) -> None:
     """Judge yesterday's collected requests; on a breach queue ``--queue`` (exit 0)."""
-    from mlops.monitoring.azure_ml import Release, check_drift
+    from mlops.monitoring.azure_ml import check_drift
+    from mlops.registry.releases import ModelRelease
 
     ml, dev, registry, _ = _clients(
         dev_subscription_id, dev_resource_group, dev_workspace, model_registry
     )
-    release = Release(model_name, model_version, model_registry)
+    release = ModelRelease(model_name, model_version, model_registry)
     breached = check_drift(ml, dev, registry, release, env, endpoint, work)
     verdict = {True: "breached", False: "nothing breached", None: "no requests collected"}
     typer.echo(f"{env}: {verdict[breached]}")

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from mlops.registry.local_registry import ModelVersionInfo
-    from mlops.registry.releases import Rollout
+    from mlops.registry.releases import RolloutSettings
 
 
 class Endpoint(Protocol):
@@ -36,7 +36,7 @@ class Endpoint(Protocol):
 
 class Deployer(Protocol):
     def deploy(
-        self, env: str, model: ModelVersionInfo, rollout: Rollout
+        self, env: str, model: ModelVersionInfo, rollout: RolloutSettings
     ) -> AbstractContextManager[Endpoint]: ...
 
 

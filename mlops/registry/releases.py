@@ -83,7 +83,7 @@ class CodeRelease:
 
 
 @dataclass(frozen=True)
-class Rollout:
+class RolloutSettings:
     """Blue/green plan: traffic % for the new colour per step (smoke test after each)."""
 
     steps: tuple[int, ...]
@@ -96,7 +96,7 @@ class Release:
 
     env: str
     model: ModelRelease
-    rollout: Rollout
+    rollout: RolloutSettings
     # Pins of what else a deployment runs (issue 12 #8); None where the file has no such key.
     environment: EnvironmentRelease | None = None
     code: CodeRelease | None = None
@@ -208,7 +208,7 @@ def parse_release(data: object, path: Path | str, env: str) -> Release:
     return Release(
         env=env,
         model=ModelRelease(name=name, version=version, registry=registry),
-        rollout=Rollout(steps=tuple(steps), latency_ms=latency),
+        rollout=RolloutSettings(steps=tuple(steps), latency_ms=latency),
         environment=_environment(top, fail),
         code=_code(top, fail),
     )

@@ -12,9 +12,9 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from mlops import settings
 from mlops.monitoring import azure_ml
-from mlops.monitoring.azure_ml import Release
+from mlops.registry.releases import ModelRelease
 
-RELEASE = Release("taxi-fare", 7, "mlr-taxifare-0001")
+RELEASE = ModelRelease("taxi-fare", 7, "mlr-taxifare-0001")
 DEV = ("sub-1", "rg-dev", "mlw-dev")
 
 

@@ -89,7 +89,7 @@ def home(
             releases.Release(
                 env,
                 releases.ModelRelease("taxi-fare", None, "mlr-taxifare-0001"),
-                releases.Rollout((10, 50, 100), 500),
+                releases.RolloutSettings((10, 50, 100), 500),
             )
         )
     stage = tmp_path / "stage-data"

@@ -11,7 +11,7 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from mlops.errors import MlopsError
 from mlops.promotion import azure_release
-from mlops.registry.releases import ModelRelease, Release, Rollout
+from mlops.registry.releases import ModelRelease, Release, RolloutSettings
 
 
 @dataclass
@@ -51,7 +51,7 @@ def _client(**held: dict[str, str]) -> SimpleNamespace:
 
 def _release(env: str, version: int | None) -> Release:
     model = ModelRelease("taxi-fare", version, "mlr-taxifare-0001")
-    return Release(env, model, Rollout((100,), 500))
+    return Release(env, model, RolloutSettings((100,), 500))
 
 
 def test_prod_check_passes_only_a_stage_passed_version() -> None:

@@ -43,7 +43,7 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, empty_registry_db
             releases.Release(
                 env,
                 releases.ModelRelease("taxi-fare", None, "mlr-taxifare-0001"),
-                releases.Rollout((10, 50, 100), 5000),
+                releases.RolloutSettings((10, 50, 100), 5000),
             )
         )
     client = local_registry.client("dev")

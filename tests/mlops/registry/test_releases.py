@@ -8,7 +8,7 @@ import pytest
 
 from mlops.errors import MlopsError
 from mlops.registry import releases
-from mlops.registry.releases import ModelRelease, Release, Rollout
+from mlops.registry.releases import ModelRelease, Release, RolloutSettings
 
 GOOD = """\
 model:
@@ -36,7 +36,7 @@ def test_good_file_parses_to_values(tmp_path: Path) -> None:
     assert release == Release(
         env="stage",
         model=ModelRelease("taxi-fare", 3, "mlr-taxifare-0001"),
-        rollout=Rollout((10, 50, 100), 500),
+        rollout=RolloutSettings((10, 50, 100), 500),
     )
     assert release.model.azureml_uri() == (
         "azureml://registries/mlr-taxifare-0001/models/taxi-fare/versions/3"
@@ -44,7 +44,8 @@ def test_good_file_parses_to_values(tmp_path: Path) -> None:
 
 
 def test_write_then_load_round_trips_including_null(tmp_path: Path) -> None:
-    release = Release("prod", ModelRelease("taxi-fare", None, "reg"), Rollout((25, 100), 300))
+    rollout = RolloutSettings((25, 100), 300)
+    release = Release("prod", ModelRelease("taxi-fare", None, "reg"), rollout)
     path = releases.write_release(release, tmp_path)
     assert path == tmp_path / "prod.yml"
     assert "version: null" in path.read_text()
