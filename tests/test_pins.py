@@ -1,4 +1,5 @@
-"""One pinned set: every pin in a conda spec or the model requirements equals requirements.lock."""
+"""One pinned set: every pin in a conda spec or the model requirements equals requirements.lock,
+and every requirement of the lock carries sha256 hashes (make venv uses --require-hashes)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,21 @@ def _norm(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name.split("[", maxsplit=1)[0]).lower()
 
 
+def lock_entries(text: str) -> list[str]:
+    """One line per requirement, its ``\\``-continued ``--hash`` lines joined (uv's layout)."""
+    joined = text.replace("\\\n", " ")
+    return [x.strip() for x in joined.splitlines() if x.strip() and not x.lstrip().startswith("#")]
+
+
+def unpinned_or_unhashed(text: str) -> list[str]:
+    """Lock entries pip's --require-hashes would refuse: not ``name==version``, or no sha256."""
+    return [e for e in lock_entries(text) if not PIN.match(e) or "--hash=sha256:" not in e]
+
+
 def lock_pins() -> dict[str, str]:
     pins = {}
-    for line in (ROOT / "requirements.lock").read_text().splitlines():
-        match = PIN.match(line)
+    for entry in lock_entries((ROOT / "requirements.lock").read_text()):
+        match = PIN.match(entry)
         if match:
             pins[_norm(match.group(1))] = match.group(2)
     return pins
@@ -52,11 +64,21 @@ def pinned_files() -> list[Path]:
     return files
 
 
-def test_lock_is_fully_pinned():
-    lines = [x for x in (ROOT / "requirements.lock").read_text().splitlines() if x.strip()]
-    body = [x for x in lines if not x.startswith("#")]
-    assert len(body) > 50
-    assert all(PIN.match(x) for x in body), [x for x in body if not PIN.match(x)]
+def test_lock_is_fully_pinned_and_hashed():
+    text = (ROOT / "requirements.lock").read_text()
+    assert len(lock_entries(text)) > 50
+    assert unpinned_or_unhashed(text) == []
+
+
+def test_an_unhashed_or_unpinned_entry_is_reported():
+    text = (
+        "# via nothing\n"
+        "good==1.0 \\\n    --hash=sha256:aa \\\n    --hash=sha256:bb\n    # via x\n"
+        "nohash==2.0\n"
+        "loose>=3 \\\n    --hash=sha256:cc\n"
+    )
+    assert [e.split()[0] for e in lock_entries(text)] == ["good==1.0", "nohash==2.0", "loose>=3"]
+    assert [e.split()[0] for e in unpinned_or_unhashed(text)] == ["nohash==2.0", "loose>=3"]
 
 
 def test_requirements_in_agrees_with_lock():

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from taxi_fare.errors import TaxiFareError
@@ -35,30 +35,33 @@ class FeatureSchemaError(TaxiFareError):
     """Model input lacks a required column or holds a non-numeric value."""
 
 
+def _radians(*degrees: ArrayLike) -> list[NDArray[np.float64]]:
+    """Each argument as float64 radians."""
+    return [np.radians(np.asarray(d, dtype="float64")) for d in degrees]
+
+
 def haversine_miles(
     lat1: ArrayLike, lon1: ArrayLike, lat2: ArrayLike, lon2: ArrayLike
 ) -> np.ndarray:
     """Great-circle distance in miles (vectorised)."""
-    lat1, lon1, lat2, lon2 = (
-        np.radians(np.asarray(a, dtype="float64")) for a in (lat1, lon1, lat2, lon2)
-    )
+    phi1, lam1, phi2, lam2 = _radians(lat1, lon1, lat2, lon2)
     a = (
-        np.sin((lat2 - lat1) / 2) ** 2
-        + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+        np.sin((phi2 - phi1) / 2) ** 2
+        + np.cos(phi1) * np.cos(phi2) * np.sin((lam2 - lam1) / 2) ** 2
     )
-    return 2 * EARTH_RADIUS_MILES * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+    distance: np.ndarray = 2 * EARTH_RADIUS_MILES * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+    return distance
 
 
 def bearing_degrees(
     lat1: ArrayLike, lon1: ArrayLike, lat2: ArrayLike, lon2: ArrayLike
 ) -> np.ndarray:
     """Initial compass bearing from point 1 to point 2, in [0, 360)."""
-    lat1, lon1, lat2, lon2 = (
-        np.radians(np.asarray(a, dtype="float64")) for a in (lat1, lon1, lat2, lon2)
-    )
-    y = np.sin(lon2 - lon1) * np.cos(lat2)
-    x = np.cos(lat1) * np.sin(lat2) - np.sin(lat1) * np.cos(lat2) * np.cos(lon2 - lon1)
-    return np.degrees(np.arctan2(y, x)) % 360.0
+    phi1, lam1, phi2, lam2 = _radians(lat1, lon1, lat2, lon2)
+    y = np.sin(lam2 - lam1) * np.cos(phi2)
+    x = np.cos(phi1) * np.sin(phi2) - np.sin(phi1) * np.cos(phi2) * np.cos(lam2 - lam1)
+    bearing: np.ndarray = np.degrees(np.arctan2(y, x)) % 360.0
+    return bearing
 
 
 def select_features(frame: pd.DataFrame, source: str = "model input") -> pd.DataFrame:
@@ -171,7 +174,7 @@ def rate_card_fare(derived: Mapping[str, ArrayLike]) -> np.ndarray:
     return meter + extras
 
 
-class DerivedFeatures(TransformerMixin, BaseEstimator):
+class DerivedFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]  # sklearn: untyped
     """First Pipeline stage: select the 20 features by name, add derived features.
 
     ``fit`` remembers the columns it produced (``feature_names_out_``) and ``transform``

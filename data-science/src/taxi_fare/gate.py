@@ -195,6 +195,7 @@ def decide(
 ) -> Decision:
     """The gate. ``champion`` is None when nothing is registered yet (bootstrap)."""
     _check_metrics(challenger, "challenger")
+    checks: list[dict[str, Any]]
     if champion is None:
         would, reason, checks = True, "no champion registered yet: bootstrap promotion", []
     else:

@@ -286,7 +286,7 @@ def _store_forward(
     values = [str(v).strip().upper() for v in array.dictionary.to_pylist()]
     lookup = np.array([STORE_FORWARD.get(v, np.nan) for v in values] or [0.0])
     codes = array.indices.to_numpy(zero_copy_only=False)
-    out = lookup[codes]
+    out: np.ndarray = lookup[codes]
     if np.isnan(out).any():
         at = int(np.flatnonzero(np.isnan(out))[0])
         bad = array.dictionary[int(codes[at])].as_py()

@@ -44,7 +44,7 @@ def read_sample(folder: str | Path, max_rows: int, seed: int) -> pd.DataFrame:
     if max_rows == 0 or total <= max_rows:
         return read_split(folder)
     share = max_rows / total
-    kept = []
+    kept: list[pd.DataFrame] = []
     for file in files:
         source = pq.ParquetFile(file)
         for group in range(source.num_row_groups):

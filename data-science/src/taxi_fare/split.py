@@ -202,7 +202,7 @@ def write_parquet(table: pa.Table, path: Path) -> None:
     """``table`` as one parquet file at ``path`` with ``parquet_options``."""
     import pyarrow.parquet as pq
 
-    pq.write_table(table, path, **parquet_options())  # type: ignore[arg-type]
+    pq.write_table(table, path, **parquet_options())
 
 
 def write_split(
@@ -262,7 +262,7 @@ def read_split(folder: str | Path) -> pd.DataFrame:
         if parts and file == path:
             import pyarrow.parquet as pq
 
-            table = pq.read_table([str(p) for p in parts]).to_pandas()
+            table: pd.DataFrame = pq.read_table([str(p) for p in parts]).to_pandas()
         else:
             table = pd.read_parquet(file)
     except Exception as exc:  # pyarrow raises several types for a corrupt file

@@ -156,5 +156,5 @@ def ensure_experiment(client: object, uri: str | None, name: str, artifact_locat
     with store_lock(uri, "create"):
         found = client.get_experiment_by_name(name)  # type: ignore[attr-defined]
         if found is not None:
-            return found.experiment_id
-        return client.create_experiment(name, artifact_location=artifact_location)  # type: ignore[attr-defined]
+            return str(found.experiment_id)
+        return str(client.create_experiment(name, artifact_location=artifact_location))  # type: ignore[attr-defined]
