@@ -79,7 +79,8 @@ def test_a_one_leaf_tree_compiles(data: tuple[pd.DataFrame, pd.Series]) -> None:
     constant = pd.Series(np.full(len(X), 7.25))  # every tree is a single leaf
     forest = RandomForestRegressor(n_estimators=3, random_state=0, n_jobs=1).fit(X, constant)
     assert all(e.tree_.node_count == 1 for e in forest.estimators_)
-    np.testing.assert_array_equal(CompiledForest(forest).predict(X.to_numpy()), np.full(len(X), 7.25))
+    predicted = CompiledForest(forest).predict(X.to_numpy())
+    np.testing.assert_array_equal(predicted, np.full(len(X), 7.25))
 
 
 def test_one_row_features_equal_the_numpy_ones(data: tuple[pd.DataFrame, pd.Series]) -> None:

@@ -46,7 +46,7 @@ def score_body(
             row = one_row(columns, rows[0], expected)
             prediction = model.estimator.predict_row(row)
             if not math.isfinite(prediction):
-                raise RuntimeError(f"model returned a non-finite prediction ({prediction}) for row 0")
+                raise RuntimeError(f"model returned a non-finite prediction ({prediction})")
             predictions = [prediction]
             features = [row] if collect is not None else None
         else:
