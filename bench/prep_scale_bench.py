@@ -3,10 +3,11 @@
     python -m bench.prep_scale_bench --rows 10000000 --output bench/results-prep-scale.json
     python -m bench.prep_scale_bench --quick --output /tmp/scale.json     # tiny, for a test
 
-Three ratios, one run each (the machine is shared: read them with its load in mind):
+Three ratios, one run each (the machine is shared: read them with its load in mind; the
+CPU seconds of each command, user + system, are in ``details`` beside the wall times):
 - ``prep_rss_3x_data``: peak RSS of prep.py on 3N rows over prep.py on N rows, the 3N
-  set being the N set's files three times under other names (hard links: the same file
-  size, three times the files and rows); target <= 1.2.
+  set generated on its own (another seed: distinct trips) with the same rows per file
+  and three times the files; target <= 1.2.
 - ``parallel_speedup_2_workers``: per-file prep through the twin's parallel driver
   (mlops/local/parallel.py running prep_parallel.py, mini_batch_size 1) with 1 worker
   process over 2 on the N set: seconds(1) / seconds(2); target >= 1.6.
@@ -19,13 +20,14 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import resource
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
-from bench.procs import run_measured
-from bench.results import document, machine_info, measured, table, write
+from bench.procs import Measured, run_measured
+from bench.results import BenchResult, document, machine_info, measured, table, write
 from bench.workspace import REPO_ROOT, SRC, Sizes, Workspace
 
 log = logging.getLogger(__name__)
@@ -34,22 +36,32 @@ ROWS_PER_FILE_FULL = 1_000_000
 
 
 def make_data(root: Path, rows: int, files_per_kind: int) -> tuple[Path, Path]:
-    """The N set (generated) and the 3N set (its files linked three times)."""
+    """The N set and the 3N set: generated with other seeds, the same rows per file."""
     from mlops.datagen.generator import generate
 
-    base, triple = root / f"raw-{rows}", root / f"raw-{rows}-x3"
-    if not (base / ".complete").exists():
-        shutil.rmtree(base, ignore_errors=True)
-        generate(rows, base, 7, files_per_kind)
-        (base / ".complete").write_text("")
-    if not (triple / ".complete").exists():
-        shutil.rmtree(triple, ignore_errors=True)
-        triple.mkdir()
-        for copy in range(3):
-            for csv in sorted(base.glob("*.csv")):
-                os.link(csv, triple / f"{csv.stem}_copy{copy}.csv")
-        (triple / ".complete").write_text("")
-    return base, triple
+    sets = []
+    for name, n, files, seed in (("raw", rows, files_per_kind, 7),
+                                 ("raw-x3", 3 * rows, 3 * files_per_kind, 8)):  # fmt: skip
+        folder = root / f"{name}-{rows}"
+        if not (folder / ".complete").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            generate(n, folder, seed, files)
+            (folder / ".complete").write_text("")
+        sets.append(folder)
+    return sets[0], sets[1]
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of the children waited for so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(argv: list[str], **kwargs: object) -> tuple[Measured, float]:
+    """``run_measured`` and the command's CPU seconds (user + system, all its threads)."""
+    before = _cpu_seconds()
+    result = run_measured(argv, **kwargs)  # type: ignore[arg-type]
+    return result, _cpu_seconds() - before
 
 
 def driver_command(raw: Path, out: Path, workers: int) -> list[str]:
@@ -60,33 +72,43 @@ def driver_command(raw: Path, out: Path, workers: int) -> list[str]:
             "--train_parts", str(out / "train"), "--test_parts", str(out / "test")]  # fmt: skip
 
 
-def run(root: Path, rows: int, files_per_kind: int) -> list:
+def run(root: Path, rows: int, files_per_kind: int) -> list[BenchResult]:
     ws = Workspace(root, Sizes.quick())
     ws.ensure_store()
     base, triple = make_data(root, rows, files_per_kind)
     n_files = len(list(base.glob("*.csv")))
     env = ws.env()
+    cpu: dict[str, float] = {}
+    load = {"load_average_1m_start": os.getloadavg()[0]}
 
-    def prep(raw: Path, name: str):
+    def prep(raw: Path, name: str) -> Measured:
         shutil.rmtree(ws.prep_out, ignore_errors=True)
-        return run_measured(ws.prep_command(raw), env=env, log_file=ws.logs / f"{name}.log")
+        result, cpu[name] = timed(ws.prep_command(raw), env=env, log_file=ws.logs / f"{name}.log")
+        return result
 
-    small = prep(base, "prep-n")
-    large = prep(triple, "prep-3n")
-    floor_out = root / "floor"
+    floor_out = root / "floor"  # the floor, then prep on the same files: back to back
     shutil.rmtree(floor_out, ignore_errors=True)
     floor_cmd = [sys.executable, "-m", "bench.prep_floor", str(floor_out),
                  *map(str, sorted(base.glob("*.csv")))]  # fmt: skip
-    floor = run_measured(floor_cmd, env=env, cwd=REPO_ROOT, log_file=ws.logs / "floor.log")
+    floor, cpu["floor_n"] = timed(floor_cmd, env=env, cwd=REPO_ROOT, log_file=ws.logs / "floor.log")
+    shutil.rmtree(floor_out, ignore_errors=True)
+    small = prep(base, "prep_n")
+    large = prep(triple, "prep_3n")
     timings = {}
     for workers in (1, 2):
         out = root / f"parallel-{workers}"
         shutil.rmtree(out, ignore_errors=True)
-        timings[workers] = run_measured(driver_command(base, out, workers), env=env, cwd=SRC,
-                                        log_file=ws.logs / f"parallel-{workers}.log")  # fmt: skip
-    details = {"rows_n": rows, "files_n": n_files, "rows_3n": 3 * rows, "files_3n": 3 * n_files,
-               "csv_bytes_per_file": max(p.stat().st_size for p in base.glob("*.csv")),
-               "cpu_count": os.cpu_count(), "load_average_1m": os.getloadavg()[0]}  # fmt: skip
+        timings[workers], cpu[f"parallel_{workers}"] = timed(
+            driver_command(base, out, workers), env=env, cwd=SRC,
+            log_file=ws.logs / f"parallel-{workers}.log",
+        )  # fmt: skip
+        shutil.rmtree(out, ignore_errors=True)
+    load["load_average_1m_end"] = os.getloadavg()[0]
+    details = {"rows_n": rows, "files_n": n_files, "rows_3n": 3 * rows,
+               "files_3n": len(list(triple.glob("*.csv"))),
+               "csv_bytes_per_file_max": max(p.stat().st_size for p in base.glob("*.csv")),
+               "cpu_count": os.cpu_count(), **load,
+               "cpu_seconds": {k: round(v, 2) for k, v in cpu.items()}}  # fmt: skip
     return [
         measured(
             "prep_rss_3x_data",
@@ -117,7 +139,11 @@ def run(root: Path, rows: int, files_per_kind: int) -> list:
             small.seconds,
             floor.seconds,
             _target("ratio", "<=", 2.0),
-            {**details, "prep_3n_s": large.seconds},
+            {
+                **details,
+                "prep_3n_s": large.seconds,
+                "cpu_ratio": cpu["prep_n"] / cpu["floor_n"] if cpu["floor_n"] else None,
+            },
         ),
     ]
 

@@ -14,14 +14,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
 from taxi_fare.cleaning import top_reasons
-from taxi_fare.combine import combine
-from taxi_fare.ingest import map_files
-from taxi_fare.prep_file import FileSummary, prep_file
+from taxi_fare.combine import prep_inputs
 from taxi_fare.split import SplitSpec
 from taxi_fare.step_files import QUALITY_FILE
 from taxi_fare.steps import mlflow_run, run_step
@@ -85,41 +82,16 @@ def warm_up_mlflow() -> threading.Thread:
     return thread
 
 
-def prep_files(
-    raw_data: list[str], spec: SplitSpec, work: Path, workers: int | None = None
-) -> tuple[list[FileSummary], str]:
-    """Every input file through ``prep_file`` into ``work``; summaries in file order.
-
-    All headers are checked before any file is parsed, so a bad header fails at once.
-    Files run on ``workers`` threads (default: one per CPU; pyarrow and numpy release
-    the GIL); the first error in file order is the one reported, whatever the workers.
-    Memory holds the files in flight, never the whole data.
-    """
-    return map_files(
-        raw_data,
-        lambda path, kind: prep_file(path, spec, work / "train", work / "test", kind),
-        workers,
-        name="prep",
-    )
-
-
 def run(args: argparse.Namespace) -> int:
     spec = SplitSpec(args.seed, args.test_size)  # a bad test_size fails before any reading
     mlflow_ready = warm_up_mlflow()
-    # Per-file parts go to a scratch folder; combine checks the totals before it writes
-    # the output folders (each built under a temporary name, then renamed).
-    with tempfile.TemporaryDirectory(prefix="prep-parts-") as scratch:
-        summaries, data_fingerprint = prep_files(args.raw_data, spec, Path(scratch))
-        work = Path(scratch)
-        quality = combine(
-            summaries,
-            (work / "train", work / "test"),
-            (args.train_data, args.test_data, args.quality_report),
-            spec,
-            args.max_drop_fraction,
-            data_fingerprint,
-            source=" ".join(args.raw_data),
-        )
+    # Each file's rows are written once, into staging folders; the totals are checked
+    # before the output folders are renamed into place (taxi_fare.combine.prep_inputs).
+    outputs = (args.train_data, args.test_data, args.quality_report)
+    quality = prep_inputs(
+        args.raw_data, spec, outputs, args.max_drop_fraction, source=" ".join(args.raw_data)
+    )
+    data_fingerprint = quality.data_fingerprint
     rows_read, dropped = quality.rows_read, quality.dropped
     rows_kept, train_rows, test_rows = quality.rows_kept, quality.train_rows, quality.test_rows
     if any(dropped.values()):
@@ -148,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
                 "seed": args.seed,
                 "split_method": spec.method,
                 "max_drop_fraction": args.max_drop_fraction,
-                "input_files": len(summaries),
+                "input_files": len(quality.files),
             }
         )
         mlflow.set_tag("data_fingerprint", data_fingerprint)

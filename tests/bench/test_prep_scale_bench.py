@@ -1,5 +1,5 @@
-"""bench.prep_scale_bench's inputs: the 3N set is the N set's files three times (same
-file size, three times the files), and the driver command it times runs per-file prep."""
+"""bench.prep_scale_bench's inputs: the 3N set is generated with the N set's rows per file
+and three times the files, and the driver command it times runs per-file prep."""
 
 from __future__ import annotations
 
@@ -11,11 +11,16 @@ from bench.prep_scale_bench import driver_command, make_data
 from bench.workspace import SRC
 
 
+def rows_per_file(folder: Path) -> list[int]:
+    return sorted(sum(1 for _ in p.open()) - 1 for p in folder.glob("*.csv"))
+
+
 def test_three_times_the_files_of_the_same_size(tmp_path: Path) -> None:
     base, triple = make_data(tmp_path, 400, 2)
-    small = sorted(p.stat().st_size for p in base.glob("*.csv"))
-    large = sorted(p.stat().st_size for p in triple.glob("*.csv"))
-    assert len(small) == 4 and large == sorted(small * 3)
+    assert rows_per_file(base) == [70, 70, 130, 130]
+    assert rows_per_file(triple) == sorted([70, 70, 130, 130] * 3)  # same file size, 3x files
+    small = {p.read_bytes() for p in base.glob("*.csv")}
+    assert not small & {p.read_bytes() for p in triple.glob("*.csv")}  # trips of their own
     assert make_data(tmp_path, 400, 2) == (base, triple)  # kept, not regenerated
 
     out = tmp_path / "out"

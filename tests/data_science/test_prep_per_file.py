@@ -12,6 +12,7 @@ import prep
 import pytest
 from taxi_fare.cleaning import clean_inputs
 from taxi_fare.combine import combine, read_summaries
+from taxi_fare.ingest import FileStream, InputError
 from taxi_fare.prep_file import FileSummary, prep_file
 from taxi_fare.schema import FEATURES, TARGET
 from taxi_fare.split import SplitSpec, read_split, split_columns
@@ -147,3 +148,46 @@ def test_existing_folder_is_refilled_with_mltable_last(tmp_path: Path) -> None:
     assert len(read_split(train)) == 8099
     assert not list(train.glob(".partial-*"))
     assert np.isfinite(read_split(train)[TARGET]).all()
+
+
+def test_file_stream_holds_a_few_files_and_raises_the_first_error_in_file_order(
+    tmp_path: Path,
+) -> None:
+    """prep's fan-out: at most workers + 1 files started beyond those taken, results in
+    file order, and a late failure of file 3 wins over an early one of file 4."""
+    import threading
+    import time
+
+    raw = many_files(tmp_path / "raw", copies=6)
+    names = sorted(p.name for p in raw.glob("*.csv"))
+    started: list[str] = []
+    lock = threading.Lock()
+
+    def work(path: Path, kind: str) -> str:
+        with lock:
+            started.append(path.name)
+        if path.name == names[3]:
+            time.sleep(0.3)
+            raise InputError(f"{path}: slow failure")
+        if path.name == names[4]:
+            raise InputError(f"{path}: fast failure")
+        return path.name
+
+    taken: list[str] = []
+    stream = FileStream([raw], work, workers=2)
+    with pytest.raises(InputError, match=f"{names[3]}: slow failure"), stream:
+        for name in stream:
+            assert len(started) <= len(taken) + 2 + 1
+            taken.append(name)
+    assert taken == names[:3]
+
+
+def test_prep_leaves_nothing_when_a_later_file_fails(tmp_path: Path) -> None:
+    """Rows of the good files were already written to staging: all of it goes."""
+    raw = many_files(tmp_path / "raw", copies=5)
+    (raw / "yellow_002_004.csv").write_text(
+        (SAMPLE / "yellow_002.csv").read_text().replace(",N,", ",maybe,", 1)
+    )
+    out = tmp_path / "deep" / "out"
+    assert prep.main(argv(out, raw)) == 1
+    assert not (tmp_path / "deep").exists()  # staging and the folders made for it
