@@ -27,8 +27,11 @@ DEPLOYMENT_HEADER = "azureml-model-deployment"
 _MAX_BODY = 64 * 1024 * 1024
 
 
-class Router:
-    """Chooses the colour of each request; thread-safe."""
+class TrafficSplitter:
+    """Chooses the colour of each request by the traffic weights; thread-safe.
+
+    The routing server of the emulated endpoint is ``mlops.ado.az.router``; this is its split.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -64,7 +67,7 @@ class Router:
             return chosen
 
 
-def _handler(router: Router) -> type[BaseHTTPRequestHandler]:
+def _handler(router: TrafficSplitter) -> type[BaseHTTPRequestHandler]:
     import requests
 
     class Handler(BaseHTTPRequestHandler):
@@ -119,7 +122,7 @@ class LocalEndpoint:
     """A local online endpoint: a router plus one inference server per deployed colour."""
 
     def __init__(self, log_dir: Path | None = None, latency_ms: float = 500.0) -> None:
-        self.router = Router()
+        self.router = TrafficSplitter()
         self.servers: dict[str, LocalServer] = {}
         self.models: dict[str, Path] = {}
         self.next_model: Path | None = None  # what deploy() puts on a colour

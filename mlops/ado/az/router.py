@@ -4,7 +4,7 @@ It reads the endpoint's traffic from the emulated Azure's state and the deployme
 servers from the run's server list whenever either file changes, so traffic set by any
 later step takes effect at once. Key auth as on a managed endpoint with ``auth_mode: key``
 (``Authorization: Bearer <key>``, 401 without it); routing, the ``azureml-model-deployment``
-header and the weighted split are :class:`mlops.endpoints.local_endpoint.Router`'s.
+header and the weighted split are :class:`mlops.endpoints.local_endpoint.TrafficSplitter`'s.
 
 Run as ``python -m mlops.ado.az.router --state ... --servers ... --workspace W --endpoint E
 --port P``; it binds 127.0.0.1 only and ends when its process group is signalled.
@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from mlops.ado.az.ops import endpoint_keys
-from mlops.endpoints.local_endpoint import DEPLOYMENT_HEADER, Router
+from mlops.endpoints.local_endpoint import DEPLOYMENT_HEADER, TrafficSplitter
 
 log = logging.getLogger(__name__)
 HOST = "127.0.0.1"
@@ -32,12 +32,12 @@ class _Source:
     def __init__(self, state: Path, servers: Path, workspace: str, endpoint: str) -> None:
         self.state, self.servers = state, servers
         self.workspace, self.endpoint = workspace, endpoint
-        self.router = Router()
+        self.router = TrafficSplitter()
         self.key = ""
         self._seen: tuple[float, float] = (-1.0, -1.0)
         self._lock = threading.Lock()
 
-    def refresh(self) -> Router:
+    def refresh(self) -> TrafficSplitter:
         with self._lock:
             stamp = (
                 self.state.stat().st_mtime if self.state.exists() else 0.0,

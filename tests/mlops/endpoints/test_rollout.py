@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from mlops.cli import main
-from mlops.endpoints.local_endpoint import LocalEndpoint, Router
+from mlops.endpoints.local_endpoint import LocalEndpoint, TrafficSplitter
 from mlops.endpoints.rollout import (
     Plan,
     RolloutError,
@@ -221,7 +221,7 @@ def test_a_rollback_that_fails_is_reported_loudly() -> None:
 
 
 def test_router_splits_by_weight_and_honours_the_deployment_header() -> None:
-    router = Router()
+    router = TrafficSplitter()
     router.backends = {"blue": "http://b", "green": "http://g"}
     router.set_traffic({"blue": 90, "green": 10})
     picks = [router.pick(None) for _ in range(100)]
