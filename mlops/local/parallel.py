@@ -173,7 +173,12 @@ def mini_batches(folder: Path, size: int) -> list[list[str]]:
 
 def drive(args: argparse.Namespace, program_arguments: list[str]) -> int:
     """Run every mini-batch on the workers; 0, or 1 once a threshold is exceeded."""
-    size = int(str(args.mini_batch_size).strip())
+    try:
+        size = int(str(args.mini_batch_size).strip())
+    except ValueError:  # e.g. "10kb": Azure cuts mltable (tabular) input by size
+        print(f"error: mini_batch_size {args.mini_batch_size!r}: only a number of files runs "
+              "locally (a byte size is for tabular mltable input)", file=sys.stderr)  # fmt: skip
+        return 1
     if size < 1:
         print(f"error: mini_batch_size {args.mini_batch_size} must be at least 1 file",
               file=sys.stderr)  # fmt: skip

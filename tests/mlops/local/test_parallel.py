@@ -67,6 +67,16 @@ def test_error_threshold_zero_fails_naming_the_file(tmp_path: Path, bad: str) ->
     assert not (tmp_path / "rows" / parallel.APPEND_ROW_FILE).exists()  # nothing half-written
 
 
+@pytest.mark.parametrize(("size", "needle"), [("10kb", "only a number of files"),
+                                              ("0", "must be at least 1 file")])  # fmt: skip
+def test_mini_batch_size_other_than_files_is_refused(
+    tmp_path: Path, size: str, needle: str
+) -> None:
+    done = drive(tmp_path, ["a.csv"], "--mini_batch_size", size)
+    assert done.returncode == 1 and needle in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "rows").exists()
+
+
 def test_error_threshold_minus_one_ignores_failures(tmp_path: Path) -> None:
     done = drive(tmp_path, ["a.csv", "g_bad.csv", "z.csv"], "--workers", "1")
     assert done.returncode == 0, done.stderr
