@@ -897,7 +897,7 @@ class Runner:
         return env
 
     def _command(
-        self, state: _JobState, step: Step, record: StepRecord, command: vso.Command
+        self, state: _JobState, step: Step, record: StepRecord, command: vso.LoggingCommand
     ) -> str | None:
         if command.name == "task.setvariable":
             name = command.props.get("variable")

@@ -14,7 +14,9 @@ _COMMAND = re.compile(r"##vso\[(?P<area>[\w-]+)\.(?P<action>[\w-]+)(?P<props>[^\
 
 
 @dataclass(frozen=True)
-class Command:
+class LoggingCommand:
+    """One ``##vso[area.action props]message`` line, parsed (Azure DevOps' name for it)."""
+
     area: str
     action: str
     props: dict[str, str]
@@ -35,7 +37,7 @@ def _unescape(text: str) -> str:
     return text
 
 
-def parse(line: str) -> Command | None:
+def parse(line: str) -> LoggingCommand | None:
     """The logging command in a line of output, or None. Properties are case-insensitive."""
     index = line.find("##vso[")
     if index < 0:
@@ -48,7 +50,7 @@ def parse(line: str) -> Command | None:
         key, sep, value = part.strip().partition("=")
         if key:
             props[key.lower()] = _unescape(value) if sep else ""
-    return Command(
+    return LoggingCommand(
         match.group("area").lower(),
         match.group("action").lower(),
         props,
