@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from taxi_fare.errors import TaxiFareError
+from taxi_fare.store import check_database, ensure_experiment, open_store, sqlite_path
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +25,6 @@ def run_step(body: Callable[[], int]) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         # A damaged local store is refused before any work, so nothing is half-written.
-        from taxi_fare.store import check_database, sqlite_path
-
         database = sqlite_path(os.environ.get("MLFLOW_TRACKING_URI"))
         if database is not None:
             check_database(database)
@@ -43,8 +42,6 @@ def mlflow_run(step: str) -> Iterator[object]:
     ``MLFLOW_TRACKING_URI``; a run started here by hand is named after the step.
     """
     import mlflow
-
-    from taxi_fare.store import open_store
 
     active = mlflow.active_run()
     if active is not None:
@@ -75,7 +72,5 @@ def _hand_run_experiment() -> str | None:
     if not uri.startswith("sqlite:///"):
         return None
     database = Path(uri.removeprefix("sqlite:///"))
-    from taxi_fare.store import ensure_experiment
-
     location = (database.parent / "artifacts").resolve().as_uri()
     return ensure_experiment(mlflow.MlflowClient(), uri, HAND_RUN_EXPERIMENT, location)
