@@ -132,7 +132,7 @@ class SplitWriter:
             self._writer = pq.ParquetWriter(
                 self.staging / DATA_FILE,
                 schema,
-                **parquet_options(),  # type: ignore[arg-type]
+                **parquet_options(),
             )
 
     def write(self, table: pa.Table) -> None:
