@@ -59,7 +59,7 @@ def run(ws: Workspace) -> list[BenchResult]:
             floor.seconds,
             TIME_TARGET,
             details,
-        ),  # fmt: skip
+        ),
         measured(
             "prep_peak_rss",
             "GB",
@@ -68,5 +68,5 @@ def run(ws: Workspace) -> list[BenchResult]:
             floor.peak_rss_bytes / GB,
             RSS_TARGET,
             {"rows": rows},
-        ),  # fmt: skip
+        ),
     ]
