@@ -205,3 +205,42 @@ def test_batch_load_keeps_all_cores(saved_forest: Path) -> None:
     model = score.load_scoring_model(saved_forest, n_jobs=-1)
     assert isinstance(model.estimator, Pipeline)
     assert model.estimator.named_steps["model"].n_jobs == -1
+
+
+def test_one_row_requests_are_refused_as_larger_ones(saved_forest: Path) -> None:
+    """The plain-float path of single rows checks what the numpy path checks, in its words."""
+    from taxi_fare.serving.online import answer
+    from taxi_fare.serving.payload import RequestError, to_frame
+
+    model = score.load_scoring_model(saved_forest)
+    good = dict.fromkeys(FEATURES, 1.0)
+    no_distance = {k: v for k, v in good.items() if k != "distance"}
+    bad_rows = {
+        "missing columns: distance": no_distance,
+        "unknown columns (not in the model signature): tip": {**good, "tip": 1.0},
+        "column 'distance' row 0: expected a number, got \"2.5\"": {**good, "distance": "2.5"},
+        "column 'distance' row 0: expected a number, got true": {**good, "distance": True},
+        "column 'distance' row 0: expected a number, got null": {**good, "distance": None},
+        "column 'distance' row 0: 1e+300 is beyond 1e+09 in magnitude": {**good, "distance": 1e300},
+    }
+    for message, row in bad_rows.items():
+        columns, values = list(row), [list(row.values())]
+        with pytest.raises(RequestError) as numpy_path:
+            to_frame(columns, values, model.columns)
+        assert str(numpy_path.value) == message
+        status, payload = answer(json.dumps({"input_data": [row]}), model, 10)
+        assert (status, payload) == (400, {"message": message})
+    split = {"columns": ["distance", "distance"], "data": [[1.0, 2.0]]}
+    status, payload = answer(json.dumps({"input_data": split}), model, 10)
+    assert (status, payload) == (400, {"message": "duplicate columns: distance"})
+    assert answer(json.dumps({"input_data": [good]}), model, 10)[0] == 200
+
+
+def test_without_onnxruntime_the_forest_is_served_by_sklearn(
+    forest: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An image without the runtime (the curated AutoML one) still serves, on sklearn."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import raises ImportError
+    assert compiled_predictor(forest) is None
