@@ -16,6 +16,7 @@ import json
 import logging
 from pathlib import Path
 
+from taxi_fare.memory import map_large_allocations
 from taxi_fare.prep_file import prep_file
 from taxi_fare.split import SplitSpec
 
@@ -32,6 +33,7 @@ def init() -> None:
     args, _ = parser.parse_known_args()  # Azure ML adds its own arguments to argv
     _STATE["args"] = args
     _STATE["spec"] = SplitSpec(args.seed, args.test_size)
+    map_large_allocations()  # a file's freed columns go back to the OS (taxi_fare.memory)
 
 
 def run(mini_batch: list[str]) -> list[str]:

@@ -269,8 +269,10 @@ def prep_inputs(
     (train, test, then the quality report). On any error the staging folders, and the
     parent folders made for them, are removed: nothing is left that looks complete.
     """
+    from taxi_fare.memory import map_large_allocations
     from taxi_fare.prep_file import prepare_file
 
+    map_large_allocations()  # a file's freed columns go back to the OS (taxi_fare.memory)
     sides: list[SplitWriter] = []
     summaries: list[FileSummary] = []
     with FileStream(
