@@ -34,6 +34,12 @@ def init() -> None:
     _STATE["args"] = args
     _STATE["spec"] = SplitSpec(args.seed, args.test_size)
     map_large_allocations()  # a file's freed columns go back to the OS (taxi_fare.memory)
+    # The job's parallelism is its worker processes (max_concurrency_per_instance, set to
+    # the node's cores): each parses its file on one thread, or the workers' CSV thread
+    # pools would fight over the same cores.
+    import pyarrow as pa
+
+    pa.set_cpu_count(1)
 
 
 def run(mini_batch: list[str]) -> list[str]:
