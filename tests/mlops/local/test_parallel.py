@@ -55,7 +55,9 @@ def test_workers_init_once_and_rows_are_appended(tmp_path: Path) -> None:
     lines = (tmp_path / "rows" / parallel.APPEND_ROW_FILE).read_text().splitlines()
     assert [line.split()[0] for line in lines] == names  # one row per item, in batch order
     inits = list((tmp_path / "out").glob("init-*"))
-    assert len(inits) == 2  # init() once per worker process, not per mini-batch
+    # init() once per worker process, not per mini-batch (3 here); a worker the pool started
+    # after the others had taken every mini-batch may be stopped before its init() ran.
+    assert 1 <= len(inits) <= 2
     assert {line.split()[1] for line in lines} <= {p.name.split("-")[1] for p in inits}
 
 
