@@ -21,7 +21,7 @@ import yaml
 
 from mlops.settings import REPO_ROOT
 
-# 26 pipeline runs: 48 min on the shared 2-core machine (load 10-15), 753 s of CPU, with each
+# 26 pipeline runs: 37 min on the shared 2-core machine (load 4-12), 917 s of CPU, with each
 # job's venv reused (mlops/ado/venv_cache.py). Far longer than `make test` may take, so it
 # runs on request (MLOPS_RELEASE_DAY=1); docs/azure-devops.md has the figures.
 pytestmark = [
