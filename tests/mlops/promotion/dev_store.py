@@ -10,17 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-try:  # the contract's feature tuple, once the step library provides it
-    from taxi_fare.schema import FEATURES
-except ImportError:  # pragma: no cover - only before taxi_fare.schema lands
-    FEATURES = (
-        "distance", "dropoff_latitude", "dropoff_longitude", "passengers",
-        "pickup_latitude", "pickup_longitude", "store_forward", "vendor",
-        "pickup_weekday", "pickup_month", "pickup_monthday", "pickup_hour",
-        "pickup_minute", "pickup_second", "dropoff_weekday", "dropoff_month",
-        "dropoff_monthday", "dropoff_hour", "dropoff_minute", "dropoff_second",
-    )  # fmt: skip
+from taxi_fare.schema import FEATURES
 
 NOISE = 1.0  # std of the cost noise: the honest RMSE of a good model is about this
 
