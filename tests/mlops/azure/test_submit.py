@@ -276,13 +276,14 @@ def azure(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         return state["fake"]
 
     def standard(fake: FakeMLClient) -> None:
-        # every environment spec of the repository is registered and matches its fingerprint
+        # every environment spec of the repository is registered (at the version it pins, if
+        # any: automl-env.yml pins 1) and matches its fingerprint
         for (kind, name), env_spec in local_specs([TRAIN_DIR]).items():
             if kind == "environment":
                 fake.environments.add(
                     Environment(
                         name=name,
-                        version="3",
+                        version=env_spec.version or "3",
                         image="mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest",
                         tags={FINGERPRINT_TAG: env_spec.fingerprint},
                     )

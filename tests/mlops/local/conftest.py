@@ -108,6 +108,7 @@ COMPONENTS = {
           time_budget_seconds: {type: integer, default: 60, min: 1, max: 3600}
           max_trials: {type: integer, optional: true, min: 1, max: 1000}
           allowed_algorithms: {type: string, default: LightGBM}
+          enable_vote_ensemble: {type: boolean, default: true}
         outputs:
           model_output: {type: mlflow_model}
         code: ../src
