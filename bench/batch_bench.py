@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from taxi_fare.schema import FEATURES
+
 from bench.procs import fastest, run_measured
 from bench.results import BenchResult, Target, measured
 from bench.workspace import SEED, Workspace
@@ -41,7 +43,6 @@ def predict_seconds(model_dir: Path, folder: Path, repeats: int) -> tuple[float,
     """Fastest seconds of ``predict`` on all rows in memory, and of loading the model."""
     import mlflow.pyfunc
     import pandas as pd
-    from taxi_fare.schema import FEATURES
 
     frame = pd.concat(
         [pd.read_parquet(p, columns=list(FEATURES)) for p in sorted(folder.glob("*.parquet"))],

@@ -16,12 +16,15 @@ import logging
 import time
 from contextlib import ExitStack
 
+from taxi_fare.schema import FEATURES
+
 from bench.load import timed_requests
 from bench.online_bench import DISTINCT_ROWS, ROUNDS, VS_NOOP, azureml_body, request_rows
 from bench.results import BenchResult, Target, measured
 from bench.servers import noop_server
 from bench.stats import latency_summary
 from bench.workspace import Workspace
+from mlops.endpoints.local_server import LocalServer
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +38,6 @@ def sink_call_us(rows: int = 20_000) -> float:
 
     import numpy as np
     from taxi_fare.collect import ParquetCollector
-    from taxi_fare.schema import FEATURES
 
     with tempfile.TemporaryDirectory() as folder:
         sink = ParquetCollector(Path(folder), FEATURES, "bench", flush_seconds=3600,
@@ -54,8 +56,6 @@ def sink_call_us(rows: int = 20_000) -> float:
 
 
 def run(ws: Workspace) -> list[BenchResult]:
-    from mlops.endpoints.local_server import LocalServer
-
     model_dir = ws.model()
     _, test = ws.splits()
     bodies = [azureml_body(r) for r in request_rows(test, DISTINCT_ROWS)]

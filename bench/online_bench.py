@@ -13,11 +13,14 @@ import logging
 from contextlib import ExitStack
 from pathlib import Path
 
+from taxi_fare.schema import FEATURES
+
 from bench.load import timed_requests
 from bench.results import BenchResult, Target, measured
 from bench.servers import MlflowServer, noop_server
 from bench.stats import latency_summary, percentile
 from bench.workspace import Workspace
+from mlops.endpoints.local_server import LocalServer
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +34,6 @@ P99 = Target("ours", "<=", 15.0)
 def request_rows(test_split: Path, n: int) -> list[dict[str, float]]:
     """``n`` single rows of the test split as {feature: value} in the model's column order."""
     import pandas as pd
-    from taxi_fare.schema import FEATURES
 
     table = pd.read_parquet(test_split / "data.parquet", columns=list(FEATURES)).head(n)
     return [{c: float(v) for c, v in row.items()} for row in table.to_dict(orient="records")]
@@ -74,7 +76,6 @@ def run(ws: Workspace) -> list[BenchResult]:
     predict_ms = in_process_ms(model_dir, rows[:50])
     bodies = {"ours": [azureml_body(r) for r in rows], "noop": [azureml_body(r) for r in rows],
               "mlflow": [mlflow_body(r) for r in rows]}  # fmt: skip
-    from mlops.endpoints.local_server import LocalServer
 
     with ExitStack() as stack:
         servers = {

@@ -6,6 +6,8 @@ import logging
 import shutil
 import sys
 
+from taxi_fare.step_files import read_quality
+
 from bench.procs import fastest, run_measured
 from bench.results import BenchResult, Target, measured
 from bench.workspace import REPO_ROOT, Workspace
@@ -35,7 +37,6 @@ def run(ws: Workspace) -> list[BenchResult]:
                                      log_file=ws.logs / f"prep-{i}.log"))  # fmt: skip
     shutil.rmtree(floor_out, ignore_errors=True)
     floor, ours = fastest(floor_runs), fastest(our_runs)
-    from taxi_fare.step_files import read_quality
 
     quality = read_quality(ws.prep_out / "quality")
 

@@ -27,7 +27,7 @@ import tempfile
 from pathlib import Path
 
 from bench.procs import Measured, run_measured
-from bench.results import BenchResult, document, machine_info, measured, table, write
+from bench.results import BenchResult, Target, document, machine_info, measured, table, write
 from bench.workspace import REPO_ROOT, SRC, Sizes, Workspace
 
 log = logging.getLogger(__name__)
@@ -149,8 +149,6 @@ def run(root: Path, rows: int, files_per_kind: int) -> list[BenchResult]:
 
 
 def _target(on: str, op: str, value: float):
-    from bench.results import Target
-
     return Target(on, op, value)
 
 

@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from taxi_fare.schema import FEATURES, TARGET
+from taxi_fare.step_files import read_quality
 
 log = logging.getLogger("bench.quality")
 
@@ -35,7 +37,6 @@ SRC = Path(__file__).resolve().parents[1] / "data-science" / "src"
 def prepared(raw: Path, work: Path, seed: int) -> tuple[Any, Any, Any]:
     """(train, test, quality report) of ``raw`` as the prep step makes them, by running it."""
     from taxi_fare.split import read_split
-    from taxi_fare.step_files import read_quality
 
     out = work / "prep"
     argv = [
@@ -60,7 +61,6 @@ def measure(rows: int, seed: int, time_budget: int) -> dict:
     from sklearn.ensemble import RandomForestRegressor
     from taxi_fare.automl import feature_table, package, planned_trials, search
     from taxi_fare.models import random_forest_pipeline
-    from taxi_fare.schema import FEATURES, TARGET
 
     from mlops.datagen.generator import generate
 

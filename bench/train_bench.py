@@ -12,6 +12,10 @@ import shutil
 import sys
 import time
 
+from taxi_fare.forest_params import RF_DEFAULTS
+from taxi_fare.schema import FEATURES
+from taxi_fare.schema import TARGET as COST
+
 from bench.procs import fastest, run_measured
 from bench.results import BenchResult, Target, measured
 from bench.workspace import SEED, Workspace
@@ -34,9 +38,6 @@ def bare_fit_seconds(X, y) -> float:  # noqa: N803 (sklearn naming)
 
 def run(ws: Workspace) -> list[BenchResult]:
     import pandas as pd
-    from taxi_fare.forest_params import RF_DEFAULTS
-    from taxi_fare.schema import FEATURES
-    from taxi_fare.schema import TARGET as COST
 
     train_data = ws.train_subset()
     ws.ensure_store()

@@ -15,6 +15,7 @@ import pkgutil
 import sys
 
 import typer
+from taxi_fare.errors import TaxiFareError
 from typer.exceptions import TyperException
 
 import mlops
@@ -40,7 +41,6 @@ _register_areas(app)
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; errors a user can fix become one line on stderr and exit code 1."""
-    from taxi_fare.errors import TaxiFareError
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:

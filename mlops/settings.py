@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from mlops.errors import MlopsError
+
 ENVIRONMENTS = ("dev", "stage", "prod")
 REGISTRY = "registry"  # the local store that plays the Azure ML registry
 MODEL_NAME = "taxi-fare"
@@ -19,8 +21,6 @@ def mlops_home() -> Path:
 def store_dir(env: str) -> Path:
     """Folder of one MLflow store: an environment (dev, stage, prod) or the shared registry."""
     if env not in (*ENVIRONMENTS, REGISTRY):
-        from mlops.errors import MlopsError
-
         raise MlopsError(f"unknown environment {env!r}: expected one of dev, stage, prod")
     return mlops_home() / env
 

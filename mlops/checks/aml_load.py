@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from mlops.checks.aml_specs import RULE, AmlProject, AmlSpec
-from mlops.checks.findings import Finding
+from mlops.checks.aml_specs import RULE, AmlProject, AmlSpec, discover
+from mlops.checks.findings import Finding, to_json
 from mlops.errors import MlopsError
 from mlops.yamlload import YDict, line_at
 
@@ -235,9 +235,6 @@ def collect(child: subprocess.Popen[str]) -> list[Finding]:
 
 
 def _main(argv: list[str]) -> None:
-    from mlops.checks.aml_specs import discover
-    from mlops.checks.findings import to_json
-
     print(to_json(check(discover(Path(argv[0])))))
 
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from mlops.endpoints.rollout import RolloutError
 from mlops.endpoints.smoke import SmokeResult, smoke_test
 from mlops.errors import MlopsError
 from mlops.settings import REPO_ROOT
@@ -112,7 +113,6 @@ class AzureEndpoint:
         unused deployment. ``online_deployments.list(endpoint_name)``: azure-ai-ml 1.35.2
         azure/ai/ml/operations/_online_deployment_operations.py:OnlineDeploymentOperations.list.
         """
-        from mlops.endpoints.rollout import RolloutError
 
         names = sorted(str(d.name) for d in self.client.online_deployments.list(self.endpoint))
         if names:

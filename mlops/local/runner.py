@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from taxi_fare.store import ensure_experiment, open_store
+
 from mlops import settings
 from mlops.amlspec import expressions
 from mlops.amlspec.expressions import Expr
@@ -224,7 +226,6 @@ class _Tracking:
 
     def __init__(self, env: str, experiment: str) -> None:
         from mlflow.tracking import MlflowClient
-        from taxi_fare.store import ensure_experiment, open_store
 
         settings.store_dir(env).mkdir(parents=True, exist_ok=True)
         self.uri = settings.tracking_uri(env)

@@ -26,7 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from taxi_fare.metrics import METRIC_NAMES
+from taxi_fare.registry import LINEAGE_TAGS, MODEL_UUID_TAG
+
 from mlops.errors import MlopsError
+from mlops.promotion.stage_tests import StageResult
 from mlops.registry import local_registry
 from mlops.registry.local_registry import STAGE_PASSED_TAG
 from mlops.registry.releases import (
@@ -228,8 +232,6 @@ def spec_environment(spec: Path) -> tuple[str, int | None]:
 
 def decision_tags() -> tuple[str, ...]:
     """Tags register.py writes only after a promote decision (lineage, identity, metrics)."""
-    from taxi_fare.metrics import METRIC_NAMES
-    from taxi_fare.registry import LINEAGE_TAGS, MODEL_UUID_TAG
 
     return (*LINEAGE_TAGS, MODEL_UUID_TAG, *METRIC_NAMES)
 
@@ -374,7 +376,6 @@ def record_stage_result(
     registry: RegistryModels, name: str, result: Mapping[str, Any], where: str
 ) -> dict[str, str]:
     """Write a stage result (the JSON the stage tests wrote) as tags on its registry version."""
-    from mlops.promotion.stage_tests import StageResult
 
     try:
         parsed = StageResult(

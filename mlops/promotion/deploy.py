@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from mlops.endpoints.scoring_client import score_over_http
+from mlops.endpoints.smoke import smoke_test
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -52,8 +53,6 @@ class HttpEndpoint:
         return score_over_http(self.url, features, self.key, deployment=self.deployment)
 
     def smoke_test(self, latency_ms: int) -> dict[str, Any]:
-        from mlops.endpoints.smoke import smoke_test
-
         result = smoke_test(
             self.url, key=self.key, latency_ms=float(latency_ms), deployment=self.deployment
         )

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from taxi_fare.metrics import METRIC_NAMES, regression_metrics
+from taxi_fare.schema import FEATURES, TARGET
 
 from mlops.errors import MlopsError
 
@@ -172,7 +173,6 @@ def verdict(
 def read_stage_data(path: Path) -> Any:
     """The stage test set (``data.parquet`` from stageprep.py): the 20 features and ``cost``."""
     import pandas as pd
-    from taxi_fare.schema import FEATURES, TARGET
 
     file = path / "data.parquet" if path.is_dir() else path
     try:
@@ -202,7 +202,6 @@ def run_stage_tests(
     Scoring is skipped when the smoke test already failed: the verdict is a fail anyway.
     """
     import numpy as np
-    from taxi_fare.schema import FEATURES, TARGET
 
     smoke = endpoint.smoke_test(latency_ms)
     measured: dict[str, float] = {}

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from taxi_fare.store import ensure_experiment, open_store
+
 from mlops import settings
 from mlops.errors import MlopsError
 
@@ -56,7 +58,6 @@ class ModelVersionInfo:
 def client(store: str) -> MlflowClient:
     """MLflow client for one local store (tracking and registry in the same sqlite file)."""
     from mlflow import MlflowClient
-    from taxi_fare.store import open_store
 
     settings.store_dir(store).mkdir(parents=True, exist_ok=True)
     uri = settings.tracking_uri(store)
@@ -160,7 +161,6 @@ def copy_to_registry(info: ModelVersionInfo) -> ModelVersionInfo:
         SOURCE_RUN_TAG: info.run_id or "",
     }
     lineage.pop(STAGE_PASSED_TAG, None)  # a stage pass is earned in the registry, not copied
-    from taxi_fare.store import ensure_experiment
 
     reg = client(settings.REGISTRY)
     with downloaded(info) as local:  # fails before anything is written to the registry

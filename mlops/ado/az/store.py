@@ -23,6 +23,7 @@ from typing import Any
 
 from mlops import settings
 from mlops.errors import MlopsError
+from mlops.yamlload import load
 
 SUBSCRIPTION_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "mlops-ado-emulated-subscription"))
 TENANT_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "mlops-ado-emulated-tenant"))
@@ -53,7 +54,6 @@ def environment_names(env: str, root: Path) -> dict[str, str]:
     """The derived Azure names of one environment, as the pipelines compute them."""
     from mlops.ado.expand import Expander, Scope
     from mlops.ado.runner import Variables
-    from mlops.yamlload import load
 
     text = (
         f"variables:\n  - template: /config-infra-{env}.yml\n"
