@@ -9,8 +9,8 @@ and accept a DataFrame or a mapping of equal-length columns (the streamed batche
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from taxi_fare.errors import TaxiFareError
-from taxi_fare.ingest import InputError, InputFile, iter_batches, map_files
+from taxi_fare.ingest import Columns, InputError, InputFile, iter_batches, map_files
 from taxi_fare.schema import FEATURES, TARGET
 
 log = logging.getLogger(__name__)
@@ -181,21 +181,39 @@ class _CleanFile:
 _MIN_LINE_BYTES = 64
 
 
-def _clean_file(path: Path, kind: str) -> _CleanFile:
-    kept = _KeptRows((*FEATURES, TARGET), path.stat().st_size // _MIN_LINE_BYTES + 1024)
-    dropped = {reason: 0 for reason, _ in RULES}
-    rows = 0
+@dataclass
+class FileTally:
+    """Rows read and rows dropped per rule while one file's batches are cleaned."""
+
+    rows: int = 0
+    dropped: dict[str, int] = field(default_factory=lambda: {reason: 0 for reason, _ in RULES})
+
+
+def kept_batches(path: Path, kind: str, tally: FileTally) -> Iterator[tuple[Columns, np.ndarray]]:
+    """Each batch of ``path`` with its keep mask, counted into ``tally``.
+
+    The one cleaning loop of prep (per file) and of ``clean_inputs``. A file with a
+    header but no rows raises ``InputError`` naming it once the batches run out.
+    """
     for batch in iter_batches(path, kind):
         mask, counts = keep_mask(batch)
-        rows += len(mask)
+        tally.rows += len(mask)
         for reason, n in counts.items():
-            dropped[reason] += n
+            tally.dropped[reason] += n
+        yield batch, mask
+        del batch, mask  # before the next block is read: one batch in memory at a time
+    if tally.rows == 0:
+        raise InputError(f"{path}: file has a header but no rows")
+    log.info("read %s: %s, %s rows", path, kind, f"{tally.rows:,}")
+
+
+def _clean_file(path: Path, kind: str) -> _CleanFile:
+    kept = _KeptRows((*FEATURES, TARGET), path.stat().st_size // _MIN_LINE_BYTES + 1024)
+    tally = FileTally()
+    for batch, mask in kept_batches(path, kind, tally):
         kept.append(batch, mask)
         del batch
-    if rows == 0:
-        raise InputError(f"{path}: file has a header but no rows")
-    log.info("read %s: %s, %s rows", path, kind, f"{rows:,}")
-    return _CleanFile(InputFile(path, kind, rows), dropped, kept)
+    return _CleanFile(InputFile(path, kind, tally.rows), tally.dropped, kept)
 
 
 def clean_inputs(paths: Iterable[str | Path], workers: int | None = None) -> CleanInputs:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -24,14 +23,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from taxi_fare.cleaning import _MIN_LINE_BYTES, RULES, _KeptRows, keep_mask
-from taxi_fare.ingest import InputError, detect_kind, iter_batches, read_header
+from taxi_fare.cleaning import _MIN_LINE_BYTES, RULES, FileTally, _KeptRows, kept_batches
+from taxi_fare.ingest import InputError, detect_kind, read_header
 from taxi_fare.split import KEY_COLUMNS, SplitSpec, is_test, split_table, write_parquet
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-log = logging.getLogger(__name__)
 
 PART_SUFFIX = ".parquet"
 
@@ -112,25 +110,17 @@ def prepare_file(path: Path, spec: SplitSpec, kind: str | None = None) -> Prepar
     # Capacity from the file size: pages never written cost no memory (see _KeptRows).
     capacity = path.stat().st_size // _MIN_LINE_BYTES + 1024
     train, test = _KeptRows(KEY_COLUMNS, capacity), _KeptRows(KEY_COLUMNS, capacity)
-    dropped = {reason: 0 for reason, _ in RULES}
-    rows = 0
-    for batch in iter_batches(path, kind):
-        keep, counts = keep_mask(batch)
-        rows += len(keep)
-        for reason, n in counts.items():
-            dropped[reason] += n
+    tally = FileTally()
+    for batch, keep in kept_batches(path, kind, tally):
         side = is_test(batch, spec)  # the row's own hash: the same on every row it keeps
         _append(test, batch, keep & side)
         _append(train, batch, keep & ~side)
         del batch
-    if rows == 0:
-        raise InputError(f"{path}: file has a header but no rows")
-    log.info("read %s: %s, %s rows", path, kind, f"{rows:,}")
     summary = FileSummary(
         path=str(path),
         kind=kind,
-        rows=rows,
-        dropped=dropped,
+        rows=tally.rows,
+        dropped=tally.dropped,
         train_rows=train.size,
         test_rows=test.size,
         part=part_name(path),
