@@ -3,11 +3,28 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from mlops import settings
+
+# What MLflow's SqlAlchemyStore.search_model_versions returns, read straight from its sqlite
+# file: the versions of the active workspace ("default", mlflow.utils.workspace_utils
+# DEFAULT_WORKSPACE_NAME; SqlAlchemyStore._filter_by_workspace) that are not soft-deleted
+# (SqlModelVersion.current_stage != STAGE_DELETED_INTERNAL, mlflow/store/model_registry/
+# sqlalchemy_store.py), with their tags (model_version_tags). Importing MLflow to ask its
+# client cost 5-7 s of CPU per `az ml model` call and per `mlops ado state`; sqlite3 costs
+# milliseconds. tests/mlops/ado/test_models_sqlite.py compares the two on one store.
+_VERSIONS_SQL = """
+SELECT mv.name, mv.version FROM model_versions AS mv
+JOIN registered_models AS rm ON rm.name = mv.name AND rm.workspace = mv.workspace
+WHERE mv.workspace = ? AND mv.current_stage != ?
+"""
+_TAGS_SQL = "SELECT name, version, key, value FROM model_version_tags WHERE workspace = ?"
+_WORKSPACE = "default"
+_DELETED = "Deleted_Internal"  # mlflow.entities.model_registry.model_version_stages
 
 
 def _mlflow_versions(env: str) -> list[dict[str, Any]]:
@@ -15,14 +32,23 @@ def _mlflow_versions(env: str) -> list[dict[str, Any]]:
     db = settings.store_dir(env) / "mlflow.db"
     if not db.is_file():
         return []
-    from mlflow.tracking import MlflowClient
-
-    uri = settings.tracking_uri(env)
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    found = []
-    for model in client.search_registered_models():
-        for mv in client.search_model_versions(f"name='{model.name}'"):
-            found.append({"name": mv.name, "version": int(mv.version), "tags": dict(mv.tags or {})})
+    connection = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=30)
+    try:
+        rows = connection.execute(_VERSIONS_SQL, (_WORKSPACE, _DELETED)).fetchall()
+        tag_rows = connection.execute(_TAGS_SQL, (_WORKSPACE,)).fetchall()
+    except sqlite3.OperationalError as error:
+        if "no such table" in str(error):  # MLflow made the file but no registry tables yet
+            return []
+        raise
+    finally:
+        connection.close()
+    tags: dict[tuple[str, int], dict[str, str]] = {}
+    for name, version, tag, value in tag_rows:
+        tags.setdefault((name, int(version)), {})[tag] = value
+    found = [
+        {"name": name, "version": int(version), "tags": tags.get((name, int(version)), {})}
+        for name, version in rows
+    ]
     return sorted(found, key=lambda m: (m["name"], m["version"]))
 
 
