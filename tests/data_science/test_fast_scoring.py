@@ -22,11 +22,11 @@ from taxi_fare.features import DerivedFeatures, FeatureSchemaError, derive
 from taxi_fare.models import ModelError, pipeline_with, random_forest_pipeline, save_model
 from taxi_fare.schema import FEATURES
 from taxi_fare.serving.one_row import derived_row
+from taxi_fare.serving.tree_graphs import sklearn_forest
 from taxi_fare.serving.tree_runtime import (
-    CompiledForest,
     CompiledPipeline,
+    CompiledTrees,
     compiled_predictor,
-    forest_graph,
 )
 
 
@@ -79,7 +79,7 @@ def test_a_one_leaf_tree_compiles(data: tuple[pd.DataFrame, pd.Series]) -> None:
     constant = pd.Series(np.full(len(X), 7.25))  # every tree is a single leaf
     forest = RandomForestRegressor(n_estimators=3, random_state=0, n_jobs=1).fit(X, constant)
     assert all(e.tree_.node_count == 1 for e in forest.estimators_)
-    predicted = CompiledForest(forest).predict(X.to_numpy())
+    predicted = CompiledTrees(forest).predict(X.to_numpy())
     np.testing.assert_array_equal(predicted, np.full(len(X), 7.25))
 
 
@@ -115,11 +115,11 @@ def test_no_fast_path_for_other_models(data: tuple[pd.DataFrame, pd.Series]) -> 
 
 
 def test_compiled_forest_refuses_a_wrong_width(forest: Pipeline) -> None:
-    compiled = CompiledForest(forest.named_steps["model"])
+    compiled = CompiledTrees(forest.named_steps["model"])
     with pytest.raises(ModelError, match=r"expected \d+ features, got shape \(1, 3\)"):
         compiled.predict(np.zeros((1, 3)))
     with pytest.raises(ModelError, match="fitted single-output forest"):
-        forest_graph(RandomForestRegressor())
+        sklearn_forest(RandomForestRegressor())
 
 
 def test_derived_features_keep_pandas_values(data: tuple[pd.DataFrame, pd.Series]) -> None:

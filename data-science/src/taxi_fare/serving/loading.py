@@ -1,9 +1,10 @@
 """An MLflow model folder as a ``ScoringModel``: the predictor and its signature columns.
 
 Online scoring (``n_jobs=1``) gets the ONNX Runtime session of ``tree_runtime`` for our
-forest pipelines; batch scoring keeps sklearn on every core, where whole files amortise
-joblib's per-call cost (and sklearn's tree-by-tree walk beats ONNX Runtime's row-by-row
-one on large blocks: 183 against 407 us a row on the train2 forest, 20,000 rows, load 10).
+tree pipelines (the train2 forest, the AutoML winners); batch scoring keeps sklearn on
+every core, where whole files amortise joblib's per-call cost (and sklearn's tree-by-tree
+walk beats ONNX Runtime's row-by-row one on large blocks: 183 against 407 us a row on the
+train2 forest, 20,000 rows, load 10).
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def load_scoring_model(root: Path, n_jobs: int | None = 1) -> ScoringModel:
     """Load the MLflow model under ``root`` and read its input columns from the signature.
 
     ``n_jobs`` is set on the model's parallel steps (None keeps what the model was saved with);
-    with ``n_jobs=1`` (online) our forest pipelines are compiled to ONNX Runtime.
+    with ``n_jobs=1`` (online) our tree pipelines are compiled to ONNX Runtime.
     """
     path = find_model_dir(root)
     direct = _load_cloudpickled_sklearn(path)
@@ -146,7 +147,11 @@ def load_scoring_model(root: Path, n_jobs: int | None = 1) -> ScoringModel:
         if n_jobs == 1:
             compiled = compiled_predictor(estimator)
             if compiled is not None:
-                log.info("scoring on ONNX Runtime (%d trees)", compiled.forest.trees)
+                log.info(
+                    "scoring on ONNX Runtime (%s: %d trees)",
+                    " + ".join(compiled.trees.kinds),
+                    compiled.trees.trees,
+                )
                 estimator = compiled
     log.info("loaded model from %s with %d input columns", path, len(columns))
     return ScoringModel(model=model, columns=tuple(columns), source=path, estimator=estimator)
