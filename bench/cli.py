@@ -33,8 +33,10 @@ BENCHES: dict[str, tuple[str, tuple[tuple[str, str, str], ...]]] = {
     "train": ("bench.train_bench", (("train2_time", "s", "bare sklearn fit"),)),
     "batch": ("bench.batch_bench", (("batch_rows_per_s", "rows/s", "in-memory predict"),)),
     "online": ("bench.online_bench", (("online_rps_vs_noop", "req/s", "no-op score.py"),
+                                      ("online_automl_rps_vs_noop", "req/s", "no-op score.py"),
                                       ("online_rps_vs_mlflow", "req/s", "mlflow models serve"),
-                                      ("online_p99", "ms", "no-op score.py p99"))),
+                                      ("online_p99", "ms", "no-op score.py p99"),
+                                      ("online_automl_p99", "ms", "no-op score.py p99"))),
     "collect": ("bench.collect_bench", (("collect_rps_vs_noop", "req/s", "no-op score.py"),
                                         ("collect_rps_vs_off", "req/s", "no collection"))),
 }  # fmt: skip

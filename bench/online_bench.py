@@ -1,6 +1,9 @@
 """Online scoring: our score.py in the Azure ML inference server against its floor and a peer.
 
-All three servers run at once on loopback with one worker each and serve the same model;
+Two models are served: the train2 forest (200 trees of depth 16) and the packaged AutoML
+vote ensemble of ``make train`` (the default trainer), each by our ``score.py``. All four
+servers (ours twice, the no-op ``score.py``, ``mlflow models serve`` of the forest) run at
+once on loopback with one worker each;
 the client sends single-row requests sequentially over one keep-alive connection. The
 measured requests are split into rounds that visit the servers in turn, so a change in
 machine load during the run falls on all three alike rather than on whichever came last.
@@ -71,15 +74,19 @@ def in_process_ms(model_dir: Path, rows: list[dict[str, float]]) -> float:
 
 def run(ws: Workspace) -> list[BenchResult]:
     model_dir = ws.model()
+    automl_dir = ws.automl_model()
     _, test = ws.splits()
     rows = request_rows(test, DISTINCT_ROWS)
     predict_ms = in_process_ms(model_dir, rows[:50])
-    bodies = {"ours": [azureml_body(r) for r in rows], "noop": [azureml_body(r) for r in rows],
+    automl_predict_ms = in_process_ms(automl_dir, rows[:50])
+    split_bodies = [azureml_body(r) for r in rows]
+    bodies = {"ours": split_bodies, "ours_automl": split_bodies, "noop": split_bodies,
               "mlflow": [mlflow_body(r) for r in rows]}  # fmt: skip
 
     with ExitStack() as stack:
         servers = {
             "ours": LocalServer(model_dir, log_file=ws.logs / "server-ours.log"),
+            "ours_automl": LocalServer(automl_dir, log_file=ws.logs / "server-ours-automl.log"),
             "noop": noop_server(ws.root / "noop", model_dir, ws.logs / "server-noop.log"),
             "mlflow": MlflowServer(model_dir, ws.logs / "server-mlflow.log"),
         }
@@ -99,18 +106,27 @@ def run(ws: Workspace) -> list[BenchResult]:
     summary = {name: latency_summary(latencies[name], walls[name]) for name in latencies}
     details = {"servers": summary, "workers_per_server": 1, "rounds": ROUNDS,
                "model_predict_one_row_p50_ms": predict_ms,
+               "automl_model_predict_one_row_p50_ms": automl_predict_ms,
                "client": "sequential, one keep-alive connection, single-row JSON"}  # fmt: skip
     for name, s in summary.items():
         log.info("%s: %.0f req/s, p50 %.2f ms, p99 %.2f ms", name, s["requests_per_s"],
                  s["p50_ms"], s["p99_ms"])  # fmt: skip
     ours, noop, peer = summary["ours"], summary["noop"], summary["mlflow"]
+    automl = summary["ours_automl"]
     return [
         measured("online_rps_vs_noop", "req/s", "no-op score.py in the same server",
                  ours["requests_per_s"], noop["requests_per_s"], VS_NOOP, details),
+        measured("online_automl_rps_vs_noop", "req/s", "no-op score.py in the same server",
+                 automl["requests_per_s"], noop["requests_per_s"], VS_NOOP,
+                 {"model": "make train's AutoML vote ensemble", "servers": summary}),
         measured("online_rps_vs_mlflow", "req/s", "mlflow models serve, same model",
                  ours["requests_per_s"], peer["requests_per_s"], VS_MLFLOW,
                  {"mlflow_p50_ms": peer["p50_ms"], "mlflow_p99_ms": peer["p99_ms"]}),
         measured("online_p99", "ms", "p99 of the no-op score.py", ours["p99_ms"], noop["p99_ms"],
                  P99, {"ours_p50_ms": ours["p50_ms"], "noop_p50_ms": noop["p50_ms"],
                        "model_predict_one_row_p50_ms": predict_ms}),
+        measured("online_automl_p99", "ms", "p99 of the no-op score.py", automl["p99_ms"],
+                 noop["p99_ms"], P99, {"ours_p50_ms": automl["p50_ms"],
+                                       "noop_p50_ms": noop["p50_ms"],
+                                       "model_predict_one_row_p50_ms": automl_predict_ms}),
     ]  # fmt: skip

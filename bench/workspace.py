@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SRC = REPO_ROOT / "data-science" / "src"
 SEED = 7
+#: ``make train``'s TIME_BUDGET: the AutoML model the online bench serves is that one.
+AUTOML_BUDGET_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,50 @@ class Workspace:
             sys.executable, str(SRC / "train2.py"), "--train_data", str(train_data),
             "--model_output", str(model_output), "--seed", str(SEED),
         ]  # fmt: skip
+
+    @property
+    def automl_model_dir(self) -> Path:
+        return self.root / "automl-model"
+
+    def automl_commands(self, train_data: Path, work: Path) -> list[list[str]]:
+        """``make train``'s AutoML path on ``train_data``: featurize, the AutoML node of
+        pipeline-automl.yml as the local twin runs it (60 s budget), package."""
+        import yaml
+
+        from mlops.local.automl import map_automl_node
+
+        spec = REPO_ROOT / "mlops/azureml/train/pipeline-automl.yml"
+        node = yaml.safe_load(spec.read_text())["jobs"]["train"]
+        stand_in = map_automl_node(node, str(spec), time_budget_seconds=AUTOML_BUDGET_SECONDS)
+        features, best = work / "features", work / "best"
+        options = [
+            arg
+            for key, value in sorted(stand_in.inputs.items())
+            if key != "train_data"
+            for arg in (f"--{key}", str(value).lower() if isinstance(value, bool) else str(value))
+        ]
+        py = sys.executable
+        return [
+            [py, str(SRC / "featurize.py"), "--train_data", str(train_data),
+             "--features_data", str(features)],
+            [py, str(SRC / "train.py"), "--train_data", str(features), "--model_output",
+             str(best), "--seed", str(SEED), *options],
+            [py, str(SRC / "package.py"), "--best_model", str(best), "--sample_data",
+             str(train_data), "--model_output", str(self.automl_model_dir)],
+        ]  # fmt: skip
+
+    def automl_model(self) -> Path:
+        """The packaged AutoML model (the default trainer's) on the train bench's rows;
+        trained here, untimed, once."""
+        if not (self.automl_model_dir / "MLmodel").exists():
+            import shutil
+
+            self.ensure_store()
+            work = self.root / "automl-work"
+            shutil.rmtree(work, ignore_errors=True)
+            for i, argv in enumerate(self.automl_commands(self.train_subset(), work)):
+                run_measured(argv, env=self.env(), log_file=self.logs / f"automl-{i}.log")
+        return self.automl_model_dir
 
     def model(self) -> Path:
         """The train2 model of the train bench; trained here (untimed) if it did not run."""

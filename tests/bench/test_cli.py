@@ -24,7 +24,10 @@ def test_failing_bench_becomes_not_measured_rows(monkeypatch, tmp_path: Path) ->
 
     monkeypatch.setattr(cli.importlib, "import_module", lambda name: SimpleNamespace(run=broken))
     rows = cli.run_bench("online", SimpleNamespace())
-    assert [r.name for r in rows] == ["online_rps_vs_noop", "online_rps_vs_mlflow", "online_p99"]
+    assert [r.name for r in rows] == [
+        "online_rps_vs_noop", "online_automl_rps_vs_noop", "online_rps_vs_mlflow", "online_p99",
+        "online_automl_p99",
+    ]  # fmt: skip
     assert all(r.ours is None and r.met is None for r in rows)
     assert rows[0].details["not_measured"] == "RuntimeError: inference server exited with code 3"
 
