@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mlops import settings
-from mlops.ado import agent_tools, venv_cache, vso
+from mlops.ado import agent_tools, venv_cache, vso, zygote
 from mlops.ado import expressions as ex
 from mlops.ado.errors import AdoError, ExpressionError
 from mlops.ado.expand import Compiled, Node, compile_pipeline
@@ -320,6 +320,7 @@ class Runner:
         self.outputs: dict[str, dict[str, dict[str, str]]] = {}
         self.results: dict[str, dict[str, str]] = {}
         self.stage_results: dict[str, str] = {}
+        self.zygote: zygote.Zygote | None = None
 
     # Setup ------------------------------------------------------------------------------
 
@@ -456,6 +457,9 @@ class Runner:
         # (https://learn.microsoft.com/en-us/azure/devops/pipelines/build/variables#systemaccesstoken).
         base.set("System.AccessToken", base.get("System.AccessToken") or "", secret=True)
         pipeline_vars = self._runtime_variables(self.plan.variables, base, {}, self.compiled.doc)
+        if zygote.enabled() and _calls_azure(self.plan):
+            # Heavy imports once for the runs of this MLOPS_HOME: mlops/ado/zygote.py.
+            self.zygote = zygote.ensure(self.home, self.home / "ado" / "zygote.log")
         try:
             for stage in order(self.plan.stages):
                 self._run_stage(stage, pipeline_vars)
@@ -471,7 +475,7 @@ class Runner:
     def _cleanup(self) -> None:
         from mlops.ado.az import servers
 
-        servers.stop_run(self.run_dir)
+        servers.stop_run(self.run_dir)  # the pre-forked Python stays for the next run
 
     def _stage_dependencies(self, stage: Stage) -> dict[str, Any]:
         deps: dict[str, Any] = {}
@@ -894,6 +898,8 @@ class Runner:
         env["MLOPS_AZURE_EMULATOR"] = str(self.home / "azure")
         env["MLOPS_ADO_RUN_DIR"] = str(self.run_dir)
         env["PYTHONUNBUFFERED"] = "1"
+        if self.zygote is not None:
+            env.update(self.zygote.env())
         return env
 
     def _command(
@@ -978,6 +984,16 @@ class _JobState:
     failed: bool = False
     counter: int = 0
     prepended: list[str] = field(default_factory=list)
+
+
+def _calls_azure(plan_: Plan) -> bool:
+    """An AzureCLI@2 step: the run calls az and the `python -m mlops azure` helpers."""
+    return any(
+        step.kind == "task" and str(step.node.get("task", "")).casefold() == "azurecli@2"
+        for stage in plan_.stages
+        for job in stage.jobs
+        for step in job.steps
+    )
 
 
 def _no_status(name: str, names: tuple[str, ...]) -> bool:

@@ -505,6 +505,20 @@ def _subprocess(
         env.pop("PYTHONPATH", None)
         env.pop("PYTHONHOME", None)
         env["VIRTUAL_ENV"] = str(runtime.bin.parent)
+    # Inside `mlops ado run` (the release-day rehearsal) a project-interpreter step goes to the
+    # run's pre-forked Python, which has MLflow, pandas and scikit-learn imported and runs
+    # `python SCRIPT ...` as a fresh interpreter would (mlops/ado/zygote.py); the client runs
+    # it the ordinary way when the server declines.
+    launch, client = argv, env.get("MLOPS_ADO_ZYGOTE_CLIENT")
+    if (
+        client
+        and env.get("MLOPS_ADO_ZYGOTE")
+        and not runtime.isolated
+        and len(argv) > 1
+        and argv[0] == str(runtime.python)
+        and argv[1].endswith(".py")
+    ):
+        launch = [argv[0], client, *argv[1:]]
     cwd = step.component.code
     if cwd is None:  # no code snapshot: the command runs in an empty folder, as on Azure
         cwd = run.result.run_dir / ".empty" / step.name
@@ -515,7 +529,7 @@ def _subprocess(
         sink.flush()
         try:
             return subprocess.run(
-                argv,
+                launch,
                 cwd=cwd,
                 env=env,
                 stdout=sink,
