@@ -8,7 +8,8 @@ TOOLS := .tools
 CHECKOV_STAMP := $(TOOLS)/checkov/.installed
 TIME_BUDGET ?= 60
 FULL ?=
-# The lock tool (make lock only; the venv installs from the lock with pip).
+# The lock tool: make lock resolves with it, make venv installs the lock with it (the same
+# version, by hash, from requirements-bootstrap.txt; tests/test_pins.py holds the two equal).
 LOCK_TOOL := uv==0.13.8
 UPGRADE ?=
 
@@ -26,11 +27,17 @@ help:
 
 venv: $(STAMP)
 
-$(STAMP): requirements.lock pyproject.toml
+# pip bootstraps pip and uv by hash; uv installs the lock (every file checked against its
+# sha256, as pip --require-hashes did, downloads and installs in parallel) and removes what
+# the lock no longer names; pip then adds the editable project and checks the set.
+# --compile-bytecode writes the .pyc files pip wrote: without them every process of the suite
+# compiles what it imports again where PYTHONDONTWRITEBYTECODE is set (as on these machines).
+$(STAMP): requirements.lock requirements-bootstrap.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip==26.3
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
-	  -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes \
+	  -r requirements-bootstrap.txt
+	$(BIN)/uv pip sync --quiet --compile-bytecode --python $(BIN)/python --require-hashes \
+	  requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	$(BIN)/python -m pip check
 	touch $@
@@ -40,7 +47,7 @@ train: $(STAMP)
 
 test: lint
 	$(MLOPS) validate
-	$(BIN)/python -m pytest -q -n auto --dist loadfile
+	$(BIN)/python -m pytest -q -n auto --dist loadfile --no-loadscope-reorder
 
 # The same checks as .pre-commit-config.yaml.
 lint: $(STAMP)

@@ -1,5 +1,6 @@
 """One pinned set: every pin in a conda spec or the model requirements equals requirements.lock,
-and every requirement of the lock carries sha256 hashes (make venv uses --require-hashes)."""
+and every requirement of the lock carries sha256 hashes (make venv uses --require-hashes); the
+installer make venv bootstraps (requirements-bootstrap.txt) is hashed too and is the lock tool."""
 
 from __future__ import annotations
 
@@ -110,3 +111,30 @@ def test_mismatch_is_reported():
     lock = lock_pins()
     pins = requirement_pins(["mlflow==0.0.1"])
     assert {n: v for n, v in pins.items() if lock.get(n) != v} == {"mlflow": "0.0.1"}
+
+
+def makefile_lock_tool() -> str:
+    """The ``LOCK_TOOL := uv==X`` pin of the Makefile (make lock resolves with it)."""
+    found = re.findall(r"^LOCK_TOOL := (\S+)$", (ROOT / "Makefile").read_text(), re.MULTILINE)
+    assert len(found) == 1, f"Makefile: expected one LOCK_TOOL line, found {found}"
+    return found[0]
+
+
+def test_bootstrap_is_pinned_hashed_and_the_lock_tool():
+    """make venv installs the lock with the uv that wrote it, and pip and uv by hash."""
+    text = (ROOT / "requirements-bootstrap.txt").read_text()
+    assert unpinned_or_unhashed(text) == []
+    pins = requirement_pins([e.split()[0] for e in lock_entries(text)])
+    assert set(pins) == {"pip", "uv"}
+    name, version = makefile_lock_tool().split("==")
+    assert (name, pins["uv"]) == ("uv", version)
+    assert not {"pip", "uv"} & set(lock_pins())  # installers stay out of the project's set
+
+
+def test_makefile_venv_installs_the_lock_with_uv_by_hash():
+    recipe = (ROOT / "Makefile").read_text().split("$(STAMP): ", 1)[1].split("\n\n", 1)[0]
+    assert "requirements-bootstrap.txt" in recipe.splitlines()[0]  # a new pin re-runs it
+    assert "--require-hashes \\\n\t  -r requirements-bootstrap.txt" in recipe
+    sync = "$(BIN)/uv pip sync --quiet --compile-bytecode --python $(BIN)/python --require-hashes"
+    assert f"{sync} \\\n\t  requirements.lock\n" in recipe
+    assert recipe.index("pip sync") < recipe.index("-e .") < recipe.index("pip check")
