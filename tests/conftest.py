@@ -10,6 +10,18 @@ import pytest
 from tests import endpoint_models
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with an e2e test first, each file's tests kept together and in their order.
+
+    ``make test`` hands whole files to two xdist workers (``--dist loadfile``) in collection
+    order (``--no-loadscope-reorder``; by default xdist sends the files with the most tests
+    first, which left the few-test pipeline runs for last, on one worker): the long files start
+    at once and the hundreds of short ones fill in around them, so both workers end together.
+    """
+    heavy = {item.path for item in items if item.get_closest_marker("e2e")}
+    items.sort(key=lambda item: item.path not in heavy)  # stable: the rest keeps its order
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_mlops_home(tmp_path_factory: pytest.TempPathFactory):
     saved = {k: os.environ.get(k) for k in ("MLOPS_HOME", "MLFLOW_TRACKING_URI", "MLFLOW_RUN_ID")}

@@ -20,6 +20,8 @@ import pytest
 import register
 import train2
 
+pytestmark = pytest.mark.e2e
+
 NAME = "taxi-fare"
 SRC = Path(__file__).resolve().parents[2] / "data-science" / "src"
 

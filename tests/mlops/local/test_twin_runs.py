@@ -18,6 +18,8 @@ from mlops.local import data
 from mlops.local.pipeline import load_pipeline
 from mlops.local.runner import RunResult, run_pipeline
 
+pytestmark = pytest.mark.e2e
+
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "pipelines"
 
 

@@ -23,6 +23,8 @@ from mlops.errors import MlopsError
 from mlops.promotion import inventory, promote
 from mlops.registry import history, local_registry, releases
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture
 def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, empty_registry_db: Path) -> Path:

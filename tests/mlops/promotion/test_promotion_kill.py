@@ -19,6 +19,8 @@ from mlops.promotion import promote
 from mlops.registry import history, local_registry, releases
 from tests.mlops.promotion.promotion_support import FakeDeployer, Home
 
+pytestmark = pytest.mark.e2e
+
 REPO = Path(__file__).resolve().parents[3]
 
 _KILLED_PROMOTION = """
