@@ -431,6 +431,17 @@ def run_dir(store: Store) -> Path:
     return path
 
 
+def prefork(command: list[str]) -> list[str]:
+    """``command`` (``python -m ...``) through the run's pre-forked Python when there is one
+    (mlops/ado/zygote.py): the inference server's scoring code then finds MLflow, pandas and
+    scikit-learn imported. Stopping the process group stops the command: the client forwards
+    the signal to it and exits when it has."""
+    client = os.environ.get("MLOPS_ADO_ZYGOTE_CLIENT")
+    if client and os.environ.get("MLOPS_ADO_ZYGOTE") and command[:1] == [sys.executable]:
+        return [command[0], client, *command[1:]]
+    return command
+
+
 def _DeploymentServer(deployment: dict[str, Any], log_file: Path) -> Any:  # noqa: N802
     """A LocalServer running the deployment's own code (its pinned ``score.py``)."""
     from mlops.endpoints.local_server import LocalServer
@@ -443,7 +454,7 @@ def _DeploymentServer(deployment: dict[str, Any], log_file: Path) -> Any:  # noq
             command = super().command()
             if script is not None:
                 command[command.index("--entry_script") + 1] = str(script)
-            return command
+            return prefork(command)
 
     env = {"AML_APP_ROOT": str(code)} if code else None
     return Server(Path(deployment["model_dir"]), log_file=log_file, env=env)
@@ -490,9 +501,9 @@ def ensure_router(store: Store, ws_name: str, endpoint: str) -> str:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         with open(log_file, "ab") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "mlops.ado.az.router", "--state", str(store.path),
+                prefork([sys.executable, "-m", "mlops.ado.az.router", "--state", str(store.path),
                  "--servers", str(servers._file(where)), "--workspace", ws_name,
-                 "--endpoint", endpoint, "--port", str(port)],
+                 "--endpoint", endpoint, "--port", str(port)]),
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
         entry = {"pid": proc.pid, "port": port, "url": f"http://127.0.0.1:{port}"}

@@ -26,7 +26,12 @@ def main() -> int:
     if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
     start = time.monotonic()
-    code = subprocess.run(sys.argv[1:], check=False).returncode
+    main_pid = subprocess.Popen(sys.argv[1:]).pid
+    while True:  # reap orphans as they end, as init would: a zombie still counts as alive
+        pid, status = os.waitpid(-1, 0)
+        if pid == main_pid:
+            code = os.waitstatus_to_exitcode(status)
+            break
     wall = time.monotonic() - start
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
