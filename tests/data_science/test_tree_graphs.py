@@ -159,3 +159,25 @@ def test_a_saved_automl_model_scores_on_onnx_runtime(
     assert score.score_body(json.dumps(body), model, 10) == expected.tolist()
     one = {"input_data": [dict(zip(FEATURES, queries.to_numpy()[2].tolist(), strict=True))]}
     assert score.score_body(json.dumps(one), model, 10) == [expected[2]]
+
+
+@pytest.mark.parametrize("members", range(2, 8))
+def test_the_one_row_vote_is_np_average(members: int) -> None:
+    """predict_one weighs a single row in Python floats; it must be np.average's double,
+    on awkward values too (signed zeros, magnitudes far apart, fractions)."""
+    from taxi_fare.serving.tree_runtime import CompiledTrees
+
+    rng = np.random.default_rng(members)
+    rows = rng.normal(0, 1, (4000, members)) * 10.0 ** rng.integers(-8, 9, (4000, members))
+    rows[:50] = 0.0
+    rows[50:100] = -0.0
+    weights = [int(w) for w in rng.integers(1, 20, members)]
+    expected = np.average(rows, axis=1, weights=weights)
+    compiled = CompiledTrees.__new__(CompiledTrees)  # the combining step alone
+    for weight_list in (weights, None):
+        compiled.weights = weight_list
+        compiled.members = [None] * members  # type: ignore[list-item]
+        want = expected if weight_list else np.average(rows, axis=1)
+        got = [compiled.combine_one(row) for row in rows.tolist()]
+        np.testing.assert_array_equal(np.array(got), want)
+        assert [np.signbit(g) for g in got[50:100]] == [np.signbit(w) for w in want[50:100]]

@@ -18,6 +18,7 @@ stale or misspelt schema, and dropping it silently is how such bugs hide.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -32,6 +33,7 @@ DEFAULT_MAX_ROWS = 10_000
 #: Largest magnitude accepted in a feature cell (coordinates, miles, calendar parts).
 MAX_ABS_VALUE = 1e9
 
+_NUMBER = (float, int)  # the types json.loads gives numbers (type() is exact: not bool)
 #: MLflow column types a JSON number can fill: (numpy dtype, whole numbers only).
 NUMERIC_TYPES: dict[str, tuple[str, bool]] = {
     "double": ("float64", False),
@@ -142,8 +144,15 @@ def _check_count(rows: int, limit: int) -> None:
 def check_names(columns: list[str], expected: tuple[Column, ...]) -> list[int]:
     """Positions in ``columns`` of the signature's columns, in signature order.
 
-    RequestError for duplicate, missing or unknown column names.
+    RequestError for duplicate, missing or unknown column names. Clients send the same
+    column list request after request, so the answer for a list is kept (a few lists).
     """
+    return list(_positions(tuple(columns), expected))
+
+
+@functools.lru_cache(maxsize=32)
+def _positions(columns: tuple[str, ...], expected: tuple[Column, ...]) -> tuple[int, ...]:
+    """``check_names`` for hashable arguments; a refused list raises, and is not kept."""
     if len(set(columns)) != len(columns):
         dupes = sorted({c for c in columns if columns.count(c) > 1})
         raise RequestError(f"duplicate columns: {', '.join(dupes)}")
@@ -155,7 +164,7 @@ def check_names(columns: list[str], expected: tuple[Column, ...]) -> list[int]:
     unknown = [c for c in columns if c not in names]
     if unknown:
         raise RequestError(f"unknown columns (not in the model signature): {', '.join(unknown)}")
-    return [position[c.name] for c in expected]
+    return tuple(position[c.name] for c in expected)
 
 
 def check_value(value: Any, col: Column, row: int) -> None:
@@ -180,7 +189,14 @@ def one_row(columns: list[str], row: list[Any], expected: tuple[Column, ...]) ->
     The same checks as ``to_columns`` without a numpy array per column: on a one-row
     request numpy's per-call cost is most of the validation's.
     """
-    values = [row[j] for j in check_names(columns, expected)]
+    values = [row[j] for j in _positions(tuple(columns), expected)]
+    # The usual request: numbers within bounds for float columns, accepted in one pass
+    # (NaN fails the comparison, bool is not int here); anything else is checked cell by
+    # cell, which names the first bad cell.
+    if all(type(v) in _NUMBER and -MAX_ABS_VALUE <= v <= MAX_ABS_VALUE for v in values) and (
+        not any(c.whole for c in expected)
+    ):
+        return [float(v) for v in values]
     for col, value in zip(expected, values, strict=True):
         check_value(value, col, 0)
     return [float(v) for v in values]
