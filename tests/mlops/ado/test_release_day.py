@@ -23,9 +23,21 @@ import yaml
 from mlops.ado import zygote
 from mlops.settings import REPO_ROOT
 
-# 26 pipeline runs, in the default suite: one pre-forked Python serves the runs' commands
-# (mlops/ado/zygote.py); docs/azure-devops.md has the measured figures.
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
+# 26 pipeline runs. Measured on the shared 2-core machine (load 7-11 from other sessions),
+# 2 Dec 2026: before the pre-forked Python (mlops/ado/zygote.py) 44 min 48 s wall, 941 s CPU
+# (`/usr/bin/time -v`, inference servers not counted: ~106 s more); with it 13 min 13 s wall,
+# 327 s CPU with every process counted (`python tests/mlops/ado/cpu_of.py` around pytest).
+# 327 s of CPU in runs that follow one another is over 5 minutes even on an idle machine, too
+# long for `make test` (10 minutes in all), so it still runs on request (MLOPS_RELEASE_DAY=1);
+# docs/azure-devops.md has where the time goes.
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.timeout(3600),
+    pytest.mark.skipif(
+        os.environ.get("MLOPS_RELEASE_DAY") != "1",
+        reason="the release-day rehearsal runs with MLOPS_RELEASE_DAY=1 (26 pipeline runs)",
+    ),
+]
 
 PIPELINES = "mlops/devops-pipelines"
 REGISTRY = "mlr-taxifare-0001"
