@@ -10,9 +10,25 @@ from taxi_fare.features import (
     FeatureSchemaError,
     derive,
     haversine_miles,
+    in_manhattan,
     select_features,
 )
 from taxi_fare.schema import FEATURES
+from taxi_fare.serving.one_row import derived_row
+from taxi_fare.serving.one_row import in_manhattan as in_manhattan_row
+
+#: (latitude, longitude, in Manhattan?) on both sides of its rivers.
+PLACES = [
+    (40.7549, -73.9840, True),  # Midtown
+    (40.7033, -74.0170, True),  # the Battery
+    (40.8677, -73.9212, True),  # Inwood
+    (40.7794, -73.9632, True),  # the Met, Upper East Side
+    (40.7145, -73.9612, False),  # Williamsburg, across the East River
+    (40.7440, -73.9485, False),  # Long Island City
+    (40.7440, -74.0324, False),  # Hoboken, across the Hudson
+    (40.8296, -73.9262, False),  # Yankee Stadium, the Bronx
+    (40.6413, -73.7781, False),  # JFK
+]
 
 
 def one_trip(**changes: float) -> pd.DataFrame:
@@ -77,3 +93,47 @@ def test_bad_model_input() -> None:
         select_features(one_trip().astype(object).assign(passengers="two"))
     with pytest.raises(FeatureSchemaError, match="named columns, got ndarray"):
         DerivedFeatures().fit(one_trip()).transform(np.zeros((1, 20)))
+
+
+@pytest.mark.parametrize(("lat", "lon", "inside"), PLACES)
+def test_manhattan_polygon(lat: float, lon: float, inside: bool) -> None:
+    assert bool(in_manhattan(np.array([lat]), np.array([lon]))[0]) is inside
+    assert in_manhattan_row(lat, lon) is inside
+
+
+def test_jfk_flat_fare_and_the_far_end() -> None:
+    brooklyn = {"dropoff_latitude": 40.6782, "dropoff_longitude": -73.9442}
+    to_jfk = {
+        "pickup_latitude": 40.7549,
+        "pickup_longitude": -73.9840,
+        "dropoff_latitude": 40.6413,
+        "dropoff_longitude": -73.7781,
+    }
+    trips = pd.concat([one_trip(), one_trip(**brooklyn), one_trip(**to_jfk)], ignore_index=True)
+    derived = derive(trips)
+    # From JFK to Midtown and back: the flat fare; from JFK to Brooklyn: metered.
+    assert derived["jfk_flat"].tolist() == [1.0, 0.0, 1.0]
+    assert derived["manhattan_trip"].tolist() == [1.0, 0.0, 1.0]
+    assert derived["jfk_trip"].tolist() == [1.0, 1.0, 1.0]
+    # The end that is not the airport, whichever way the trip went.
+    assert derived["far_end_latitude"].tolist() == [40.7549, 40.6782, 40.7549]
+    assert derived["far_end_longitude"].tolist() == [-73.9840, -73.9442, -73.9840]
+    # A trip between two non-airport points: its pickup.
+    town = derive(one_trip(pickup_latitude=40.80, pickup_longitude=-73.95)).iloc[0]
+    assert (town["far_end_latitude"], town["far_end_longitude"]) == (40.80, -73.95)
+    assert town["jfk_flat"] == 0.0 and town["manhattan_trip"] == 1.0
+
+
+def test_one_row_features_on_the_airport_rules() -> None:
+    """The one-row (online) path gives the same new columns as the numpy one."""
+    trips = pd.concat(
+        [one_trip(dropoff_latitude=lat, dropoff_longitude=lon) for lat, lon, _ in PLACES]
+        + [one_trip(pickup_latitude=lat, pickup_longitude=lon) for lat, lon, _ in PLACES],
+        ignore_index=True,
+    )
+    expected = derive(trips)
+    for i, row in enumerate(trips[list(FEATURES)].to_numpy().tolist()):
+        got = derived_row(row)
+        assert list(got) == list(expected.columns)
+        for name in ("manhattan_trip", "jfk_flat", "far_end_latitude", "far_end_longitude"):
+            assert got[name] == expected[name].iloc[i], (i, name)

@@ -3,8 +3,9 @@
 The 20 inputs are built from raw trips while they are read (``taxi_fare.ingest``).
 ``DerivedFeatures`` is the first stage of every model Pipeline: it selects the 20
 columns by name and adds what a tree cannot easily find on its own (trip
-duration, great-circle distance, bearing, airport and surcharge flags), so every
-client keeps sending the same 20 columns.
+duration, great-circle distance, bearing, airport and surcharge flags, whether the trip
+touches Manhattan and so gets the JFK flat fare, the far end of an airport trip), so
+every client keeps sending the same 20 columns.
 """
 
 from __future__ import annotations
@@ -29,6 +30,18 @@ AIRPORTS: dict[str, tuple[float, float]] = {
 AIRPORT_RADIUS_MILES = 1.5
 #: Midtown Manhattan: distance to it separates Manhattan trips from outer-borough ones.
 MIDTOWN = (40.7549, -73.9840)
+#: Manhattan's shoreline as a (latitude, longitude) polygon, traced from the Battery up the
+#: Hudson to Inwood, down the Harlem and East rivers: the borough the TLC's JFK flat fare
+#: ($52 between JFK and any point in Manhattan, 2016 rate card) is defined by. Accurate to
+#: a few hundred metres, which is what a 1.5-mile airport radius calls for.
+MANHATTAN: tuple[tuple[float, float], ...] = (
+    (40.6995, -74.0190), (40.7100, -74.0180), (40.7300, -74.0120), (40.7550, -74.0090),
+    (40.7750, -73.9950), (40.8000, -73.9730), (40.8300, -73.9540), (40.8550, -73.9410),
+    (40.8790, -73.9270), (40.8740, -73.9100), (40.8550, -73.9190), (40.8350, -73.9340),
+    (40.8100, -73.9330), (40.7950, -73.9290), (40.7800, -73.9420), (40.7600, -73.9590),
+    (40.7450, -73.9700), (40.7300, -73.9720), (40.7120, -73.9770), (40.7060, -73.9990),
+    (40.7010, -74.0120),
+)  # fmt: skip
 
 
 class FeatureSchemaError(TaxiFareError):
@@ -62,6 +75,17 @@ def bearing_degrees(
     x = np.cos(phi1) * np.sin(phi2) - np.sin(phi1) * np.cos(phi2) * np.cos(lam2 - lam1)
     bearing: np.ndarray = np.degrees(np.arctan2(y, x)) % 360.0
     return bearing
+
+
+def in_manhattan(lat: ArrayLike, lon: ArrayLike) -> np.ndarray:
+    """Whether each point lies inside ``MANHATTAN`` (even-odd rule, vectorised)."""
+    lat, lon = np.asarray(lat, dtype="float64"), np.asarray(lon, dtype="float64")
+    inside = np.zeros(lat.shape, dtype=bool)
+    for (lat1, lon1), (lat2, lon2) in zip(MANHATTAN, MANHATTAN[1:] + MANHATTAN[:1], strict=True):
+        # The edge's longitude where the point's parallel crosses it (no edge is horizontal).
+        crossing = lon1 + (lat - lat1) * (lon2 - lon1) / (lat2 - lat1)
+        inside ^= ((lat1 > lat) != (lat2 > lat)) & (lon < crossing)
+    return inside
 
 
 def select_features(frame: pd.DataFrame, source: str = "model input") -> pd.DataFrame:
@@ -138,10 +162,21 @@ def derived_arrays(f: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     out["route_ratio"] = f["distance"] / np.maximum(straight, 0.05)
     out["pickup_midtown_miles"] = miles[3]
     out["dropoff_midtown_miles"] = miles[4]
+    at_airport = np.zeros(len(p_lat), dtype=bool)  # the pickup is at an airport
     for k, code in enumerate(AIRPORTS, start=1):
         near_pickup = miles[3 + 2 * k] < AIRPORT_RADIUS_MILES
         near_dropoff = miles[4 + 2 * k] < AIRPORT_RADIUS_MILES
         out[f"{code}_trip"] = (near_pickup | near_dropoff).astype("float64")
+        at_airport |= near_pickup
+    manhattan = in_manhattan(p_lat, p_lon) | in_manhattan(d_lat, d_lon)
+    out["manhattan_trip"] = manhattan.astype("float64")
+    # The TLC's JFK flat fare: between JFK and Manhattan (rate code 2).
+    out["jfk_flat"] = ((out["jfk_trip"] > 0) & manhattan).astype("float64")
+    # Where an airport fare depends on the trip's other end (the flat fare's Manhattan, the
+    # Newark surcharge's distance), one pair of columns holds that end whichever way the
+    # trip went: the dropoff of a trip from an airport, else the pickup.
+    out["far_end_latitude"] = np.where(at_airport, d_lat, p_lat)
+    out["far_end_longitude"] = np.where(at_airport, d_lon, p_lon)
     hour = f["pickup_hour"]
     weekday = f["pickup_weekday"] < 5
     out["night"] = ((hour >= 20) | (hour < 6)).astype("float64")

@@ -14,7 +14,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from taxi_fare.features import AIRPORT_RADIUS_MILES, AIRPORTS, EARTH_RADIUS_MILES, MIDTOWN
+from taxi_fare.features import (
+    AIRPORT_RADIUS_MILES,
+    AIRPORTS,
+    EARTH_RADIUS_MILES,
+    MANHATTAN,
+    MIDTOWN,
+)
 from taxi_fare.schema import FEATURES
 
 
@@ -35,6 +41,16 @@ def bearing_degrees(lat1: float, lon1: float, lat2: float, lon2: float) -> float
     y = math.sin(lon2 - lon1) * math.cos(lat2)
     x = math.cos(lat1) * math.sin(lat2) - math.sin(lat1) * math.cos(lat2) * math.cos(lon2 - lon1)
     return math.degrees(math.atan2(y, x)) % 360.0
+
+
+def in_manhattan(lat: float, lon: float) -> bool:
+    """``taxi_fare.features.in_manhattan`` for one point."""
+    inside = False
+    for (lat1, lon1), (lat2, lon2) in zip(MANHATTAN, MANHATTAN[1:] + MANHATTAN[:1], strict=True):
+        crossing = lon1 + (lat - lat1) * (lon2 - lon1) / (lat2 - lat1)
+        if ((lat1 > lat) != (lat2 > lat)) and lon < crossing:
+            inside = not inside
+    return inside
 
 
 def derived_row(row: Sequence[float]) -> dict[str, float]:
@@ -59,12 +75,17 @@ def derived_row(row: Sequence[float]) -> dict[str, float]:
     out["route_ratio"] = f["distance"] / max(straight, 0.05)
     out["pickup_midtown_miles"] = haversine_miles(p_lat, p_lon, *MIDTOWN)
     out["dropoff_midtown_miles"] = haversine_miles(d_lat, d_lon, *MIDTOWN)
+    at_airport = False
     for code, place in AIRPORTS.items():
-        near = (
-            haversine_miles(p_lat, p_lon, *place) < AIRPORT_RADIUS_MILES
-            or haversine_miles(d_lat, d_lon, *place) < AIRPORT_RADIUS_MILES
-        )
-        out[f"{code}_trip"] = 1.0 if near else 0.0
+        near_pickup = haversine_miles(p_lat, p_lon, *place) < AIRPORT_RADIUS_MILES
+        near_dropoff = haversine_miles(d_lat, d_lon, *place) < AIRPORT_RADIUS_MILES
+        out[f"{code}_trip"] = 1.0 if near_pickup or near_dropoff else 0.0
+        at_airport = at_airport or near_pickup
+    manhattan = in_manhattan(p_lat, p_lon) or in_manhattan(d_lat, d_lon)
+    out["manhattan_trip"] = 1.0 if manhattan else 0.0
+    out["jfk_flat"] = 1.0 if out["jfk_trip"] > 0 and manhattan else 0.0
+    out["far_end_latitude"] = d_lat if at_airport else p_lat
+    out["far_end_longitude"] = d_lon if at_airport else p_lon
     hour = f["pickup_hour"]
     weekday = f["pickup_weekday"] < 5
     out["night"] = 1.0 if hour >= 20 or hour < 6 else 0.0
