@@ -11,6 +11,7 @@ from taxi_fare.automl import (
     ensemble_selection,
     forest_start,
     holdout_rows,
+    lgbm_start,
     planned_trials,
     search,
     search_settings,
@@ -50,7 +51,14 @@ def test_forests_start_with_leaves_the_data_can_fill() -> None:
     assert forest_start(1_000)["max_leaves"] == 15  # one leaf per 64 rows
     assert forest_start(100)["max_leaves"] == 4  # FLAML's own lower bound
     starts = search_settings("rmse", ["lgbm", "extra_tree"], 8, seed=1, rows=1_000)
-    assert set(starts["starting_points"]) == {"extra_tree"}  # LightGBM keeps FLAML's start
+    assert set(starts["starting_points"]) == {"extra_tree", "lgbm"}
+    assert starts["starting_points"]["lgbm"] == lgbm_start(1_000)
+    assert lgbm_start(33_718) == {"n_estimators": 100, "num_leaves": 15, "learning_rate": 0.1}
+    assert lgbm_start(300) == {"n_estimators": 100, "num_leaves": 4, "learning_rate": 0.1}
+    assert lgbm_start(50)["n_estimators"] == 50  # FLAML's upper bound: the row count
+    # A learner not searched gets no starting point (FLAML refuses unknown estimators).
+    only_forest = search_settings("rmse", ["rf"], 8, seed=1, rows=1_000)
+    assert set(only_forest["starting_points"]) == {"rf"}
 
 
 def test_trials_are_planned_from_budget_and_rows_only() -> None:

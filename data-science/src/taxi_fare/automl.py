@@ -155,6 +155,13 @@ _FORESTS = ("rf", "extra_tree")
 #: bench.quality's 33,718 rows ExtraTrees reached 236 leaves only after ~30 of 60 trials).
 FOREST_START_LEAVES = 256
 FOREST_START_TREES = 8
+#: Where LightGBM's search starts: FLAML's own start (4 trees of 4 leaves) needs most of a
+#: 41-trial search to reach boosting that competes (bench.quality's 33,718 rows: the best
+#: LightGBM after 41 trials, 76 trees of 10 leaves, validated at 2.269). 100 trees of 15
+#: leaves at FLAML's default learning rate (0.1) validated at 2.258 on the same holdout in
+#: 0.8 CPU seconds, inside the budget's per-trial cost.
+LGBM_START_TREES = 100
+LGBM_START_LEAVES = 15
 #: Azure AutoML's vote ensemble (``training.enable_vote_ensemble``, on by default): the
 #: Caruana ensemble selection with sorted initialisation (Microsoft Learn, "What is automated
 #: machine learning?", Ensemble models): the ensemble starts with up to five of the best
@@ -203,6 +210,19 @@ def forest_start(rows: int) -> dict[str, Any]:
     return {"n_estimators": FOREST_START_TREES, "max_features": 1.0, "max_leaves": leaves}
 
 
+def lgbm_start(rows: int) -> dict[str, Any]:
+    """FLAML starting point of the LightGBM search for ``rows`` training rows.
+
+    Inside FLAML's own domain (flaml/automl/model.py LGBMEstimator.search_space:
+    n_estimators and num_leaves from 4 up to the row count), at most one leaf per 64 rows.
+    """
+    return {
+        "n_estimators": max(4, min(LGBM_START_TREES, rows)),
+        "num_leaves": max(4, min(LGBM_START_LEAVES, rows // 64)),
+        "learning_rate": 0.1,
+    }
+
+
 def search_settings(
     metric: str | Callable[..., Any], estimators: list[str], trials: int, seed: int, rows: int = 0
 ) -> dict[str, Any]:
@@ -229,7 +249,10 @@ def search_settings(
         "log_file_name": "",
         "retrain_full": False,  # search() refits the winner on every row once
         # A documented FLAML setting: the first trial of a learner, where its search starts.
-        "starting_points": {e: forest_start(rows) for e in estimators if e in _FORESTS},
+        "starting_points": {
+            **{e: forest_start(rows) for e in estimators if e in _FORESTS},
+            **({"lgbm": lgbm_start(rows)} if "lgbm" in estimators else {}),
+        },
     }
 
 
