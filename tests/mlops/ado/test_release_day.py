@@ -26,10 +26,10 @@ from mlops.settings import REPO_ROOT
 # 26 pipeline runs. Measured on the shared 2-core machine (load 7-11 from other sessions),
 # 2 Dec 2026: before the pre-forked Python (mlops/ado/zygote.py) 44 min 48 s wall, 941 s CPU
 # (`/usr/bin/time -v`, inference servers not counted: ~106 s more); with it 13 min 13 s wall,
-# 327 s CPU with every process counted (`python tests/mlops/ado/cpu_of.py` around pytest).
-# 327 s of CPU in runs that follow one another is over 5 minutes even on an idle machine, too
-# long for `make test` (10 minutes in all), so it still runs on request (MLOPS_RELEASE_DAY=1);
-# docs/azure-devops.md has where the time goes.
+# 327 s CPU with every process counted (`python tests/mlops/ado/cpu_of.py` around pytest), and
+# 7 min 51 s, 316 s CPU at load 2-6. 316-327 s of CPU in runs that follow one another is over
+# 5 minutes even on an idle machine, too long for `make test` (10 minutes in all), so it still
+# runs on request (MLOPS_RELEASE_DAY=1); docs/azure-devops.md has where the time goes.
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.timeout(3600),
