@@ -1,0 +1,142 @@
+"""Where an online request's time goes: ``python -m bench.serving_probe --workdir DIR``.
+
+A diagnostic beside ``bench.online_bench`` (not one of ``make bench``'s ratios), run on a
+bench workspace that already holds both models (``python -m bench --only online --workdir
+DIR`` builds them). In the Azure ML inference server, one worker each, it serves:
+
+- the no-op ``score.py``; a no-op importing numpy and onnxruntime; a no-op importing what
+  ``score.py`` imports (``taxi_fare.serving.loading``): what the imports alone cost;
+- our ``score.py`` with the AutoML vote ensemble, and with the train2 forest.
+
+Requests visit the servers in rounds (the first round is warm-up). For each server it
+reports the request p50 seen by the client and the p50 of the server's own timer of
+``run()`` (the ``x-ms-run-fn-exec-ms`` header, azureml_inference_server_http
+server/routes.py handle_score). Then the forest's price: test RMSE of the first k of its
+trees (the first k trees of a seeded sklearn forest are the forest of k trees).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from bench.online_bench import azureml_body, request_rows
+from bench.servers import EntryScriptServer, noop_server
+from bench.stats import percentile
+from mlops.endpoints.local_server import LocalServer
+
+ROUNDS = 6  # the first one warms up
+PER_ROUND = 500
+TREE_COUNTS = (200, 100, 50, 25)
+_SRC = Path(__file__).resolve().parents[1] / "data-science" / "src"
+IMPORTS_SCRIPTS = {
+    "noop_numpy_ort": "import numpy\nimport onnxruntime\n",
+    "noop_score_imports": (
+        f"import sys\nsys.path.append({str(_SRC)!r})\nimport taxi_fare.serving.loading\n"
+    ),
+}
+NOOP_TAIL = "\n\ndef init():\n    pass\n\n\ndef run(raw_data):\n    return [0.0]\n"
+
+
+def timed(url: str, bodies: list[bytes], count: int) -> tuple[list[float], list[float]]:
+    """Client seconds and the server's run() milliseconds of ``count`` requests."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    client, server = [], []
+    try:
+        for i in range(count):
+            started = time.perf_counter()
+            conn.request("POST", parts.path, body=bodies[i % len(bodies)],
+                         headers={"Content-Type": "application/json"})  # fmt: skip
+            response = conn.getresponse()
+            response.read()
+            if response.status != 200:
+                raise RuntimeError(f"{url}: HTTP {response.status}")
+            client.append(time.perf_counter() - started)
+            server.append(float(response.getheader("x-ms-run-fn-exec-ms") or "nan"))
+    finally:
+        conn.close()
+    return client, server
+
+
+def summary(client: list[float], server_ms: list[float]) -> dict[str, float]:
+    return {"p50_ms": percentile(client, 50) * 1000.0, "run_p50_ms": percentile(server_ms, 50)}
+
+
+def tree_counts_rmse(model_dir: Path, test: Path, counts: tuple[int, ...] = TREE_COUNTS,
+                     rows: int = 30_000) -> dict[int, float]:  # fmt: skip
+    """Test RMSE of the forest cut to its first k trees, for each k in ``counts``."""
+    import mlflow.sklearn
+    import numpy as np
+    import pandas as pd
+    from taxi_fare.schema import FEATURES, TARGET
+
+    pipeline = mlflow.sklearn.load_model(str(model_dir))
+    table = pd.read_parquet(test / "data.parquet")
+    table = table.sample(n=min(rows, len(table)), random_state=1)
+    features, forest = pipeline.steps[0][1], pipeline.steps[-1][1]
+    x = np.asarray(features.transform(table[list(FEATURES)]), dtype=np.float32)
+    per_tree = np.stack([tree.predict(x) for tree in forest.estimators_])
+    actual = table[TARGET].to_numpy()
+    return {
+        k: float(np.sqrt(np.mean((per_tree[:k].mean(axis=0) - actual) ** 2)))
+        for k in counts
+        if k <= len(forest.estimators_)
+    }
+
+
+def run(workdir: Path) -> dict[str, Any]:
+    forest, automl, test = workdir / "model", workdir / "automl-model", workdir / "prep" / "test"
+    for needed in (forest / "MLmodel", automl / "MLmodel", test / "data.parquet"):
+        if not needed.is_file():
+            raise SystemExit(f"error: {needed} is missing: run python -m bench --only online "
+                             f"--workdir {workdir} first")  # fmt: skip
+    bodies = [azureml_body(r) for r in request_rows(test, 200)]
+    scripts = workdir / "probe-scripts"
+    servers: dict[str, LocalServer] = {"noop": noop_server(scripts, forest)}
+    for name, head in IMPORTS_SCRIPTS.items():
+        path = scripts / f"{name}.py"
+        path.write_text(f'"""{name}: the imports, then nothing."""\n{head}{NOOP_TAIL}')
+        servers[name] = EntryScriptServer(path, forest)
+    servers["ours_automl"] = LocalServer(automl)
+    servers["ours_train2"] = LocalServer(forest)
+    samples: dict[str, tuple[list[float], list[float]]] = {n: ([], []) for n in servers}
+    with ExitStack() as stack:
+        for server in servers.values():
+            stack.enter_context(server)  # stopped on any exit
+        for round_ in range(ROUNDS):
+            for name, server in servers.items():
+                client, server_ms = timed(server.score_url, bodies, PER_ROUND)
+                if round_:
+                    samples[name][0].extend(client)
+                    samples[name][1].extend(server_ms)
+    return {
+        "servers": {name: summary(*pair) for name, pair in samples.items()},
+        "requests_per_server": PER_ROUND * (ROUNDS - 1),
+        "forest_test_rmse_by_trees": tree_counts_rmse(forest, test),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.serving_probe",
+                                     description=__doc__.splitlines()[0])  # fmt: skip
+    parser.add_argument("--workdir", type=Path, required=True, help="a bench workspace")
+    parser.add_argument("--output", type=Path, default=None, help="also write the JSON here")
+    args = parser.parse_args(argv)
+    result = run(args.workdir)
+    text = json.dumps(result, indent=1)
+    print(text)
+    if args.output is not None:
+        args.output.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

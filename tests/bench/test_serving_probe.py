@@ -1,0 +1,40 @@
+"""bench.serving_probe: its summary, its refusal of an unbuilt workspace, the forest cut."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from taxi_fare.models import random_forest_pipeline, save_model
+from taxi_fare.schema import FEATURES, TARGET
+
+from bench import serving_probe
+from tests.data_science.test_fast_scoring import trips
+
+
+def test_summary_takes_medians_in_ms() -> None:
+    got = serving_probe.summary([0.001, 0.003, 0.002], [0.5, 0.1, 0.3])
+    assert got == {"p50_ms": pytest.approx(2.0), "run_p50_ms": pytest.approx(0.3)}
+
+
+def test_an_unbuilt_workspace_is_refused_by_name(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match=r"model/MLmodel is missing: run python -m bench"):
+        serving_probe.run(tmp_path)
+
+
+def test_the_whole_forest_cut_is_the_forests_own_rmse(tmp_path: Path) -> None:
+    X, y = trips(300, seed=2)  # noqa: N806
+    pipe = random_forest_pipeline(n_estimators=6, max_depth=5, seed=3).fit(X, y)
+    save_model(pipe, tmp_path / "model", X, {"trainer": "rf"})
+    test = tmp_path / "test"
+    test.mkdir()
+    queries, actual = trips(200, seed=9)
+    pd.concat([queries, actual.rename(TARGET)], axis=1).to_parquet(test / "data.parquet")
+    got = serving_probe.tree_counts_rmse(tmp_path / "model", test, counts=(6, 3, 9), rows=200)
+    assert set(got) == {6, 3}  # a cut beyond the forest's trees is left out
+    table = pd.read_parquet(test / "data.parquet").sample(n=200, random_state=1)
+    own = np.sqrt(np.mean((pipe.predict(table[list(FEATURES)]) - table[TARGET]) ** 2))
+    assert got[6] == pytest.approx(own, rel=1e-12)
+    assert got[3] != pytest.approx(got[6], rel=1e-9)
