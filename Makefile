@@ -77,10 +77,11 @@ check-infra: $(CHECKOV_STAMP)
 
 # Versions already in requirements.lock are kept (uv prefers the output file's pins) unless
 # requirements.in moves them or UPGRADE=1; every wheel and sdist of a pin gets its sha256.
+# The lock tool itself comes by hash, from the file make venv bootstraps with.
 lock:
 	test -f $(TOOLS)/lock/.$(LOCK_TOOL) || { rm -rf $(TOOLS)/lock && $(PYTHON) -m venv $(TOOLS)/lock \
-	  && $(TOOLS)/lock/bin/python -m pip install --quiet --disable-pip-version-check $(LOCK_TOOL) \
-	  && touch $(TOOLS)/lock/.$(LOCK_TOOL); }
+	  && $(TOOLS)/lock/bin/python -m pip install --quiet --disable-pip-version-check \
+	  --require-hashes -r requirements-bootstrap.txt && touch $(TOOLS)/lock/.$(LOCK_TOOL); }
 	$(TOOLS)/lock/bin/uv pip compile requirements.in --quiet --generate-hashes \
 	  --python-version 3.11 --python-platform linux $(if $(UPGRADE),--upgrade,) \
 	  --custom-compile-command "make lock" --output-file requirements.lock

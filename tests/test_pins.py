@@ -138,3 +138,10 @@ def test_makefile_venv_installs_the_lock_with_uv_by_hash():
     sync = "$(BIN)/uv pip sync --quiet --compile-bytecode --python $(BIN)/python --require-hashes"
     assert f"{sync} \\\n\t  requirements.lock\n" in recipe
     assert recipe.index("pip sync") < recipe.index("-e .") < recipe.index("pip check")
+
+
+def test_makefile_lock_installs_its_uv_by_hash():
+    recipe = (ROOT / "Makefile").read_text().split("\nlock:\n", 1)[1].split("\n\n", 1)[0]
+    assert "--require-hashes -r requirements-bootstrap.txt" in recipe
+    assert "$(LOCK_TOOL) \\" not in recipe  # never the bare pin, unchecked
+    assert recipe.index("requirements-bootstrap.txt") < recipe.index("uv pip compile")
