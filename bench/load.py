@@ -29,6 +29,8 @@ class Client:
         parts = urlsplit(url)
         self.path = parts.path or "/"
         self.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+        #: Headers of the last response (the inference server's timers among them).
+        self.headers: http.client.HTTPMessage | None = None
 
     def post(self, body: bytes) -> bytes:
         headers = {"Content-Type": "application/json"}
@@ -40,6 +42,7 @@ class Client:
             self.conn.request("POST", self.path, body=body, headers=headers)
             response = self.conn.getresponse()
         data = response.read()
+        self.headers = response.headers
         if response.will_close:
             self.conn.close()
         if response.status != 200:

@@ -18,15 +18,14 @@ trees (the first k trees of a seeded sklearn forest are the forest of k trees).
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
+from bench.load import Client
 from bench.online_bench import azureml_body, request_rows
 from bench.servers import EntryScriptServer, noop_server
 from bench.stats import percentile
@@ -47,23 +46,18 @@ NOOP_TAIL = "\n\ndef init():\n    pass\n\n\ndef run(raw_data):\n    return [0.0]
 
 def timed(url: str, bodies: list[bytes], count: int) -> tuple[list[float], list[float]]:
     """Client seconds and the server's run() milliseconds of ``count`` requests."""
-    parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-    client, server = [], []
+    client = Client(url)
+    seconds, server_ms = [], []
     try:
         for i in range(count):
             started = time.perf_counter()
-            conn.request("POST", parts.path, body=bodies[i % len(bodies)],
-                         headers={"Content-Type": "application/json"})  # fmt: skip
-            response = conn.getresponse()
-            response.read()
-            if response.status != 200:
-                raise RuntimeError(f"{url}: HTTP {response.status}")
-            client.append(time.perf_counter() - started)
-            server.append(float(response.getheader("x-ms-run-fn-exec-ms") or "nan"))
+            client.post(bodies[i % len(bodies)])
+            seconds.append(time.perf_counter() - started)
+            timer = client.headers.get("x-ms-run-fn-exec-ms") if client.headers else None
+            server_ms.append(float(timer or "nan"))
     finally:
-        conn.close()
-    return client, server
+        client.close()
+    return seconds, server_ms
 
 
 def summary(client: list[float], server_ms: list[float]) -> dict[str, float]:

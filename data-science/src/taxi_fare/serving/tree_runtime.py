@@ -100,11 +100,11 @@ class CompiledTrees:
         operations as ``combine_one``, without numpy's per-call cost (tested equal, signed
         zeros included).
         """
+        if len(self.members) >= _PAIRWISE_BLOCK:  # numpy's blocked sum: its own order
+            return float(self.predict(np.array([x], dtype=np.float64))[0])
         out = self.session.run(None, {"X": np.array([x], dtype=np.float64)})[0][0]
         if len(self.members) == 1:
             return float(out[0])
-        if len(self.members) >= _PAIRWISE_BLOCK:
-            return float(self.predict(np.array([x], dtype=np.float64))[0])
         return self.combine_one(out.tolist())
 
     def combine_one(self, predictions: list[float]) -> float:
