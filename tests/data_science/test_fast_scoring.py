@@ -244,3 +244,18 @@ def test_without_onnxruntime_the_forest_is_served_by_sklearn(
 
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import raises ImportError
     assert compiled_predictor(forest) is None
+
+
+def test_one_row_answers_stay_right_across_threads(forest: Pipeline) -> None:
+    """predict_row's bound buffers belong to one thread: rows scored on four threads at once
+    (waitress, the Windows server, runs requests on threads) get sklearn's answers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    fast = compiled_predictor(forest)
+    assert isinstance(fast, CompiledPipeline)
+    queries = trips(400, seed=23)[0]
+    expected = forest.predict(queries).tolist()
+    rows = queries.to_numpy().tolist()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(fast.predict_row, rows * 3))
+    assert got == expected * 3
