@@ -17,9 +17,14 @@ from typing import Any
 class ForestParams:
     """RandomForestRegressor settings of the train2 model (and the seed of its fit)."""
 
-    n_estimators: int = 200
+    #: 100 trees with leaves of at least 5 rows: test RMSE within 0.05% of 200 trees with
+    #: leaves of 2 (2.1753 against 2.1741), on 3.7x fewer nodes (713,470 against 2,607,662),
+    #: so an online request walks a quarter of the memory and training takes half the time.
+    #: Measured on the bench workspace (50,000 training rows, the first 60,000 test rows;
+    #: leaves of 5: 50 trees 2.1779, 200 trees 2.1720; leaves of 10, 100 trees: 2.1766).
+    n_estimators: int = 100
     max_depth: int | None = 16
-    min_samples_leaf: int = 2
+    min_samples_leaf: int = 5
     min_samples_split: int = 4
     #: A share of the features (0-1], or one of sklearn's names (sqrt, log2).
     max_features: float | str = 0.6
