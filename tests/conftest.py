@@ -17,9 +17,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     order (``--no-loadscope-reorder``; by default xdist sends the files with the most tests
     first, which left the few-test pipeline runs for last, on one worker): the long files start
     at once and the hundreds of short ones fill in around them, so both workers end together.
+    Among them a file marked ``e2e(minutes=N)`` goes first, the longest first (the release-day
+    rehearsal: started last, it would end minutes after everything else).
     """
-    heavy = {item.path for item in items if item.get_closest_marker("e2e")}
-    items.sort(key=lambda item: item.path not in heavy)  # stable: the rest keeps its order
+    minutes: dict[Path, float] = {}
+    for item in items:
+        marker = item.get_closest_marker("e2e")
+        if marker is not None:
+            minutes[item.path] = max(minutes.get(item.path, 0.0), marker.kwargs.get("minutes", 0))
+    # stable: the e2e files without minutes, and then the rest, keep their order
+    items.sort(key=lambda item: (item.path not in minutes, -minutes.get(item.path, 0.0)))
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -89,11 +89,24 @@ PRELOAD = (
     "mlflow.tracking",
     "mlflow.sklearn",
     "mlflow.pyfunc",
+    # The twin's stores are sqlite (mlops/settings.py tracking_uri): MLflow imports its
+    # SQLAlchemy stores (SQLAlchemy, alembic) on the first client, 1.4 s of CPU a step.
+    "mlflow.store.tracking.sqlalchemy_store",
+    "mlflow.store.model_registry.sqlalchemy_store",
     "azure.ai.ml",
     "azure.ai.ml.entities",
     "typer",
     "rich",
     "yaml",
+    # The scoring code's compiled trees build an ONNX graph: ml_dtypes' import alone is 1.1 s
+    # of CPU in every inference server and batch scorer. onnxruntime is not here: its import
+    # starts a thread, and the server forks only while it has one.
+    "onnx",
+    # The inference server's Flask app. Not azureml_inference_server_http (its settings are
+    # read from the environment at import) nor gunicorn (its config reads PORT and
+    # WEB_CONCURRENCY at import).
+    "flask",
+    "flask_cors",
 )
 #: Set in the server only, before the imports, so no library starts a native thread there.
 QUIET = {"OPENBLAS_NUM_THREADS": "1", "JE_ARROW_MALLOC_CONF": "background_thread:false"}
