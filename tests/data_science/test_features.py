@@ -135,5 +135,36 @@ def test_one_row_features_on_the_airport_rules() -> None:
     for i, row in enumerate(trips[list(FEATURES)].to_numpy().tolist()):
         got = derived_row(row)
         assert list(got) == list(expected.columns)
-        for name in ("manhattan_trip", "jfk_flat", "far_end_latitude", "far_end_longitude"):
+        for name in (
+            "manhattan_trip",
+            "jfk_flat",
+            "far_end_latitude",
+            "far_end_longitude",
+            "airport_fare",
+        ):
             assert got[name] == expected[name].iloc[i], (i, name)
+
+
+def test_airport_fare_adds_the_newark_fare_and_the_jfk_rush_surcharge() -> None:
+    """Newark: + $17.50 surcharge + $15 tolls, trips to it only; JFK flat at rush: + $3.50."""
+    to_ewr = {"dropoff_latitude": 40.6895, "dropoff_longitude": -74.1745}
+    from_ewr = {"pickup_latitude": 40.6895, "pickup_longitude": -74.1745}
+    midtown = {"pickup_latitude": 40.7549, "pickup_longitude": -73.9840}
+    rush = {"pickup_weekday": 2, "pickup_hour": 17, "dropoff_weekday": 2, "dropoff_hour": 18}
+    trips = pd.concat(
+        [
+            one_trip(**midtown, **to_ewr),  # Midtown -> Newark
+            one_trip(**from_ewr),  # Newark -> Midtown: no surcharge (it is for trips to it)
+            one_trip(**rush),  # JFK -> Midtown on a Wednesday at 17:00: flat fare, rush
+            one_trip(),  # JFK -> Midtown on a Friday night: flat fare, no rush
+            one_trip(**rush, dropoff_latitude=40.6782, dropoff_longitude=-73.9442),  # metered
+        ],
+        ignore_index=True,
+    )
+    derived = derive(trips)
+    extra = (derived["airport_fare"] - derived["rate_card_fare"]).tolist()
+    assert extra == [32.5, 0.0, 3.5, 0.0, 0.0]
+    assert derived["ewr_trip"].tolist()[:2] == [1.0, 1.0]
+    assert derived["rush_hour"].tolist() == [0.0, 0.0, 1.0, 0.0, 1.0]
+    for i, row in enumerate(trips[list(FEATURES)].to_numpy().tolist()):
+        assert derived_row(row)["airport_fare"] == derived["airport_fare"].iloc[i], i

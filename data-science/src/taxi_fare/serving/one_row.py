@@ -18,8 +18,11 @@ from taxi_fare.features import (
     AIRPORT_RADIUS_MILES,
     AIRPORTS,
     EARTH_RADIUS_MILES,
+    JFK_FLAT_RUSH_EXTRA,
     MANHATTAN,
     MIDTOWN,
+    NEWARK_SURCHARGE,
+    NEWARK_TOLLS,
 )
 from taxi_fare.schema import FEATURES
 
@@ -75,12 +78,13 @@ def derived_row(row: Sequence[float]) -> dict[str, float]:
     out["route_ratio"] = f["distance"] / max(straight, 0.05)
     out["pickup_midtown_miles"] = haversine_miles(p_lat, p_lon, *MIDTOWN)
     out["dropoff_midtown_miles"] = haversine_miles(d_lat, d_lon, *MIDTOWN)
-    at_airport = False
+    at_airport = to_newark = False
     for code, place in AIRPORTS.items():
         near_pickup = haversine_miles(p_lat, p_lon, *place) < AIRPORT_RADIUS_MILES
         near_dropoff = haversine_miles(d_lat, d_lon, *place) < AIRPORT_RADIUS_MILES
         out[f"{code}_trip"] = 1.0 if near_pickup or near_dropoff else 0.0
         at_airport = at_airport or near_pickup
+        to_newark = to_newark or (code == "ewr" and near_dropoff)
     manhattan = in_manhattan(p_lat, p_lon) or in_manhattan(d_lat, d_lon)
     out["manhattan_trip"] = 1.0 if manhattan else 0.0
     out["jfk_flat"] = 1.0 if out["jfk_trip"] > 0 and manhattan else 0.0
@@ -93,6 +97,11 @@ def derived_row(row: Sequence[float]) -> dict[str, float]:
     out["pickup_time_of_day"] = pickup_tod / 3600.0
     out["weekend"] = 0.0 if weekday else 1.0
     out["rate_card_fare"] = rate_card_fare(out)
+    out["airport_fare"] = (
+        out["rate_card_fare"]
+        + (NEWARK_SURCHARGE + NEWARK_TOLLS) * (1.0 if to_newark else 0.0)
+        + JFK_FLAT_RUSH_EXTRA * (out["jfk_flat"] * out["rush_hour"])
+    )
     return out
 
 
