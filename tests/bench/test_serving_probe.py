@@ -14,9 +14,10 @@ from bench import serving_probe
 from tests.data_science.test_fast_scoring import trips
 
 
-def test_summary_takes_medians_in_ms() -> None:
-    got = serving_probe.summary([0.001, 0.003, 0.002], [0.5, 0.1, 0.3])
-    assert got == {"p50_ms": pytest.approx(2.0), "run_p50_ms": pytest.approx(0.3)}
+def test_summary_takes_medians_and_means_in_ms() -> None:
+    got = serving_probe.summary([0.001, 0.003, 0.002, 0.010], [0.5, 0.1, 0.3, 0.3])
+    assert got == {"p50_ms": pytest.approx(2.5), "mean_ms": pytest.approx(4.0),
+                   "run_p50_ms": pytest.approx(0.3), "run_mean_ms": pytest.approx(0.3)}  # fmt: skip
 
 
 def test_an_unbuilt_workspace_is_refused_by_name(tmp_path: Path) -> None:
