@@ -3,7 +3,8 @@
 dev training -> stage PR (pr-validation) -> merge -> stage pipelines -> prod PR -> merge ->
 prod pipelines -> new data -> retrain -> the same way -> stage.yml reverted -> stage back on
 the old version. After each pipeline the emulated Azure (``mlops ado state --json``) is
-asserted. Tiny data and the random_forest trainer keep it short.
+asserted. Tiny data (300 trips a sample file) and the random_forest trainer with 20 trees
+keep it short.
 """
 
 from __future__ import annotations
@@ -24,13 +25,13 @@ import yaml
 from mlops.ado import zygote
 from mlops.settings import REPO_ROOT
 
-# 26 pipeline runs. Measured on the shared 2-core machine (load 7-11 from other sessions),
-# 2 Dec 2026: before the pre-forked Python (mlops/ado/zygote.py) 44 min 48 s wall, 941 s CPU
-# (`/usr/bin/time -v`, inference servers not counted: ~106 s more); with it 13 min 13 s wall,
-# 327 s CPU with every process counted (`python tests/mlops/ado/cpu_of.py` around pytest), and
-# 7 min 51 s, 316 s CPU at load 2-6. 316-327 s of CPU in runs that follow one another is over
-# 5 minutes even on an idle machine, too long for `make test` (10 minutes in all), so it still
-# runs on request (MLOPS_RELEASE_DAY=1); docs/azure-devops.md has where the time goes.
+# 26 pipeline runs, in `make test` (the first file its xdist workers take: e2e(minutes=4)).
+# Measured with every process counted (`python tests/mlops/ado/cpu_of.py .venv/bin/python -m
+# pytest -q -p no:xdist tests/mlops/ado/test_release_day.py`) on the shared 2-core machine,
+# 2 Dec 2026: 294 s CPU, 7 min 20 s wall at load 4-5 before the 20 trees, the bytecode, the
+# runs through the pre-forked Python and its onnx/flask/SQLAlchemy-store preloads; after them
+# 214 s CPU, 4 min 23 s wall (load 0.3 at the start, 5.6 at the end). docs/azure-devops.md
+# has where the time goes.
 pytestmark = [pytest.mark.e2e(minutes=4), pytest.mark.timeout(1800)]
 
 PIPELINES = "mlops/devops-pipelines"
