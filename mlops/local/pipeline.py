@@ -11,8 +11,9 @@ a template mixing them. The job types each have one planner in ``PLANNERS``; add
 from __future__ import annotations
 
 import contextlib
+import copy
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +22,12 @@ from mlops.amlspec import expressions, graph
 from mlops.amlspec.catalogue import Catalogue
 from mlops.amlspec.expressions import Expr
 from mlops.amlspec.loader import Loader
-from mlops.amlspec.model import Component, EnvUse, Node, PipelineBody
+from mlops.amlspec.model import Component, EnvUse, Node, NodeInput, PipelineBody
 from mlops.amlspec.ports import PATH_TYPES, OutputSpec
 from mlops.amlspec.rules import check_pipeline_job
 from mlops.errors import MlopsError
 from mlops.local.automl import map_automl_node
+from mlops.yamlload import YDict
 
 AUTOML_STAND_IN = Path("components") / "train.yml"
 
@@ -351,12 +353,17 @@ def _top_inputs(body: PipelineBody, catalogue: Catalogue) -> dict[str, PipelineI
 
 
 def load_pipeline(
-    path: Path, time_budget: int | None = None, overrides: Mapping[str, Any] | None = None
+    path: Path,
+    time_budget: int | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    job_sets: Mapping[str, Any] | None = None,
 ) -> Pipeline:
     """Read a pipeline job YAML, its components and bindings; fail before anything runs.
 
     ``overrides`` replace pipeline input values here already, so that AutoML settings
-    written as ``${{parent.inputs.x}}`` (mapped at load time) see them too.
+    written as ``${{parent.inputs.x}}`` (mapped at load time) see them too. ``job_sets``
+    are ``az ml job create --set jobs.<job>.<path>=VALUE`` settings, keyed ``<job>.<path>``
+    (see ``set_job_fields``).
     """
     _load_kinds()
     path = Path(path).resolve()
@@ -365,6 +372,7 @@ def load_pipeline(
     catalogue = repo_catalogue(path)
     checked = check_pipeline_job(path, catalogue, settings.REPO_ROOT)
     body = checked.raise_first()
+    set_job_fields(body, job_sets or {})
     inputs = _top_inputs(body, catalogue)
     overrides = dict(overrides or {})
     for name, value in overrides.items():
@@ -391,6 +399,48 @@ def load_pipeline(
     )
     _check_literals(pipeline)
     return pipeline
+
+
+def set_job_fields(body: PipelineBody, job_sets: Mapping[str, Any]) -> None:
+    """Set ``<job>.<dotted path>`` values into the jobs as written, before planning.
+
+    What ``--set jobs.prep_files.mini_batch_size=1`` does to a pipeline job: the ml
+    extension hands it to azure-ai-ml as a params_override (azure-cli-extensions
+    azext_mlv2/manual/custom/job.py ml_job_create), and azure-ai-ml sets each dotted key
+    into the loaded YAML data before its schema reads it (azure/ai/ml/_schema/core/
+    schema.py PathAwareSchema.add_param_overrides, pydash.set_). The planners read a job's
+    settings from its YAML (``Node.doc``), so setting the value there is the same; an
+    input also replaces the parsed ``Node.inputs`` entry. Missing levels are created, as
+    pydash does; a job the pipeline lacks is refused by name.
+    """
+    for key, value in job_sets.items():
+        job, _, field_path = str(key).partition(".")
+        node = body.jobs.get(job)
+        parts = field_path.split(".") if field_path else []
+        if node is None or not parts or not all(parts):
+            known = ", ".join(sorted(body.jobs)) or "none"
+            raise MlopsError(
+                f"{body.path.name}: --set jobs.{key}: no job '{job}' with that field "
+                f"(jobs: {known})"
+            )
+        # The parsed YAML is shared through the spec cache (amlspec/files.py read): edit a
+        # copy, so a later load of the same file sees the file.
+        node.doc = copy.deepcopy(node.doc)
+        node.inputs = dict(node.inputs)
+        target: Any = node.doc
+        for part in parts[:-1]:
+            if not isinstance(target.get(part), dict):
+                level = YDict()
+                level.line, level.key_lines, level.value_lines = node.line, {}, {}
+                target[part] = level
+            target = target[part]
+        target[parts[-1]] = value
+        if len(parts) == 2 and parts[0] == "inputs":
+            old = node.inputs.get(parts[1])
+            line = old.line if old else node.line
+            node.inputs[parts[1]] = (
+                replace(old, value=value) if old else NodeInput(parts[1], value, line)
+            )
 
 
 def _order(steps: Mapping[str, Step]) -> list[Step]:

@@ -558,7 +558,13 @@ def _job_create(store: Store, args: argparse.Namespace) -> Any:
     ws_name = args.workspace_name or os.environ.get("AML_WORKSPACE")
     with store.locked() as data:
         ops.workspace(data, ws_name, args.resource_group)
-    return ops.submit_pipeline_job(store, str(ws_name), entity, Path(args.file))
+    job_sets = {
+        key.removeprefix("jobs."): value
+        for entry in ops._overrides(args.set)
+        for key, value in entry.items()
+        if key.startswith("jobs.")
+    }
+    return ops.submit_pipeline_job(store, str(ws_name), entity, Path(args.file), job_sets)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -714,7 +714,9 @@ def _inputs(entity: Any) -> dict[str, Any]:
     return {str(k): _input_value(v) for k, v in (getattr(entity, "inputs", None) or {}).items()}
 
 
-def submit_pipeline_job(store: Store, ws_name: str, entity: Any, source: Path) -> dict[str, Any]:
+def submit_pipeline_job(
+    store: Store, ws_name: str, entity: Any, source: Path, job_sets: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Create a pipeline job from its azure-ai-ml entity and run it with the local twin.
 
     The entity is what the job's creator built and sends: for ``az ml job create`` the file
@@ -724,6 +726,8 @@ def submit_pipeline_job(store: Store, ws_name: str, entity: Any, source: Path) -
     when the spec gives none: reference-yaml-job-pipeline), experiment, display name, tags
     and default compute are the job's; its inputs that differ from the file's are what the
     twin runs with, so a ``--set inputs.x=...`` or a changed ``job.inputs.x`` takes effect.
+    ``job_sets`` are the ``--set jobs.<job>.<path>=VALUE`` entries (keyed ``<job>.<path>``),
+    which the twin sets into those jobs (``mlops.local.pipeline.set_job_fields``).
     """
     from azure.ai.ml import load_job
 
@@ -750,6 +754,7 @@ def submit_pipeline_job(store: Store, ws_name: str, entity: Any, source: Path) -
             "tags": {str(k): str(v) for k, v in (getattr(entity, "tags", None) or {}).items()},
             "compute": compute or None,
             "overrides": {k: str(v) for k, v in overrides.items()},
+            "job_sets": dict(job_sets or {}),
             "created_at": now(),
             "file": str(source),
         }
@@ -770,7 +775,7 @@ def run_pipeline_job(job: dict[str, Any], env: str, overrides: dict[str, Any]) -
     from mlops.local.pipeline import load_pipeline
     from mlops.local.runner import run_pipeline
 
-    loaded = load_pipeline(Path(job["file"]), overrides=overrides)
+    loaded = load_pipeline(Path(job["file"]), overrides=overrides, job_sets=job.get("job_sets"))
     result = run_pipeline(loaded, env=env, overrides=overrides)
     failed = result.failed
     job["status"] = "Failed" if failed is not None else "Completed"

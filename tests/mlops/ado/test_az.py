@@ -198,6 +198,25 @@ def test_job_create_runs_the_entity_of_set_and_name(az, twin_runs) -> None:
     assert len(twin_runs) == 1  # nothing ran for the refused ones
 
 
+def test_job_create_hands_the_twin_its_jobs_settings(az, twin_runs) -> None:
+    """``--set jobs.<job>.<path>`` (dev-model-training's parallel prep settings) reaches the
+    twin, which sets it into that job (tests/mlops/local/test_parallel.py); top-level keys
+    stay the entity's."""
+    assert az("ml", "compute", "create", "-n", "cpu", *DEV, "--size", "Standard_DS3_v2")[0] == 0
+    spec = str(REPO_ROOT / "mlops/azureml/train/pipeline-parallel-prep.yml")
+    code, _, err = az(
+        "ml", "job", "create", "--file", spec, *DEV, "--name", "prep-1",
+        "--set", "settings.default_compute=azureml:cpu", "jobs.prep_files.mini_batch_size=2",
+        "jobs.prep_files.resources.instance_count=1", "jobs.train.inputs.n_estimators=7",
+    )  # fmt: skip
+    assert code == 0, err
+    [(job, _, overrides)] = twin_runs
+    assert overrides == {}
+    assert job["job_sets"] == {"prep_files.mini_batch_size": "2",
+                               "prep_files.resources.instance_count": "1",
+                               "train.inputs.n_estimators": "7"}  # fmt: skip
+
+
 def test_sdk_job_create_or_update_runs_the_object_it_is_given(az, twin_runs) -> None:
     from azure.ai.ml import load_job
 

@@ -195,3 +195,29 @@ def test_twin_runs_batch_scoring_as_a_parallel_job_in_a_pipeline(
         good = sorted(str(p) for p in folder.glob("*.csv") if not p.name.startswith("yellow_9"))
         want = sorted(line for item in good for line in batch_score.run([item]))
     assert got == want
+
+
+def test_job_sets_reach_the_planned_jobs() -> None:
+    """``--set jobs.<job>.<path>=VALUE`` (the emulated ``az ml job create``) lands in the
+    twin's plan as it lands in azure-ai-ml's job: the parallel node's settings and a
+    node's input; a job the pipeline lacks is refused by name before anything runs."""
+    from mlops.errors import MlopsError
+
+    spec = REPO / "mlops/azureml/train/pipeline-parallel-prep.yml"
+    pipeline = load_pipeline(spec, job_sets={
+        "prep_files.mini_batch_size": "3",
+        "prep_files.resources.instance_count": "2",
+        "prep_files.max_concurrency_per_instance": "1",
+        "train.inputs.n_estimators": "7",
+    })  # fmt: skip
+    steps = {s.name: s for s in pipeline.steps}
+    command = steps["prep_files"].component.command or ""
+    for part in ("--mini_batch_size 3", "--instance_count 2", "--workers 1"):
+        assert part in command, (part, command)
+    assert steps["train"].bindings["n_estimators"] == "7"
+    untouched = {s.name: s for s in load_pipeline(spec).steps}
+    assert "--mini_batch_size 1" in (untouched["prep_files"].component.command or "")
+    with pytest.raises(
+        MlopsError, match=r"--set jobs.prepfiles.mini_batch_size: no job 'prepfiles'"
+    ):
+        load_pipeline(spec, job_sets={"prepfiles.mini_batch_size": "3"})
