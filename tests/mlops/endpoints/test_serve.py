@@ -147,7 +147,9 @@ def test_mlops_serve_then_smoke_test(
         else:
             proc.send_signal(stop_signal)
         try:
-            proc.wait(timeout=20)
+            # mlops serve's own stop may take TERM 10 s + KILL 5 s + the group's reap;
+            # killing it sooner would orphan the server it is stopping.
+            proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=5)
