@@ -47,7 +47,7 @@ train: $(STAMP)
 
 test: lint
 	$(MLOPS) validate
-	$(BIN)/python -m pytest -q -n auto --dist loadfile --no-loadscope-reorder
+	$(BIN)/python -m pytest -q -n auto --dist loadfile --no-loadscope-reorder --durations=15
 
 # The same checks as .pre-commit-config.yaml.
 lint: $(STAMP)
