@@ -104,6 +104,14 @@ def test_serve_rejects_a_folder_without_a_model(
     assert f"error: {tmp_path}: no MLflow model (MLmodel file) found" in capsys.readouterr().err
 
 
+def _as_a_foreground_command() -> None:
+    """Ctrl-C (SIGINT) at its default, as a shell starts a foreground command. A suite run
+    as a background job of a non-interactive shell inherits SIGINT ignored (bash: "If a
+    command is followed by a '&' and job control is not active ... SIGINT and SIGQUIT are
+    ignored"), and a Python started so keeps ignoring it: its Ctrl-C would never arrive."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.e2e
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "term"])
 def test_mlops_serve_then_smoke_test(
@@ -118,6 +126,7 @@ def test_mlops_serve_then_smoke_test(
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        preexec_fn=_as_a_foreground_command,  # noqa: PLW1509 - it only resets one signal
     )
     try:
         assert proc.stdout is not None
@@ -147,8 +156,8 @@ def test_mlops_serve_then_smoke_test(
         else:
             proc.send_signal(stop_signal)
         try:
-            # mlops serve's own stop may take TERM 10 s + KILL 5 s + the group's reap;
-            # killing it sooner would orphan the server it is stopping.
+            # Its own stop is bounded (TERM 10 s, KILL 5 s, the group's reap); killing it
+            # sooner would orphan the server it is stopping.
             proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
