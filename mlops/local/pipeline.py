@@ -413,6 +413,7 @@ def set_job_fields(body: PipelineBody, job_sets: Mapping[str, Any]) -> None:
     input also replaces the parsed ``Node.inputs`` entry. Missing levels are created, as
     pydash does; a job the pipeline lacks is refused by name.
     """
+    copied: set[str] = set()
     for key, value in job_sets.items():
         job, _, field_path = str(key).partition(".")
         node = body.jobs.get(job)
@@ -423,10 +424,12 @@ def set_job_fields(body: PipelineBody, job_sets: Mapping[str, Any]) -> None:
                 f"{body.path.name}: --set jobs.{key}: no job '{job}' with that field "
                 f"(jobs: {known})"
             )
-        # The parsed YAML is shared through the spec cache (amlspec/files.py read): edit a
-        # copy, so a later load of the same file sees the file.
-        node.doc = copy.deepcopy(node.doc)
-        node.inputs = dict(node.inputs)
+        if job not in copied:
+            # The parsed YAML is shared through the spec cache (amlspec/files.py read): edit
+            # a copy, once per job, so a later load of the same file sees the file.
+            node.doc = copy.deepcopy(node.doc)
+            node.inputs = dict(node.inputs)
+            copied.add(job)
         target: Any = node.doc
         for part in parts[:-1]:
             if not isinstance(target.get(part), dict):

@@ -560,7 +560,7 @@ def _job_create(store: Store, args: argparse.Namespace) -> Any:
         ops.workspace(data, ws_name, args.resource_group)
     job_sets = {
         key.removeprefix("jobs."): value
-        for entry in ops._overrides(args.set)
+        for entry in overrides
         for key, value in entry.items()
         if key.startswith("jobs.")
     }
