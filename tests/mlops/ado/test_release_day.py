@@ -41,7 +41,7 @@ ONLINE = {env: f"ep-taxifare-0001{env}" for env in ("stage", "prod")}
 BATCH = {env: f"bep-taxifare-0001{env}" for env in ("stage", "prod")}
 GIT = ["git", "-c", "user.email=release@example.com", "-c", "user.name=release"]
 ROWS = 300  # per sample file in the first extract; the new data doubles it
-TREES = 20  # the forest's n_estimators in the clone's training pipeline (200 in the repository)
+TREES = 20  # the forest's n_estimators in the clone's training pipeline (100 in the repository)
 
 
 class Team:
