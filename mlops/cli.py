@@ -1,9 +1,19 @@
-"""The `mlops` command.
+"""The `mlops` command, loaded lazily: one process builds only the area it runs.
 
-Each area of the package (``mlops/<area>/commands.py``) exposes ``register(app)``
-and is discovered here, so adding an area never touches this file. Command
-modules import only typer at module level; heavy libraries load inside the
-command that needs them, which keeps ``mlops --help`` fast.
+Each area (``mlops/<area>/commands.py``, with ``register(app)``) names the top-level
+commands and groups it adds in ``COMMANDS``, a tuple in its package ``__init__.py``, and
+this file discovers the areas, so adding one never touches it. ``mlops CMD ...`` imports
+the package ``__init__`` files (docstrings and those tuples) and then only the area that
+owns CMD, and has typer build only that area's commands: typer builds a command from
+each function's signature when asked, about 0.25 s for the whole tree, which every
+``mlops`` process used to pay (the Azure DevOps rehearsal starts hundreds). ``mlops
+--help`` and shell completion still list every command with its one-line help: listing
+asks for each command, which loads each area. tests/mlops/test_cli.py fails if an area's
+``COMMANDS`` drifts from what its ``register`` adds.
+
+The composition root also wires the floor :mod:`mlops.aml_client` to the ado area's
+emulated Azure (at import, whichever command runs: the ``mlops azure ...`` helpers that
+``mlops ado run`` starts need it without loading the ado area's commands).
 """
 
 from __future__ import annotations
@@ -13,30 +23,137 @@ import importlib.util
 import logging
 import pkgutil
 import sys
+from collections.abc import Iterator, MutableMapping
+from typing import Any
 
 import typer
 from taxi_fare.errors import TaxiFareError
+from typer import _click  # typer vendors click (typer/_click); its Command is every entry
+from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 import mlops
+from mlops import aml_client
 from mlops.errors import MlopsError
 
+#: The settings every area's commands are built with (the ``mlops`` group's own).
+_SETTINGS: dict[str, Any] = {"add_completion": False, "pretty_exceptions_enable": False}
+
+
+def _owners() -> dict[str, str]:
+    """Top-level command or group name -> the area declaring it, in help order (areas by
+    name, each area's names as its ``register`` adds them)."""
+    owners: dict[str, str] = {}
+    for info in sorted(pkgutil.iter_modules(mlops.__path__), key=lambda i: i.name):
+        if not info.ispkg or importlib.util.find_spec(f"mlops.{info.name}.commands") is None:
+            continue
+        names = getattr(sys.modules[f"mlops.{info.name}"], "COMMANDS", None)
+        if not isinstance(names, tuple) or not names:
+            raise RuntimeError(
+                f"mlops/{info.name}/commands.py exists, so mlops/{info.name}/__init__.py must "
+                "declare COMMANDS: the tuple of top-level names its register() adds"
+            )
+        for name in names:
+            if name in owners:
+                raise RuntimeError(
+                    f"mlops command {name!r} is declared by both {owners[name]} and {info.name}"
+                )
+            owners[name] = info.name
+    return owners
+
+
+def area_commands(area: str) -> dict[str, _click.Command]:
+    """Build one area's top-level commands and groups (imports ``mlops.<area>.commands``)."""
+    scratch = typer.Typer(**_SETTINGS)
+    importlib.import_module(f"mlops.{area}.commands").register(scratch)
+    # get_group, not get_command: a one-command area would otherwise come back as that
+    # command instead of a group holding it (typer.main.get_command).
+    return dict(typer.main.get_group(scratch).commands)
+
+
+class AreaCommands(MutableMapping[str, _click.Command]):
+    """The ``mlops`` group's command table: lists every declared name, and builds an
+    area's commands the first time one of its names is looked up.
+
+    A mapping rather than overrides of ``get_command`` alone, because typer reads the
+    table directly too (``TyperGroup.resolve_command`` suggests close names from its keys,
+    and code that walks the tree reads ``group.commands``).
+    """
+
+    def __init__(self, built: MutableMapping[str, _click.Command], owners: dict[str, str]):
+        self._built = dict(built)
+        self._owners = dict(owners)
+
+    def _names(self) -> list[str]:
+        return [*self._owners, *(n for n in self._built if n not in self._owners)]
+
+    def __getitem__(self, name: str) -> _click.Command:
+        if name not in self._built and name in self._owners:
+            loaded = area_commands(self._owners[name])
+            self._built.update({n: c for n, c in loaded.items() if n not in self._built})
+        return self._built[name]
+
+    def __setitem__(self, name: str, command: _click.Command) -> None:
+        self._built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        if name not in self._owners and name not in self._built:
+            raise KeyError(name)
+        self._owners.pop(name, None)
+        self._built.pop(name, None)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._owners or name in self._built
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+
+class LazyGroup(TyperGroup):
+    """The ``mlops`` group over :class:`AreaCommands` (typer builds it via ``cls=``)."""
+
+    def __init__(self, *, commands: Any = None, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        # TyperGroup.__init__ stores a plain dict; the eager part (commands registered on
+        # ``app`` itself, as tests do) goes under the declared areas' names.
+        self.commands = AreaCommands(commands or {}, OWNERS)
+
+    def list_commands(self, ctx: _click.Context) -> list[str]:
+        # TyperGroup's reads .items(), which would build every area just to name them.
+        return list(self.commands)
+
+
+#: Top-level name -> owning area, read once per process from the areas' ``COMMANDS``.
+OWNERS = _owners()
+
 app = typer.Typer(
+    cls=LazyGroup,
     no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
     help="Local twin and Azure tooling for the taxi-fare MLOps template.",
+    **_SETTINGS,
 )
 
 
-def _register_areas(target: typer.Typer) -> None:
-    for info in sorted(pkgutil.iter_modules(mlops.__path__), key=lambda i: i.name):
-        name = f"mlops.{info.name}.commands"
-        if info.ispkg and importlib.util.find_spec(name) is not None:
-            importlib.import_module(name).register(target)
+@app.callback()
+def _group() -> None:
+    # A callback makes typer build ``app`` as a group although nothing is registered on it
+    # directly (typer.main.get_command); the commands come from AreaCommands.
+    pass
 
 
-_register_areas(app)
+def _emulated_client(**where: str | None) -> Any:
+    """The ado area's emulated ``MLClient`` (the emulator loads when a helper asks for one)."""
+    from mlops.ado.az.sdk import client  # the ado area: loaded only inside `mlops ado run`
+
+    return client(**where)
+
+
+# The floor never imports the ado area; the composition root plugs the emulator in
+# (it answers only while MLOPS_AZURE_EMULATOR is set: mlops.aml_client._emulated).
+aml_client.use_emulator(_emulated_client)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from mlops import aml_client
 from mlops.errors import MlopsError
 
 ado_app = typer.Typer(
@@ -134,16 +133,8 @@ def state(
             )
 
 
-def _emulated_client(**where: str | None) -> Any:
-    """The emulated ``MLClient`` (the SDK loads only when a helper asks for a client)."""
-    from mlops.ado.az.sdk import client
-
-    return client(**where)
-
-
 def register(app: typer.Typer) -> None:
-    """Add ``ado`` to the ``mlops`` command, and plug the emulated Azure into the client seam."""
-    aml_client.use_emulator(_emulated_client)
+    """Add ``ado`` to the ``mlops`` command."""
     ado_app.command("expand")(expand)
     ado_app.command("run")(run)
     ado_app.command("state")(state)

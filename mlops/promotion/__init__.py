@@ -6,3 +6,7 @@ interface, ``azure_release`` the Azure side (share, stage tags, release checks).
 release files, registry stores and history it writes live in :mod:`mlops.registry`; the
 local deployer it wires lives in :mod:`mlops.endpoints.local_deploy`.
 """
+
+#: The top-level ``mlops`` names ``commands.register`` adds, in its order: mlops/cli.py
+#: loads this area only for them (tests/mlops/test_cli.py fails if the two drift).
+COMMANDS = ("promote", "rollback", "models", "release")

@@ -132,7 +132,7 @@ def test_state_has_the_issue_shape(az, tmp_path: Path) -> None:
 def test_the_sdk_seam_answers_like_azure_ml(az, monkeypatch: pytest.MonkeyPatch) -> None:
     from azure.core.exceptions import ResourceNotFoundError
 
-    import mlops.cli  # noqa: F401  registering the ado area wires the emulator into the seam
+    import mlops.cli  # noqa: F401  the composition root wires the emulator into the seam
     from mlops.aml_client import WorkspaceRef, ml_client
 
     ref = WorkspaceRef("sub", "rg-taxifare-0001stage", "mlw-taxifare-0001stage")
