@@ -17,14 +17,16 @@ from typing import Any
 class ForestParams:
     """RandomForestRegressor settings of the train2 model (and the seed of its fit)."""
 
-    #: 100 trees with leaves of at least 5 rows: test RMSE within 0.05% of 200 trees with
-    #: leaves of 2 (2.1753 against 2.1741), on 3.7x fewer nodes (713,470 against 2,607,662),
-    #: so an online request walks a quarter of the memory and training takes half the time.
-    #: Measured on the bench workspace (50,000 training rows, the first 60,000 test rows;
-    #: leaves of 5: 50 trees 2.1779, 200 trees 2.1720; leaves of 10, 100 trees: 2.1766).
-    n_estimators: int = 100
+    #: 50 trees with leaves of at least 10 rows: test RMSE within 0.1% of 100 trees with
+    #: leaves of 5 (2.1378 against 2.1362) on 3.3x fewer nodes (198,482 against 663,094).
+    #: An online request's tree walk is memory-bound, so it walks a third of the memory:
+    #: in the inference server 0.81x the no-op's requests/s against 0.67x (interleaved
+    #: rounds, load 2); the fit takes half the time. Bench workspace, 50,000 training rows,
+    #: the first 60,000 test rows, ``python -m bench.forest_size --workdir DIR 100:5 100:10
+    #: 64:10 50:10 50:5`` (100:10 2.1302, 64:10 2.1363, 50:5 2.1398).
+    n_estimators: int = 50
     max_depth: int | None = 16
-    min_samples_leaf: int = 5
+    min_samples_leaf: int = 10
     min_samples_split: int = 4
     #: A share of the features (0-1], or one of sklearn's names (sqrt, log2).
     max_features: float | str = 0.6

@@ -44,6 +44,14 @@ class ScoringModel:
         self.columns = columns
         self.source = source
         self.estimator = estimator
+        # Our compiled pipelines take validated float64 columns in their own order straight
+        # from the request (``predict_row``/``predict_features``); decided once, not per request.
+        order = getattr(estimator, "input_columns", None)
+        self.compiled_rows = (
+            order is not None
+            and tuple(c.name for c in columns) == tuple(order)
+            and all(c.dtype == "float64" for c in columns)
+        )
 
     def predict(self, frame: Any) -> list[float]:
         """Predict and return plain floats; a non-finite prediction is a model fault."""

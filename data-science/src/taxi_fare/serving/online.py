@@ -34,13 +34,8 @@ def score_body(
     """
     columns, rows = rows_by_column(parse_body(raw), limit)
     expected = model.columns
-    fast_order = getattr(model.estimator, "input_columns", None)
     features: Any
-    if (
-        fast_order is not None
-        and tuple(c.name for c in expected) == tuple(fast_order)
-        and all(c.dtype == "float64" for c in expected)
-    ):
+    if model.compiled_rows:
         # Our forest pipelines: validated columns straight into the compiled forest.
         if len(rows) == 1:  # plain floats: no numpy call per feature on a single row
             row = one_row(columns, rows[0], expected)

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import logging
 import math
+import operator
 import threading
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -96,7 +98,7 @@ class _BoundRow:
         )
         self.session = session
 
-    def run(self, x: list[float]) -> list[float]:
+    def run(self, x: Sequence[float]) -> list[float]:
         self.x[0] = x
         self.session.run_with_iobinding(self.binding)
         out: list[float] = self.y[0].tolist()
@@ -126,7 +128,7 @@ class CompiledTrees:
         # (rows, members) array of member predictions.
         return np.asarray(np.average(out, axis=1, weights=self.weights), dtype=np.float64)
 
-    def predict_one(self, x: list[float]) -> float:
+    def predict_one(self, x: Sequence[float]) -> float:
         """``predict`` of one row of plain floats, the vote weighed in Python floats.
 
         ``np.average`` on one row of fewer than 8 members multiplies each prediction by its
@@ -170,6 +172,7 @@ class CompiledPipeline:
         self.features: DerivedFeatures = pipeline.steps[0][1]
         self.trees = CompiledTrees(pipeline.steps[-1][1])
         self.names = [str(n) for n in self.features.get_feature_names_out()]
+        self._pick = operator.itemgetter(*self.names)  # derived_row's dict -> model columns
 
     def _sklearn(self, block: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         frame = pd.DataFrame(block, columns=list(FEATURES))
@@ -190,9 +193,10 @@ class CompiledPipeline:
 
     def predict_row(self, row: list[float]) -> float:
         """One row of ``FEATURES`` values as plain floats: derived in Python, one ORT call."""
-        derived = derived_row(row)
-        x = [derived[name] for name in self.names]
-        if not all(math.isfinite(v) for v in x):
+        x = self._pick(derived_row(row))
+        # One check for all: the sum of finite values is finite unless it overflows, and
+        # an overflowing row just takes sklearn's path, which is right for any row.
+        if not math.isfinite(sum(x)):
             return float(self._sklearn(np.array([row]))[0])
         return self.trees.predict_one(x)
 
