@@ -73,16 +73,29 @@ def read_features(path: Path, columns: tuple[Column, ...]) -> pd.DataFrame:
         raise BadFile(f"{path.name}: missing columns: {', '.join(missing)}")
     out = {}
     for col in columns:
-        values = pd.to_numeric(frame[col.name], errors="coerce").astype("float64")
-        bad = values.isna() | ~np.isfinite(values)
+        series = frame[col.name]
+        if series.dtype.kind in "fiu":  # numeric already (parquet, most CSVs): no parsing
+            values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(values)  # NaN (missing or unparsable) and infinities
         if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
+            row = int(np.flatnonzero(bad)[0])
             raise BadFile(
                 f"{path.name}: column {col.name!r} row {row}: "
-                f"{frame[col.name].iloc[row]!r} is not a finite number"
+                f"{_shown(series.iloc[row])} is not a finite number"
             )
-        out[col.name] = values.to_numpy().astype(col.dtype)
+        out[col.name] = values.astype(col.dtype, copy=False)
+    if len({c.dtype for c in columns}) == 1:  # one block: no per-column consolidation
+        block = np.column_stack([out[c.name] for c in columns])
+        return pd.DataFrame(block, columns=[c.name for c in columns], index=range(len(frame)))
     return pd.DataFrame(out, index=range(len(frame)))
+
+
+def _shown(cell: object) -> str:
+    """A cell as the file holds it: ``nan``, ``'far'``, not numpy's ``np.float64(nan)``."""
+    item = getattr(cell, "item", None)
+    return repr(item() if callable(item) and isinstance(cell, np.generic) else cell)
 
 
 def read_raw_trips(path: Path) -> pd.DataFrame | None:
@@ -103,8 +116,9 @@ def format_rows(file_name: str, predictions: Sequence[float]) -> list[str]:
     """CSV lines ``file,row,prediction`` (quoted as needed) for one scored file."""
     buf = io.StringIO()
     csv.writer(buf, lineterminator="").writerow([file_name])
-    name = buf.getvalue()  # the file name, quoted once for the whole file
-    return [f"{name},{i},{float(value)!r}" for i, value in enumerate(predictions)]
+    prefix = buf.getvalue() + ","  # the file name, quoted once for the whole file
+    # repr: the shortest text that reads back as the same double.
+    return [f"{prefix}{i},{text}" for i, text in enumerate(map(repr, map(float, predictions)))]
 
 
 def score_files(
