@@ -168,3 +168,55 @@ def test_airport_fare_adds_the_newark_fare_and_the_jfk_rush_surcharge() -> None:
     assert derived["rush_hour"].tolist() == [0.0, 0.0, 1.0, 0.0, 1.0]
     for i, row in enumerate(trips[list(FEATURES)].to_numpy().tolist()):
         assert derived_row(row)["airport_fare"] == derived["airport_fare"].iloc[i], i
+
+
+def test_meter_fares_charge_the_minutes_beyond_each_cruising_speed() -> None:
+    """10 miles in 60 minutes: 10 slow minutes at 12 mph (the rate card's), 20 at 15 mph,
+    30 at 20 mph, 36 at 25 mph; each $0.50 a minute over the rate card. The JFK flat fare
+    has no meter: every column is the airport fare."""
+    hour = {"pickup_hour": 10, "dropoff_hour": 11, "pickup_minute": 0, "dropoff_minute": 0}
+    day = {"pickup_weekday": 2, "dropoff_weekday": 2, "pickup_second": 0, "dropoff_second": 0}
+    town = {"pickup_latitude": 40.80, "pickup_longitude": -73.95}
+    trips = pd.concat(
+        [one_trip(distance=10.0, **hour, **day, **town), one_trip(distance=10.0, **hour, **day)],
+        ignore_index=True,
+    )
+    derived = derive(trips)
+    metered, flat = derived.iloc[0], derived.iloc[1]
+    assert metered["rate_card_fare"] == pytest.approx(2.5 + 25.0 + 0.5 * 10 + 0.8)
+    for mph, slow in ((15, 20.0), (20, 30.0), (25, 36.0)):
+        assert metered[f"slow_minutes_{mph}mph"] == pytest.approx(slow)
+        extra = metered[f"meter_fare_{mph}mph"] - metered["airport_fare"]
+        assert extra == pytest.approx(0.5 * (slow - 10.0))
+        assert flat[f"meter_fare_{mph}mph"] == flat["airport_fare"] == 52.0 + 0.8
+    # A fast trip (10 miles in 20 minutes, 30 mph) has no slow minutes at any speed.
+    fast = derive(one_trip(distance=10.0, **day, **town, pickup_hour=10, dropoff_hour=10,
+                           pickup_minute=0, dropoff_minute=20)).iloc[0]  # fmt: skip
+    assert [fast[f"slow_minutes_{mph}mph"] for mph in (15, 20, 25)] == [0.0, 0.0, 0.0]
+    assert fast["meter_fare_25mph"] == fast["airport_fare"]
+
+
+def test_one_row_meter_fares_are_the_numpy_ones_bit_for_bit() -> None:
+    """Trips of every speed, flat or metered, to and from the airports: the same numbers."""
+    rng = np.random.default_rng(7)
+    trips = pd.concat(
+        [
+            one_trip(
+                distance=float(rng.uniform(0.1, 30.0)),
+                dropoff_minute=float(rng.integers(0, 60)),
+                dropoff_second=float(rng.integers(0, 60)),
+                pickup_latitude=lat,
+                pickup_longitude=lon,
+            )
+            for lat, lon, _ in PLACES * 4
+        ],
+        ignore_index=True,
+    )
+    expected = derive(trips)
+    names = [c for c in expected.columns if c.startswith(("slow_minutes_", "meter_fare_"))]
+    assert len(names) == 6
+    for i, row in enumerate(trips[list(FEATURES)].to_numpy().tolist()):
+        got = derived_row(row)
+        assert list(got) == list(expected.columns)
+        for name in names:
+            assert got[name] == expected[name].iloc[i], (i, name)

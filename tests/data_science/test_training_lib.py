@@ -12,10 +12,12 @@ from taxi_fare.automl import (
     forest_start,
     holdout_rows,
     lgbm_start,
+    logged_trials,
     planned_trials,
     search,
     search_settings,
     validation_loss,
+    vote_candidates,
 )
 from taxi_fare.features import DerivedFeatures
 from taxi_fare.metrics import fit_metrics, regression_metrics
@@ -95,6 +97,36 @@ def test_the_vote_ensemble_is_the_same_model_on_a_rerun(trips) -> None:
         assert first.estimator == "VotingEnsemble"
         assert list(first.model.weights) == list(first.weights.values())
     assert first.final_loss == pytest.approx(second.final_loss, rel=1e-9)
+
+
+def test_vote_candidates_are_each_learners_best_trials(tmp_path) -> None:
+    """FLAML's trial log (one JSON line a trial, then a summary) -> the k best per learner."""
+    import json
+
+    lines = [
+        {"record_id": 0, "learner": "lgbm", "validation_loss": 2.5, "config": {"n": 1}},
+        {"record_id": 1, "learner": "rf", "validation_loss": 2.4, "config": {"n": 2}},
+        {"record_id": 2, "learner": "lgbm", "validation_loss": 2.2, "config": {"n": 3}},
+        {"record_id": 3, "learner": "lgbm", "validation_loss": 2.5, "config": {"n": 4}},
+        {"record_id": 4, "learner": "lgbm", "validation_loss": 2.2, "config": {"n": 3}},
+        {"record_id": 5, "learner": "lgbm", "validation_loss": float("inf"), "config": {"n": 5}},
+        {"curr_best_record_id": 2},
+    ]
+    path = tmp_path / "trials.log"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    trials = logged_trials(path)
+    assert [t[3] for t in trials] == [0, 1, 2, 3, 4]  # no summary line, no failed trial
+    # lgbm: n=3 (tried twice, counted once), then the 2.5 tie broken by trial order.
+    assert vote_candidates(trials, ["lgbm", "rf", "extra_tree"], 3) == [
+        ("lgbm", "lgbm", {"n": 3}),
+        ("lgbm_2", "lgbm", {"n": 1}),
+        ("lgbm_3", "lgbm", {"n": 4}),
+        ("rf", "rf", {"n": 2}),
+    ]
+    assert vote_candidates(trials, ["rf", "lgbm"], 1) == [
+        ("rf", "rf", {"n": 2}),
+        ("lgbm", "lgbm", {"n": 3}),
+    ]
 
 
 def test_ensemble_selection_weights_the_complementary_models() -> None:

@@ -36,6 +36,12 @@ AIRPORT_RADIUS_MILES = 1.5
 NEWARK_SURCHARGE = 17.5
 NEWARK_TOLLS = 15.0
 JFK_FLAT_RUSH_EXTRA = 4.5 - 1.0
+#: The meter charges $0.50 per 1/5 mile while the cab moves above 12 mph and $0.50 per
+#: minute below (2016 TLC rate card), so two trips of the same miles and minutes can meter
+#: differently: ``rate_card_fare`` assumes the least time charged (the miles all driven at
+#: 12 mph). These round cruising speeds give the time charged if the moving part ran at
+#: each (the rest of the minutes stopped in traffic); long trips differ most.
+METER_CRUISE_MPH = (15, 20, 25)
 #: Midtown Manhattan: distance to it separates Manhattan trips from outer-borough ones.
 MIDTOWN = (40.7549, -73.9840)
 #: Manhattan's shoreline as a (latitude, longitude) polygon, traced from the Battery up the
@@ -202,6 +208,17 @@ def derived_arrays(f: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         + (NEWARK_SURCHARGE + NEWARK_TOLLS) * to_newark.astype("float64")
         + JFK_FLAT_RUSH_EXTRA * (out["jfk_flat"] * out["rush_hour"])
     )
+    # The airport fare again with the minutes charged at each cruising speed (the JFK flat
+    # fare has no meter): where a long trip's price hides, between the fewest minutes
+    # charged and all of them.
+    flat = (out["jfk_trip"] > 0) & ((miles[3] < 5.0) | (miles[4] < 5.0))  # as rate_card_fare
+    least_slow = np.clip(duration_min - f["distance"] * 5.0, 0.0, None)
+    for mph in METER_CRUISE_MPH:
+        slow = np.clip(duration_min - f["distance"] * (60.0 / mph), 0.0, None)
+        out[f"slow_minutes_{mph}mph"] = slow
+        out[f"meter_fare_{mph}mph"] = out["airport_fare"] + np.where(
+            flat, 0.0, 0.5 * (slow - least_slow)
+        )
     return out
 
 

@@ -20,6 +20,7 @@ from taxi_fare.features import (
     EARTH_RADIUS_MILES,
     JFK_FLAT_RUSH_EXTRA,
     MANHATTAN,
+    METER_CRUISE_MPH,
     MIDTOWN,
     NEWARK_SURCHARGE,
     NEWARK_TOLLS,
@@ -102,6 +103,16 @@ def derived_row(row: Sequence[float]) -> dict[str, float]:
         + (NEWARK_SURCHARGE + NEWARK_TOLLS) * (1.0 if to_newark else 0.0)
         + JFK_FLAT_RUSH_EXTRA * (out["jfk_flat"] * out["rush_hour"])
     )
+    flat = out["jfk_trip"] > 0 and (
+        out["pickup_midtown_miles"] < 5.0 or out["dropoff_midtown_miles"] < 5.0
+    )
+    least_slow = max(duration_min - f["distance"] * 5.0, 0.0)
+    for mph in METER_CRUISE_MPH:
+        slow = max(duration_min - f["distance"] * (60.0 / mph), 0.0)
+        out[f"slow_minutes_{mph}mph"] = slow
+        out[f"meter_fare_{mph}mph"] = out["airport_fare"] + (
+            0.0 if flat else 0.5 * (slow - least_slow)
+        )
     return out
 
 
