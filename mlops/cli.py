@@ -1,23 +1,26 @@
 """The `mlops` command, loaded lazily: one process builds only the area it runs.
 
-Each area (``mlops/<area>/commands.py``, with ``register(app)``) names the top-level
-commands and groups it adds in ``COMMANDS``, a tuple in its package ``__init__.py``, and
-this file discovers the areas, so adding one never touches it. ``mlops CMD ...`` imports
-the package ``__init__`` files (docstrings and those tuples) and then only the area that
-owns CMD, and has typer build only that area's commands: typer builds a command from
-each function's signature when asked, about 0.25 s for the whole tree, which every
-``mlops`` process used to pay (the Azure DevOps rehearsal starts hundreds). ``mlops
---help`` and shell completion still list every command with its one-line help: listing
-asks for each command, which loads each area. tests/mlops/test_cli.py fails if an area's
-``COMMANDS`` drifts from what its ``register`` adds.
+Each area (``mlops/<area>/commands.py``, with ``register(app)``) declares the top-level
+commands and groups it adds, each with its one-line help, in ``COMMANDS`` in its package
+``__init__.py``; this file discovers the areas, so adding one never touches it.
+``mlops CMD ...`` imports the package ``__init__`` files (docstrings and those tables),
+then only the area that owns CMD, and has typer build only that area's commands. Typer
+builds a command from its function's signature when the group is built, about 0.25 s for
+the whole tree, which every ``mlops`` process used to pay (the Azure DevOps rehearsal
+starts hundreds), and each area's commands.py imports the project's own light modules at
+its top, which a process now pays for one area only. ``mlops --help`` and shell
+completion list every command from the declarations without loading an area.
+tests/mlops/test_cli.py fails if a declaration drifts from what ``register`` adds or the
+help it renders from what the loaded areas render.
 
 The composition root also wires the floor :mod:`mlops.aml_client` to the ado area's
-emulated Azure (at import, whichever command runs: the ``mlops azure ...`` helpers that
-``mlops ado run`` starts need it without loading the ado area's commands).
+emulated Azure, at import, whichever command runs: the ``mlops azure ...`` helpers that
+``mlops ado run`` starts need it without loading the ado area's commands.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import logging
@@ -29,7 +32,8 @@ from typing import Any
 import typer
 from taxi_fare.errors import TaxiFareError
 from typer import _click  # typer vendors click (typer/_click); its Command is every entry
-from typer.core import TyperGroup
+from typer._click.shell_completion import CompletionItem
+from typer.core import TyperCommand, TyperGroup
 from typer.exceptions import TyperException
 
 import mlops
@@ -40,26 +44,33 @@ from mlops.errors import MlopsError
 _SETTINGS: dict[str, Any] = {"add_completion": False, "pretty_exceptions_enable": False}
 
 
-def _owners() -> dict[str, str]:
-    """Top-level command or group name -> the area declaring it, in help order (areas by
-    name, each area's names as its ``register`` adds them)."""
-    owners: dict[str, str] = {}
+def _declared() -> dict[str, tuple[str, str]]:
+    """Top-level name -> (declaring area, its line in ``mlops --help``), in help order:
+    areas by name, each area's names as its ``register`` adds them."""
+    declared: dict[str, tuple[str, str]] = {}
     for info in sorted(pkgutil.iter_modules(mlops.__path__), key=lambda i: i.name):
         if not info.ispkg or importlib.util.find_spec(f"mlops.{info.name}.commands") is None:
             continue
         names = getattr(sys.modules[f"mlops.{info.name}"], "COMMANDS", None)
-        if not isinstance(names, tuple) or not names:
+        if not isinstance(names, dict) or not names:
             raise RuntimeError(
                 f"mlops/{info.name}/commands.py exists, so mlops/{info.name}/__init__.py must "
-                "declare COMMANDS: the tuple of top-level names its register() adds"
+                "declare COMMANDS: {top-level name its register() adds: its one-line help}"
             )
-        for name in names:
-            if name in owners:
+        for name, text in names.items():
+            if name in declared:
                 raise RuntimeError(
-                    f"mlops command {name!r} is declared by both {owners[name]} and {info.name}"
+                    f"mlops command {name!r} is declared by both {declared[name][0]} and "
+                    f"{info.name}"
                 )
-            owners[name] = info.name
-    return owners
+            declared[name] = (info.name, text)
+    return declared
+
+
+#: Top-level name -> (area, one-line help), read once per process from the areas' COMMANDS.
+DECLARED = _declared()
+#: Top-level name -> the area that owns it.
+OWNERS = {name: area for name, (area, _) in DECLARED.items()}
 
 
 def area_commands(area: str) -> dict[str, _click.Command]:
@@ -77,19 +88,25 @@ class AreaCommands(MutableMapping[str, _click.Command]):
 
     A mapping rather than overrides of ``get_command`` alone, because typer reads the
     table directly too (``TyperGroup.resolve_command`` suggests close names from its keys,
-    and code that walks the tree reads ``group.commands``).
+    and code that walks the tree reads ``group.commands``). While :attr:`listing` is set
+    (help, completion), an area not built yet answers with a stand-in that carries only
+    the declared name and help, so listing the commands loads no area.
     """
 
-    def __init__(self, built: MutableMapping[str, _click.Command], owners: dict[str, str]):
+    def __init__(self, built: MutableMapping[str, _click.Command]):
         self._built = dict(built)
-        self._owners = dict(owners)
+        self._declared = dict(DECLARED)
+        self.listing = False
 
     def _names(self) -> list[str]:
-        return [*self._owners, *(n for n in self._built if n not in self._owners)]
+        return [*self._declared, *(n for n in self._built if n not in self._declared)]
 
     def __getitem__(self, name: str) -> _click.Command:
-        if name not in self._built and name in self._owners:
-            loaded = area_commands(self._owners[name])
+        if name not in self._built and name in self._declared:
+            area, text = self._declared[name]
+            if self.listing:
+                return TyperCommand(name=name, help=text)
+            loaded = area_commands(area)
             self._built.update({n: c for n, c in loaded.items() if n not in self._built})
         return self._built[name]
 
@@ -97,13 +114,13 @@ class AreaCommands(MutableMapping[str, _click.Command]):
         self._built[name] = command
 
     def __delitem__(self, name: str) -> None:
-        if name not in self._owners and name not in self._built:
+        if name not in self._declared and name not in self._built:
             raise KeyError(name)
-        self._owners.pop(name, None)
+        self._declared.pop(name, None)
         self._built.pop(name, None)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._owners or name in self._built
+        return name in self._declared or name in self._built
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._names())
@@ -115,19 +132,34 @@ class AreaCommands(MutableMapping[str, _click.Command]):
 class LazyGroup(TyperGroup):
     """The ``mlops`` group over :class:`AreaCommands` (typer builds it via ``cls=``)."""
 
+    commands: AreaCommands
+
     def __init__(self, *, commands: Any = None, **attrs: Any) -> None:
         super().__init__(**attrs)
         # TyperGroup.__init__ stores a plain dict; the eager part (commands registered on
-        # ``app`` itself, as tests do) goes under the declared areas' names.
-        self.commands = AreaCommands(commands or {}, OWNERS)
+        # ``app`` itself, as tests do) goes beside the declared areas' names.
+        self.commands = AreaCommands(commands or {})
 
     def list_commands(self, ctx: _click.Context) -> list[str]:
         # TyperGroup's reads .items(), which would build every area just to name them.
         return list(self.commands)
 
+    @contextlib.contextmanager
+    def _listing(self) -> Iterator[None]:
+        self.commands.listing = True
+        try:
+            yield
+        finally:
+            self.commands.listing = False
 
-#: Top-level name -> owning area, read once per process from the areas' ``COMMANDS``.
-OWNERS = _owners()
+    def format_help(self, ctx: _click.Context, formatter: _click.HelpFormatter) -> None:
+        with self._listing():
+            super().format_help(ctx, formatter)
+
+    def shell_complete(self, ctx: _click.Context, incomplete: str) -> list[CompletionItem]:
+        with self._listing():
+            return super().shell_complete(ctx, incomplete)
+
 
 app = typer.Typer(
     cls=LazyGroup,

@@ -4,6 +4,9 @@
 emulates the ``az ml`` subset and SDK seam they call, backed by the local twin.
 """
 
-#: The top-level ``mlops`` names ``commands.register`` adds, in its order: mlops/cli.py
-#: loads this area only for them (tests/mlops/test_cli.py fails if the two drift).
-COMMANDS = ("ado",)
+#: The top-level ``mlops`` commands ``commands.register`` adds, in its order, with the
+#: line ``mlops --help`` shows for each: mlops/cli.py lists them without importing the
+#: area and loads it only to run one (tests/mlops/test_cli.py fails if they drift).
+COMMANDS = {
+    "ado": "The local twin of Azure DevOps: expand and run the pipelines, show the emulated Azure.",
+}

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import signal
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from mlops.ado.az.store import Store
+from mlops.ado.errors import AdoError
+from mlops.ado.expand import compile_pipeline, dump
+from mlops.ado.runner import RunOptions, run_pipeline
 from mlops.errors import MlopsError
+
+# mlops.ado.display stays inside `mlops ado run`: it loads rich (the live job display),
+# which expand and state do not draw.
 
 ado_app = typer.Typer(
     no_args_is_help=True,
@@ -35,9 +45,6 @@ def expand(
     param: ParamOpt = None,
 ) -> None:
     """Print the pipeline as Azure DevOps compiles it (templates inlined, ${{ }} evaluated)."""
-    from mlops.ado.errors import AdoError
-    from mlops.ado.expand import compile_pipeline, dump
-
     try:
         compiled = compile_pipeline(pipeline, _params(param))
     except AdoError as exc:  # exactly `file:line: message`, as the issue asks
@@ -67,12 +74,7 @@ def run(
     ] = None,
 ) -> None:
     """Run the pipeline here: steps in bash, az emulated, state under $MLOPS_HOME/azure."""
-    import json
-    import signal
-    import sys
-
     from mlops.ado.display import RichDisplay
-    from mlops.ado.runner import RunOptions, run_pipeline
 
     # TERM ends the run like Ctrl-C: the current step's processes and every inference
     # server the run started are stopped on the way out (Runner.run's finally).
@@ -103,10 +105,6 @@ def state(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show what the emulated Azure holds ($MLOPS_HOME/azure)."""
-    import json
-
-    from mlops.ado.az.store import Store
-
     snapshot = Store.open().snapshot()
     if as_json:
         typer.echo(json.dumps(snapshot, indent=2))

@@ -7,8 +7,20 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from taxi_fare.step_files import read_decision, read_model_info
 
+from mlops import aml_client
+from mlops.azure import assets, endpoints, gate, outputs, tooling
+from mlops.azure.batch_output import check_row_count, predictions_file
+from mlops.azure.jobs import JobWaiter, WaitPolicy
+from mlops.azure.names import render
+from mlops.azure.release_vars import release_variables
 from mlops.azure.submit.command import submit as submit_command
+from mlops.azure.vso import set_variable
+from mlops.errors import MlopsError
+from mlops.registry.pins import deploy_pins, export_code
+from mlops.registry.releases import environment_spec, load_release
+from mlops.settings import REPO_ROOT
 
 azure_app = typer.Typer(
     no_args_is_help=True,
@@ -27,10 +39,8 @@ WorkspaceOpt = Annotated[
 
 
 def _client(subscription_id: str | None, resource_group: str | None, workspace: str | None):
-    from mlops.aml_client import WorkspaceRef, ml_client
-
-    ref = WorkspaceRef.resolve(subscription_id, resource_group, workspace)
-    return ref, ml_client(ref)
+    ref = aml_client.WorkspaceRef.resolve(subscription_id, resource_group, workspace)
+    return ref, aml_client.ml_client(ref)
 
 
 def check_cli(
@@ -40,8 +50,6 @@ def check_cli(
     ] = None,
 ) -> None:
     """Fail unless the agent's Azure CLI is new enough (and the ml extension is the pinned one)."""
-    from mlops.azure import tooling
-
     versions = tooling.verify_cli(minimum=min_version or tooling.MIN_AZ_CLI, ml_version=ml_version)
     ext = (versions.get("extensions") or {}).get("ml", "not installed")
     typer.echo(f"azure-cli {versions.get('azure-cli')}, ml extension {ext}: ok")
@@ -49,8 +57,6 @@ def check_cli(
 
 def pins() -> None:
     """Print the pinned Azure CLI minimum and ml extension version as KEY=VALUE lines."""
-    from mlops.azure import tooling
-
     typer.echo(f"MIN_AZ_CLI={tooling.MIN_AZ_CLI}")
     typer.echo(f"ML_EXTENSION={tooling.ML_EXTENSION}")
 
@@ -65,16 +71,13 @@ def wait_job(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Follow a job to a terminal state; Failed, Canceled or a timeout exit non-zero."""
-    from mlops.aml_client import ml_client
-    from mlops.azure.jobs import JobWaiter, WaitPolicy
-
     policy = WaitPolicy(
         timeout_s=timeout_minutes * 60,
         poll_s=poll_seconds,
         cancel_on_timeout=cancel_on_timeout,
     )
     ref, client = _client(subscription_id, resource_group, workspace)
-    status = JobWaiter(client, refresh=lambda: ml_client(ref), policy=policy).wait(name)
+    status = JobWaiter(client, refresh=lambda: aml_client.ml_client(ref), policy=policy).wait(name)
     typer.echo(f"job {name}: {status}")
 
 
@@ -96,12 +99,11 @@ def download_outputs(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Download job outputs (the pipeline's or its steps') and check the expected files."""
-    from mlops.azure.outputs import download_outputs as download
-    from mlops.azure.outputs import parse_wanted
-
-    parse_wanted(output or (), step_output or ())  # refuse bad arguments before connecting
+    outputs.parse_wanted(output or (), step_output or ())  # refuse bad arguments before connecting
     _, client = _client(subscription_id, resource_group, workspace)
-    placed = download(client, name, output or (), dest, expect or (), step_output or ())
+    placed = outputs.download_outputs(
+        client, name, output or (), dest, expect or (), step_output or ()
+    )
     for folder, path in placed.items():
         typer.echo(f"{folder}: {path}")
 
@@ -113,17 +115,13 @@ def gate_decision(
     ] = None,
 ) -> None:
     """Print the gate decision as ##vso output variables (promote, reason, model_version)."""
-    from taxi_fare.step_files import read_decision, read_model_info
-
-    from mlops.azure.gate import consistent, decision_variables, model_info_variables, output_lines
-
     decision = read_decision(file)
-    variables = decision_variables(decision)
+    variables = gate.decision_variables(decision)
     if model_info is not None:
         info = read_model_info(model_info)
-        consistent(decision, info, file, model_info)
-        variables.update(model_info_variables(info))
-    for line in output_lines(variables):
+        gate.consistent(decision, info, file, model_info)
+        variables.update(gate.model_info_variables(info))
+    for line in gate.output_lines(variables):
         typer.echo(line)
 
 
@@ -152,24 +150,16 @@ def ensure_asset(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Show-then-create an environment or data asset; a re-run changes nothing."""
-    from mlops.azure.assets import ensure_asset as ensure
-    from mlops.azure.assets import read_spec
-    from mlops.errors import MlopsError
-
     if file is None and not release:
         raise MlopsError("ensure-asset needs --file (or --release: the pinned environment's spec)")
     expected = None
     if release:
-        from mlops.aml_client import registry_ml_client  # the seam (emulated)
-        from mlops.registry.pins import deploy_pins
-        from mlops.registry.releases import environment_spec, load_release
-
         pinned = load_release(release, releases_dir)
         deploy_pins(pinned)  # refuses an unpinned release
         assert pinned.environment is not None
         # The score env for a RandomForest release, the AutoML runtime for an AutoML one.
         file = file or environment_spec(pinned.environment.name)
-        spec = read_spec(file, kind)
+        spec = assets.read_spec(file, kind)
         if pinned.environment.name != spec.name:
             raise MlopsError(
                 f"{file}: defines {spec.name}, but the {release} release pins "
@@ -181,12 +171,12 @@ def ensure_asset(
                 f"{file}: version {spec.version}, but the {release} release pins version "
                 f"{expected}; the pinned version is registered from a spec that says so"
             )
-        client = registry_ml_client(pinned.model.registry)
+        client = aml_client.registry_ml_client(pinned.model.registry)  # the seam (emulated)
     else:
         assert file is not None
-        spec = read_spec(file, kind)
+        spec = assets.read_spec(file, kind)
         _, client = _client(subscription_id, resource_group, workspace)
-    version = ensure(client, spec)
+    version = assets.ensure_asset(client, spec)
     typer.echo(f"{spec.kind} {spec.name}:{version}")
 
 
@@ -206,16 +196,12 @@ def ensure_endpoint(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Create the endpoint if it is missing; a live one is never re-applied over."""
-    from mlops.azure.endpoints import KINDS
-    from mlops.azure.endpoints import ensure_endpoint as ensure
-    from mlops.errors import MlopsError
-
-    if kind not in KINDS:
-        raise MlopsError(f"--kind {kind!r}: expected one of {', '.join(KINDS)}")
+    if kind not in endpoints.KINDS:
+        raise MlopsError(f"--kind {kind!r}: expected one of {', '.join(endpoints.KINDS)}")
     if not file.is_file():
         raise MlopsError(f"{file}: endpoint spec not found")
     _, client = _client(subscription_id, resource_group, workspace)
-    state = ensure(client, kind, file, name, apply_settings=apply_settings)
+    state = endpoints.ensure_endpoint(client, kind, file, name, apply_settings=apply_settings)
     typer.echo(f"{kind} endpoint {name}: {state}")
 
 
@@ -224,9 +210,6 @@ def names(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show the derived Azure names of an environment; exit 1 if one breaks Azure's limits."""
-    from mlops.azure.names import render
-    from mlops.errors import MlopsError
-
     rendered = render(env)
     if as_json:
         typer.echo(json.dumps(rendered.names, indent=2))
@@ -245,9 +228,6 @@ def release_vars(
     ] = None,
 ) -> None:
     """Print the release file of ENV as ##vso variables (MODEL_URI, ROLLOUT_STEPS, ...)."""
-    from mlops.azure.release_vars import release_variables
-    from mlops.azure.vso import set_variable
-
     for key, value in release_variables(env, releases_dir).items():
         typer.echo(set_variable(key, value))
 
@@ -260,10 +240,6 @@ def release_code(
     ] = "CODE_DIR",
 ) -> None:
     """Export data-science/src at the pinned commit; print its folder as a ##vso variable."""
-    from mlops.azure.vso import set_variable
-    from mlops.registry.pins import export_code
-    from mlops.settings import REPO_ROOT
-
     exported = export_code(REPO_ROOT, commit, dest)
     typer.echo(set_variable(variable, str(exported)))
 
@@ -283,9 +259,6 @@ def batch_rows(
     ] = "predictions.csv",
 ) -> None:
     """Fail unless the batch output holds exactly one prediction per input row."""
-    from mlops.azure.batch_output import check_row_count, predictions_file
-    from mlops.errors import MlopsError
-
     if (predictions is None) == (download_dir is None):
         raise MlopsError("give exactly one of --predictions FILE or --download-dir DIR")
     if download_dir is not None:

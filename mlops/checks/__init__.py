@@ -3,6 +3,11 @@
 :mod:`mlops.ado`'s expander) and the config-infra files (``config_*``); ``run`` wires them.
 """
 
-#: The top-level ``mlops`` names ``commands.register`` adds, in its order: mlops/cli.py
-#: loads this area only for them (tests/mlops/test_cli.py fails if the two drift).
-COMMANDS = ("validate",)
+#: The top-level ``mlops`` commands ``commands.register`` adds, in its order, with the
+#: line ``mlops --help`` shows for each: mlops/cli.py lists them without importing the
+#: area and loads it only to run one (tests/mlops/test_cli.py fails if they drift).
+COMMANDS = {
+    "validate": (
+        "Check Azure ML specs, Azure DevOps YAML and config-infra files; exit 1 on any finding."
+    ),
+}

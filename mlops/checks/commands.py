@@ -7,6 +7,9 @@ from typing import Annotated
 
 import typer
 
+from mlops.checks.findings import to_json
+from mlops.checks.run import validate as run
+
 
 def validate(
     paths: Annotated[
@@ -28,9 +31,6 @@ def validate(
 
     One line per finding, `path:line: rule: message`, sorted.
     """
-    from mlops.checks.findings import to_json
-    from mlops.checks.run import validate as run
-
     findings = run(root or repository_root(Path.cwd()), paths or (), parallel=True)
     if json_output:
         typer.echo(to_json(findings))

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from mlops.errors import MlopsError
+
 
 def generate_data(
     rows: Annotated[int, typer.Option("--rows", help="Total number of trips over both kinds.")],
@@ -23,8 +25,7 @@ def generate_data(
     ] = 1.0,
 ) -> None:
     """Write green_*.csv and yellow_*.csv trip records (about 35% green)."""
-    from mlops.datagen.generator import generate
-    from mlops.errors import MlopsError
+    from mlops.datagen.generator import generate  # numpy and pandas: only this command
 
     try:
         files = generate(rows, out, seed, files_per_kind, distance_scale)

@@ -7,6 +7,12 @@ contract, ``rollout`` plans blue/green traffic for the ``local_endpoint`` and
 version an environment serves comes from :mod:`mlops.registry.model_source`.
 """
 
-#: The top-level ``mlops`` names ``commands.register`` adds, in its order: mlops/cli.py
-#: loads this area only for them (tests/mlops/test_cli.py fails if the two drift).
-COMMANDS = ("serve", "batch-score", "smoke-test", "rollout")
+#: The top-level ``mlops`` commands ``commands.register`` adds, in its order, with the
+#: line ``mlops --help`` shows for each: mlops/cli.py lists them without importing the
+#: area and loads it only to run one (tests/mlops/test_cli.py fails if they drift).
+COMMANDS = {
+    "serve": "Serve a model with the Azure ML inference server and score.py on 127.0.0.1.",
+    "batch-score": "Score a folder with batch_score.py as an Azure ML batch deployment would.",
+    "smoke-test": "Send sample requests and check status, shape, sane predictions and latency.",
+    "rollout": "Blue/green rollout of an online endpoint: plan, run on Azure, or run locally.",
+}

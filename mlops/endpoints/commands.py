@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
+import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from mlops import aml_client, settings
+from mlops.endpoints import batch
+from mlops.endpoints.azure_rollout import DEPLOYMENT_SPEC, AzureEndpoint
+from mlops.endpoints.local_endpoint import LocalEndpoint
+from mlops.endpoints.local_server import LocalServer
+from mlops.endpoints.rollout import Outcome, parse_traffic, plan_rollout, run_rollout
+from mlops.endpoints.smoke import DEFAULT_SAMPLES, smoke_test
+from mlops.errors import MlopsError
+from mlops.registry import model_source
+from mlops.registry.pins import deploy_pins, export_code
+from mlops.registry.releases import load_release, load_release_file, release_path
+from mlops.settings import REPO_ROOT
 
 rollout_app = typer.Typer(
     no_args_is_help=True,
@@ -32,15 +48,11 @@ ModelDirOpt = Annotated[
 
 def _model_dir(env: str, version: int | None, model_dir: Path | None) -> tuple[Path, str]:
     """The model folder to serve and a one-line description of it."""
-    from mlops.errors import MlopsError
-
     if model_dir is not None:
         if not (model_dir / "MLmodel").is_file() and not any(model_dir.rglob("MLmodel")):
             raise MlopsError(f"{model_dir}: no MLflow model (MLmodel file) found")
         return model_dir, f"model folder {model_dir}"
-    from mlops.registry.model_source import served_model
-
-    model = served_model(env, version)
+    model = model_source.served_model(env, version)
     return model.path, f"{model.name} version {model.version} ({env}, from the {model.store} store)"
 
 
@@ -52,11 +64,6 @@ def serve(
     workers: Annotated[int, typer.Option("--workers", min=1, help="Server workers.")] = 1,
 ) -> None:
     """Serve a model with the Azure ML inference server and score.py on 127.0.0.1."""
-    from mlops import settings
-    from mlops.endpoints.local_server import LocalServer
-    from mlops.endpoints.smoke import DEFAULT_SAMPLES
-    from mlops.settings import REPO_ROOT
-
     path, what = _model_dir(env, version, model_dir)
     server = LocalServer(path, port=port, workers=workers, env=settings.collection_env(env))
     # The server runs in its own session, so a TERM sent to this process alone (a
@@ -107,37 +114,28 @@ def batch_score(
 
     Defaults come from mlops/azureml/deploy/batch/batch-deployment.yml.
     """
-    import os
-    from dataclasses import replace
+    from rich.progress import Progress  # rich: only this command draws a progress bar
 
-    from rich.progress import Progress
-
-    from mlops import settings as mlops_settings
-    from mlops.endpoints import batch
-    from mlops.errors import MlopsError
-
-    settings = batch.spec_settings()
-    settings = replace(
-        settings,
-        mini_batch_size=settings.mini_batch_size if mini_batch_size is None else mini_batch_size,
-        error_threshold=settings.error_threshold if error_threshold is None else error_threshold,
-        max_retries=settings.max_retries if max_retries is None else max_retries,
+    spec = batch.spec_settings()
+    spec = replace(
+        spec,
+        mini_batch_size=spec.mini_batch_size if mini_batch_size is None else mini_batch_size,
+        error_threshold=spec.error_threshold if error_threshold is None else error_threshold,
+        max_retries=spec.max_retries if max_retries is None else max_retries,
     )
     files = batch.input_files(input_dir)  # fail on an empty folder before loading a model
     path, what = _model_dir(env, version, model_dir)
-    os.environ.update(mlops_settings.collection_env(env))  # batch_score.py collects (monitoring)
+    os.environ.update(settings.collection_env(env))  # batch_score.py collects (monitoring)
     typer.echo(f"scoring {len(files)} files with {what}")
     with Progress(transient=True) as progress:
         task = progress.add_task("scoring", total=len(files))
-        report = batch.run_batch(
-            input_dir, output, path, settings, lambda n: progress.advance(task, n)
-        )
+        report = batch.run_batch(input_dir, output, path, spec, lambda n: progress.advance(task, n))
     for name, reason in report.failed.items():
         typer.echo(f"failed: {name}: {reason}", err=True)
     if report.aborted:
         raise MlopsError(
             f"{len(report.failed)} of {report.files} files failed, more than the error "
-            f"threshold of {settings.error_threshold}; no output written to {output}"
+            f"threshold of {spec.error_threshold}; no output written to {output}"
         )
     typer.echo(
         f"scored {report.rows} rows from {report.scored_files} of {report.files} files "
@@ -164,8 +162,6 @@ def smoke_test_cmd(
     ] = None,
 ) -> None:
     """Send sample requests and check status, shape, sane predictions and latency."""
-    from mlops.endpoints.smoke import smoke_test
-
     result = smoke_test(url, key=key, samples=sample, latency_ms=latency_ms, deployment=deployment)
     typer.echo(result.verdict())
     if not result.ok:
@@ -174,13 +170,9 @@ def smoke_test_cmd(
 
 def _steps(release: Path | None, steps: str | None) -> tuple[list[int], int]:
     """Traffic steps and latency budget: ``--steps`` wins over the release file's."""
-    from mlops.errors import MlopsError
-
     latency = 500
     parsed: list[int] | None = None
     if release is not None:
-        from mlops.registry.releases import load_release_file
-
         rel = load_release_file(release)
         parsed, latency = list(rel.rollout.steps), rel.rollout.latency_ms
     if steps is not None:
@@ -203,15 +195,11 @@ def rollout_plan(
     steps: Annotated[str | None, typer.Option("--steps", help="e.g. 10,50,100")] = None,
 ) -> None:
     """Print the rollout plan as JSON: live colour, target colour, traffic per step."""
-    from mlops.endpoints.rollout import parse_traffic, plan_rollout
-
     parsed, _ = _steps(release, steps)
     typer.echo(json.dumps(plan_rollout(parse_traffic(traffic), parsed).to_dict()))
 
 
 def _report(outcome: object, result_json: Path | None) -> None:
-    from mlops.endpoints.rollout import Outcome
-
     assert isinstance(outcome, Outcome)
     typer.echo(outcome.verdict())  # the steps were logged as they happened
     if result_json is not None:
@@ -267,22 +255,13 @@ def rollout_azure(
 ) -> None:
     """Blue/green rollout of the release's pins (model, scoring environment, code commit)
     on an Azure ML online endpoint."""
-    import tempfile
-
-    from mlops.aml_client import WorkspaceRef, ml_client
-    from mlops.endpoints.azure_rollout import DEPLOYMENT_SPEC, AzureEndpoint
-    from mlops.endpoints.rollout import run_rollout
-    from mlops.registry.pins import deploy_pins, export_code
-    from mlops.registry.releases import load_release_file
-    from mlops.settings import REPO_ROOT
-
     parsed, latency = _steps(release, steps)
     pins = deploy_pins(load_release_file(release))
-    ref = WorkspaceRef.resolve(subscription_id, resource_group, workspace)
+    ref = aml_client.WorkspaceRef.resolve(subscription_id, resource_group, workspace)
     with tempfile.TemporaryDirectory(prefix="release-code-") as scratch:
         code = export_code(repo or REPO_ROOT, pins.commit, Path(scratch) / "code")
         executor = AzureEndpoint(
-            ml_client(ref),
+            aml_client.ml_client(ref),
             endpoint,
             pins.model_uri,
             spec or DEPLOYMENT_SPEC,
@@ -321,14 +300,6 @@ def rollout_local(
 ) -> None:
     """Rehearse a rollout on the local twin: the released version on blue, the new one on
     green, the release's steps and smoke tests, rollback on failure. Servers stop at the end."""
-    import tempfile
-
-    from mlops import settings
-    from mlops.endpoints.local_endpoint import LocalEndpoint
-    from mlops.endpoints.rollout import run_rollout
-    from mlops.errors import MlopsError
-    from mlops.registry.releases import load_release, release_path
-
     if env not in ("stage", "prod"):
         raise MlopsError(f"rollout local --env {env!r}: expected stage or prod")
     parsed, latency = _steps(release_path(env), steps)

@@ -3,19 +3,28 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from pathlib import Path
 from typing import Annotated
 
 import typer
+import yaml
 
+from mlops import settings
 from mlops.errors import MlopsError
+from mlops.local.data import create, list_assets
+from mlops.local.pipeline import load_pipeline
+from mlops.local.runner import run_pipeline
+from mlops.local.summary import build_summary
+
+# mlops.local.display stays inside train and run: it loads rich (the live step display),
+# which `mlops data ...` does not draw.
 
 PIPELINES = {"automl": "pipeline-automl.yml", "rf": "pipeline.yml"}
 
 
 def _parse_set(items: list[str]) -> dict[str, object]:
-    import yaml
-
     values: dict[str, object] = {}
     for item in items:
         name, sep, raw = item.partition("=")
@@ -59,14 +68,7 @@ def train(
     ] = False,
 ) -> None:
     """Run the training pipeline YAML on this machine: prep, train, evaluate, register."""
-    import json
-    import logging
-
-    from mlops import settings
     from mlops.local.display import RichDisplay
-    from mlops.local.pipeline import load_pipeline
-    from mlops.local.runner import run_pipeline
-    from mlops.local.summary import build_summary
 
     if trainer not in PIPELINES:
         raise MlopsError(f"--trainer {trainer!r}: expected one of {', '.join(PIPELINES)}")
@@ -136,11 +138,7 @@ def run(
     ] = None,
 ) -> None:
     """Run any Azure ML pipeline job YAML on this machine, as `az ml job create` would."""
-    import json
-
-    from mlops import settings
     from mlops.local.display import RichDisplay
-    from mlops.local.runner import run_pipeline
 
     settings.store_dir(env)
     display = RichDisplay()
@@ -187,8 +185,6 @@ def data_create(
     version: Annotated[str | None, typer.Option(help="Overrides the spec's version.")] = None,
 ) -> None:
     """Register a local file or folder as a new data asset version (a snapshot)."""
-    from mlops.local.data import create
-
     asset = create(file, name=name, version=version)
     typer.echo(f"created data asset {asset.name} version {asset.version}: {asset.path}")
 
@@ -198,8 +194,6 @@ def data_list(
     name: Annotated[str | None, typer.Option(help="Only versions of this asset.")] = None,
 ) -> None:
     """Registered data asset versions: name, version, type, path."""
-    from mlops.local.data import list_assets
-
     for asset in list_assets(name):
         typer.echo(f"{asset.name}\t{asset.version}\t{asset.type}\t{asset.path}")
 

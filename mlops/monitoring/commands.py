@@ -6,10 +6,21 @@ monitoring pipelines call to create the Azure ML monitors and judge collected re
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from mlops import aml_client
+from mlops.monitoring.azure_ml import apply_monitor, apply_training_schedule, check_drift
+from mlops.monitoring.queue import queue_pipeline
+from mlops.monitoring.render import busiest_deployment, render_monitor_spec
+from mlops.registry.releases import ModelRelease
+
+# mlops.monitoring.report, .run and .signals stay inside `mlops monitor`: they load pandas
+# and numpy, which the Azure helpers of `mlops monitoring ...` do not need.
 
 #: Exit code when a signal is breached (0: none breached; 1: an error).
 BREACHED_EXIT = 3
@@ -46,8 +57,6 @@ def monitor(
 ) -> None:
     """Compare target with baseline using the signals and thresholds of the env's Azure ML
     monitor spec. Exit 0: nothing breached; 3: a signal breached; 1: an error."""
-    import json
-
     from mlops.monitoring.report import write_report
     from mlops.monitoring.run import monitor as run_monitor
     from mlops.monitoring.run import retrain as run_retrain
@@ -105,8 +114,6 @@ def monitor_spec(
     ] = None,
 ) -> None:
     """Render monitor-<env>.yml for one environment's live names; checked with azure-ai-ml."""
-    from mlops.monitoring.render import busiest_deployment, render_monitor_spec
-
     if traffic is not None and deployment is None:
         deployment = busiest_deployment(traffic)
     render_monitor_spec(env, out, endpoint, deployment, emails, train_data)
@@ -127,18 +134,18 @@ DevSub = Annotated[
 
 def _clients(dev_sub: str, dev_group: str, dev_workspace: str, registry: str):
     """(env workspace, dev workspace, registry) clients; the env one from AML_* variables."""
-    import os
-
-    from mlops.aml_client import WorkspaceRef, ml_client, registry_ml_client
-
-    ref = WorkspaceRef.resolve(
+    ref = aml_client.WorkspaceRef.resolve(
         os.environ.get("AML_SUBSCRIPTION_ID"),
         os.environ.get("AML_RESOURCE_GROUP"),
         os.environ.get("AML_WORKSPACE"),
     )
-    dev_ref = WorkspaceRef(dev_sub or ref.subscription_id, dev_group, dev_workspace)
-    return (ml_client(ref), ml_client(dev_ref), registry_ml_client(registry),
-            (dev_ref.subscription_id, dev_group, dev_workspace))  # fmt: skip
+    dev_ref = aml_client.WorkspaceRef(dev_sub or ref.subscription_id, dev_group, dev_workspace)
+    return (
+        aml_client.ml_client(ref),
+        aml_client.ml_client(dev_ref),
+        aml_client.registry_ml_client(registry),
+        (dev_ref.subscription_id, dev_group, dev_workspace),
+    )
 
 
 def monitor_apply(
@@ -154,9 +161,6 @@ def monitor_apply(
     dev_subscription_id: DevSub = "",
 ) -> None:
     """Create or update the Azure ML monitor of an environment's online endpoint."""
-    from mlops.monitoring.azure_ml import apply_monitor
-    from mlops.registry.releases import ModelRelease
-
     ml, dev, registry, dev_ref = _clients(
         dev_subscription_id, dev_resource_group, dev_workspace, model_registry
     )
@@ -180,9 +184,6 @@ def monitor_check(
     ] = None,
 ) -> None:
     """Judge yesterday's collected requests; on a breach queue ``--queue`` (exit 0)."""
-    from mlops.monitoring.azure_ml import check_drift
-    from mlops.registry.releases import ModelRelease
-
     ml, dev, registry, _ = _clients(
         dev_subscription_id, dev_resource_group, dev_workspace, model_registry
     )
@@ -203,17 +204,12 @@ def training_schedule(
     ),
 ) -> None:
     """Create or update the recurring training schedule, then enable or disable it."""
-    import os
-
-    from mlops.aml_client import WorkspaceRef, ml_client
-    from mlops.monitoring.azure_ml import apply_training_schedule
-
-    ref = WorkspaceRef.resolve(
+    ref = aml_client.WorkspaceRef.resolve(
         os.environ.get("AML_SUBSCRIPTION_ID"),
         os.environ.get("AML_RESOURCE_GROUP"),
         os.environ.get("AML_WORKSPACE"),
     )
-    apply_training_schedule(ml_client(ref), spec, enabled)
+    apply_training_schedule(aml_client.ml_client(ref), spec, enabled)
     typer.echo(f"training schedule from {spec}: {'enabled' if enabled else 'disabled'}")
 
 
@@ -223,8 +219,6 @@ def monitor_deployment(
     ],
 ) -> None:
     """Print the deployment (colour) that takes the most traffic."""
-    from mlops.monitoring.render import busiest_deployment
-
     typer.echo(busiest_deployment(traffic))
 
 
@@ -233,10 +227,6 @@ def monitor_queue(
     branch: Annotated[str, typer.Option("--branch", help="Branch to run.")] = "refs/heads/main",
 ) -> None:
     """Queue an Azure DevOps pipeline (from a job: SYSTEM_* variables and the access token)."""
-    import os
-
-    from mlops.monitoring.queue import queue_pipeline
-
     run_id = queue_pipeline(
         os.environ.get("SYSTEM_COLLECTIONURI", ""),
         os.environ.get("SYSTEM_TEAMPROJECT", ""),

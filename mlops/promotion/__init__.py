@@ -7,6 +7,14 @@ release files, registry stores and history it writes live in :mod:`mlops.registr
 local deployer it wires lives in :mod:`mlops.endpoints.local_deploy`.
 """
 
-#: The top-level ``mlops`` names ``commands.register`` adds, in its order: mlops/cli.py
-#: loads this area only for them (tests/mlops/test_cli.py fails if the two drift).
-COMMANDS = ("promote", "rollback", "models", "release")
+#: The top-level ``mlops`` commands ``commands.register`` adds, in its order, with the
+#: line ``mlops --help`` shows for each: mlops/cli.py lists them without importing the
+#: area and loads it only to run one (tests/mlops/test_cli.py fails if they drift).
+COMMANDS = {
+    "promote": (
+        "Promote a model version to stage (share, deploy, stage tests) or prod (stage-passed only)."
+    ),
+    "rollback": "Return an environment to its previous release (from the release history).",
+    "models": "Versions with metrics and lineage tags; which is champion, released and deployed.",
+    "release": "Release files and the Azure side of promotion (share, stage tests, prod check).",
+}

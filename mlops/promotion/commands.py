@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from taxi_fare.step_files import write_stage_report
+
+from mlops import aml_client, settings
+from mlops.endpoints.local_deploy import LocalDeployer
+from mlops.errors import MlopsError
+from mlops.promotion import azure_release, inventory, stage_tests
+from mlops.promotion import promote as promotion
+from mlops.promotion.deploy import HttpEndpoint
+from mlops.registry import history, local_registry, releases
+from mlops.settings import REPO_ROOT
 
 release_app = typer.Typer(
     no_args_is_help=True,
@@ -32,16 +45,11 @@ AzureOpt = Annotated[
 
 
 def _stage_data_default() -> Path:
-    from mlops import settings
-
     return settings.store_dir("stage") / "stage-data"
 
 
 def _training_split(version: int | None) -> list[Path]:
     """The train split of the local pipeline run that produced a dev version, if still there."""
-    from mlops import settings
-    from mlops.registry import local_registry
-
     info = local_registry.dev_version(version)
     run_id = info.tags.get("pipeline_run_id")
     if not run_id:
@@ -52,12 +60,9 @@ def _training_split(version: int | None) -> list[Path]:
 def _prepare_stage_data(
     raw_data: list[Path], exclude: list[Path] | None, version: int | None, target: Path
 ) -> None:
-    import shutil
-    import tempfile
-
+    # pandas: only building a stage set needs it, not the other promotion commands.
     from taxi_fare.split import write_split
     from taxi_fare.stage import build_stage_set
-    from taxi_fare.step_files import write_stage_report
 
     excluded = exclude if exclude is not None else _training_split(version)
     stage = build_stage_set(raw_data, excluded)
@@ -105,11 +110,6 @@ def promote(
     as_json: JsonOpt = False,
 ) -> None:
     """Promote a model version to stage (share, deploy, stage tests) or prod (stage-passed only)."""
-    from dataclasses import asdict
-
-    from mlops.endpoints.local_deploy import LocalDeployer
-    from mlops.promotion import promote as promotion
-
     data = stage_data or _stage_data_default()
     if to == "stage" and raw_data:
         _prepare_stage_data(raw_data, exclude_data, version, data)
@@ -129,11 +129,6 @@ def rollback(
     as_json: JsonOpt = False,
 ) -> None:
     """Return an environment to its previous release (from the release history)."""
-    from dataclasses import asdict
-
-    from mlops.endpoints.local_deploy import LocalDeployer
-    from mlops.promotion import promote as promotion
-
     result = promotion.rollback(env, LocalDeployer(), releases_dir)
     if as_json:
         typer.echo(json.dumps(asdict(result), indent=2))
@@ -150,16 +145,11 @@ def models(
     as_json: JsonOpt = False,
 ) -> None:
     """Versions with metrics and lineage tags; which is champion, released and deployed."""
-    from mlops import settings
-    from mlops.promotion import inventory
-
     view = inventory.models_view(env, settings.MODEL_NAME, releases_dir)
     typer.echo(json.dumps(view, indent=2) if as_json else inventory.render_table(view))
 
 
 def _registry(azure: bool, registry_name: str):
-    from mlops.promotion import azure_release
-
     if azure:
         return (
             azure_release.AzureRegistry(azure_release.registry_client(registry_name)),
@@ -196,11 +186,6 @@ def check(
 ) -> None:
     """Check a release file: valid, names a version the registry holds; prod: stage-passed
     with the pins stage tested. On Azure the release must pin environment and code."""
-    from mlops.errors import MlopsError
-    from mlops.promotion import azure_release
-    from mlops.registry import releases
-    from mlops.settings import REPO_ROOT
-
     release = releases.load_release(env, releases_dir)
     path = releases.release_path(env, releases_dir)
     if before_merge and not azure:
@@ -209,9 +194,9 @@ def check(
         )
     try:
         if before_merge and env == "stage":
-            from mlops.aml_client import WorkspaceRef, ml_client
-
-            ref = WorkspaceRef.resolve(dev_subscription_id, dev_resource_group, dev_workspace)
+            ref = aml_client.WorkspaceRef.resolve(
+                dev_subscription_id, dev_resource_group, dev_workspace
+            )
             where = f"dev workspace {ref.workspace}"
             # The spec of the environment the release pins (score or AutoML runtime).
             pinned = release.environment.name if release.environment else None
@@ -226,7 +211,7 @@ def check(
                     f"the stage release pins environment {release.environment.name}, "
                     f"but {spec} defines {name}"
                 )
-            workspace = azure_release.AzureWorkspace(ml_client(ref))
+            workspace = azure_release.AzureWorkspace(aml_client.ml_client(ref))
             azure_release.check_stage_before_merge(release, workspace, where, version, REPO_ROOT)
         else:
             registry, where = _registry(azure, release.model.registry)
@@ -252,14 +237,10 @@ def share(
     releases_dir: ReleasesDirOpt = None,
 ) -> None:
     """Share a dev workspace model version into the Azure ML registry (same name and version)."""
-    from mlops.aml_client import WorkspaceRef, ml_client
-    from mlops.promotion import azure_release
-    from mlops.registry import releases
-
     target = registry_name or releases.load_release("stage", releases_dir).model.registry
-    ref = WorkspaceRef.resolve(subscription_id, resource_group, workspace)
+    ref = aml_client.WorkspaceRef.resolve(subscription_id, resource_group, workspace)
     registry, _ = _registry(True, target)
-    shared = azure_release.share(ml_client(ref), registry, name, version, target)
+    shared = azure_release.share(aml_client.ml_client(ref), registry, name, version, target)
     state = "shared into" if shared else "already in"
     typer.echo(f"version {version} of {name} {state} registry {target}")
 
@@ -278,10 +259,6 @@ def stage_test(
     releases_dir: ReleasesDirOpt = None,
 ) -> None:
     """Stage tests of stage.yml's version through an endpoint; result as JSON and registry tags."""
-    from mlops.promotion import azure_release, stage_tests
-    from mlops.promotion.deploy import HttpEndpoint
-    from mlops.registry import history, releases
-
     release = releases.load_release("stage", releases_dir)
     registry, where = _registry(azure, release.model.registry)
     tags = azure_release.check_release(release, registry, where, require_pins=azure)
@@ -314,10 +291,6 @@ def record_stage(
     releases_dir: ReleasesDirOpt = None,
 ) -> None:
     """Write a stage result JSON (from stage-test) as tags on its registry version."""
-    from mlops.errors import MlopsError
-    from mlops.promotion import azure_release
-    from mlops.registry import releases
-
     try:
         result = json.loads(result_file.read_text(encoding="utf-8"))
     except FileNotFoundError:
