@@ -10,9 +10,9 @@ hours outlive the 10-minute federated token and the 1-hour access token that an
 ``az login`` session is stuck with. Elsewhere (a laptop) the Azure CLI login is used.
 
 Inside ``mlops ado run`` (``MLOPS_AZURE_EMULATOR`` set) the factory hands out the emulated
-Azure instead. The emulator lives in the ``ado`` area above this floor, so it plugs itself in
-through :func:`use_emulator` when the ``mlops`` command registers its areas; the floor never
-imports it.
+Azure instead. The emulator lives in the ``ado`` area above this floor, so the ``mlops``
+command's composition root (``mlops/cli.py``, at import) plugs it in through
+:func:`use_emulator`; the floor never imports it.
 """
 
 from __future__ import annotations

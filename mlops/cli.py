@@ -5,8 +5,9 @@ commands and groups it adds, each with its one-line help, in ``COMMANDS`` in its
 ``__init__.py``; this file discovers the areas, so adding one never touches it.
 ``mlops CMD ...`` imports the package ``__init__`` files (docstrings and those tables),
 then only the area that owns CMD, and has typer build only that area's commands. Typer
-builds a command from its function's signature when the group is built, about 0.25 s for
-the whole tree, which every ``mlops`` process used to pay (the Azure DevOps rehearsal
+builds a command from its function's signature when the group is built: 50-80 ms of CPU
+for the whole tree on a quiet machine (about 0.25 s on a busy one), which every ``mlops``
+process used to pay (the Azure DevOps rehearsal
 starts hundreds), and each area's commands.py imports the project's own light modules at
 its top, which a process now pays for one area only. ``mlops --help`` and shell
 completion list every command from the declarations without loading an area.
