@@ -181,3 +181,38 @@ def test_the_one_row_vote_is_np_average(members: int) -> None:
         got = [compiled.combine_one(row) for row in rows.tolist()]
         np.testing.assert_array_equal(np.array(got), want)
         assert [np.signbit(g) for g in got[50:100]] == [np.signbit(w) for w in want[50:100]]
+
+
+def test_float32_splits_decide_as_the_float32_cast() -> None:
+    """``x <= float32_splits(t)`` must be ``float32(x) <= t`` for every double ``x``: checked
+    on the doubles around each rounding boundary (the midpoints, ties to even and odd),
+    around the thresholds themselves, at signed zeros and in float32's subnormal range."""
+    from taxi_fare.serving.tree_graphs import float32_splits
+
+    rng = np.random.default_rng(11)
+    f32 = rng.normal(0, 1, 3000).astype(np.float32) * np.float32(10.0) ** rng.integers(-6, 7, 3000)
+    tiny = np.array([0.0, -0.0, 1e-45, -1e-45, 3e-45, 1.2e-38, -1.2e-38], dtype=np.float32)
+    points = np.concatenate([f32, tiny]).astype(np.float64)
+    up = np.nextafter(np.concatenate([f32, tiny]), np.float32(np.inf)).astype(np.float64)
+    midpoints = (points + up) / 2.0
+    # Thresholds as sklearn makes them (midpoints of float32 values, in double) and others.
+    around = [np.nextafter(points, np.inf), np.nextafter(points, -np.inf)]
+    thresholds = np.concatenate([midpoints, points, *around, rng.normal(0, 50, 500)])
+    splits = float32_splits(thresholds)
+    for x in (midpoints, np.nextafter(midpoints, np.inf), np.nextafter(midpoints, -np.inf),
+              points, np.nextafter(points, np.inf), np.nextafter(points, -np.inf)):  # fmt: skip
+        for shift in (0, 1, 7):  # each x against its own threshold and others'
+            t, u = np.roll(thresholds, shift), np.roll(splits, shift)
+            xs = np.resize(x, t.shape)
+            want = xs.astype(np.float32) <= t
+            got = xs <= u
+            bad = np.flatnonzero(want != got)
+            assert bad.size == 0, (xs[bad[:3]], t[bad[:3]], u[bad[:3]])
+
+
+def test_float32_splits_refuse_thresholds_beyond_float32() -> None:
+    from taxi_fare.serving.tree_graphs import float32_splits
+
+    for bad in (3.5e38, -1e39, np.inf, np.nan):
+        with pytest.raises(ModelError, match="beyond float32's range"):
+            float32_splits(np.array([0.5, bad]))

@@ -30,98 +30,114 @@ from taxi_fare.schema import FEATURES
 
 def haversine_miles(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     """``taxi_fare.features.haversine_miles`` for one pair of points."""
-    lat1, lon1 = math.radians(lat1), math.radians(lon1)
-    lat2, lon2 = math.radians(lat2), math.radians(lon2)
-    s_lat = math.sin((lat2 - lat1) / 2)
-    s_lon = math.sin((lon2 - lon1) / 2)
-    a = s_lat * s_lat + math.cos(lat1) * math.cos(lat2) * (s_lon * s_lon)
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    return _haversine(phi1, math.radians(lon1), math.cos(phi1), phi2, math.radians(lon2),
+                      math.cos(phi2))  # fmt: skip
+
+
+def _haversine(
+    phi1: float, lam1: float, cos1: float, phi2: float, lam2: float, cos2: float
+) -> float:
+    """``haversine_miles`` of points in radians whose latitudes' cosines are known: a
+    request's two ends take part in ten distances, the fixed places in many requests."""
+    s_lat = math.sin((phi2 - phi1) / 2)
+    s_lon = math.sin((lam2 - lam1) / 2)
+    a = s_lat * s_lat + cos1 * cos2 * (s_lon * s_lon)
     return 2 * EARTH_RADIUS_MILES * math.asin(math.sqrt(min(max(a, 0.0), 1.0)))
+
+
+def _place(lat: float, lon: float) -> tuple[float, float, float]:
+    phi = math.radians(lat)
+    return phi, math.radians(lon), math.cos(phi)
+
+
+_MIDTOWN = _place(*MIDTOWN)
+#: (code, its "<code>_trip" column, the airport in radians with its latitude's cosine).
+_AIRPORTS = tuple((code, f"{code}_trip", *_place(*place)) for code, place in AIRPORTS.items())
+#: Manhattan's edges as (lat1, lat2, lon1, lon2 - lon1, lat2 - lat1), the differences
+#: being the same doubles ``in_manhattan`` computes on every call.
+_EDGES = tuple(
+    (lat1, lat2, lon1, lon2 - lon1, lat2 - lat1)
+    for (lat1, lon1), (lat2, lon2) in zip(MANHATTAN, MANHATTAN[1:] + MANHATTAN[:1], strict=True)
+)
+_METER_COLUMNS = tuple(
+    (60.0 / mph, f"slow_minutes_{mph}mph", f"meter_fare_{mph}mph") for mph in METER_CRUISE_MPH
+)
 
 
 def bearing_degrees(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     """``taxi_fare.features.bearing_degrees`` for one pair of points."""
-    lat1, lon1 = math.radians(lat1), math.radians(lon1)
-    lat2, lon2 = math.radians(lat2), math.radians(lon2)
-    y = math.sin(lon2 - lon1) * math.cos(lat2)
-    x = math.cos(lat1) * math.sin(lat2) - math.sin(lat1) * math.cos(lat2) * math.cos(lon2 - lon1)
+    return _bearing(*_place(lat1, lon1), *_place(lat2, lon2))
+
+
+def _bearing(phi1: float, lam1: float, cos1: float, phi2: float, lam2: float, cos2: float) -> float:
+    y = math.sin(lam2 - lam1) * cos2
+    x = cos1 * math.sin(phi2) - math.sin(phi1) * cos2 * math.cos(lam2 - lam1)
     return math.degrees(math.atan2(y, x)) % 360.0
 
 
 def in_manhattan(lat: float, lon: float) -> bool:
-    """``taxi_fare.features.in_manhattan`` for one point."""
+    """``taxi_fare.features.in_manhattan`` for one point (an edge's crossing is computed
+    only where the point's parallel meets it, the only case where numpy's value counts)."""
     inside = False
-    for (lat1, lon1), (lat2, lon2) in zip(MANHATTAN, MANHATTAN[1:] + MANHATTAN[:1], strict=True):
-        crossing = lon1 + (lat - lat1) * (lon2 - lon1) / (lat2 - lat1)
-        if ((lat1 > lat) != (lat2 > lat)) and lon < crossing:
+    for lat1, lat2, lon1, d_lon, d_lat in _EDGES:
+        if (lat1 > lat) != (lat2 > lat) and lon < lon1 + (lat - lat1) * d_lon / d_lat:
             inside = not inside
     return inside
 
 
 def derived_row(row: Sequence[float]) -> dict[str, float]:
     """The 20 features (in ``FEATURES`` order) plus the derived ones, by name."""
-    f = dict(zip(FEATURES, row, strict=True))
-    out = dict(f)
-    p_lat, p_lon = f["pickup_latitude"], f["pickup_longitude"]
-    d_lat, d_lon = f["dropoff_latitude"], f["dropoff_longitude"]
-    days = (f["dropoff_weekday"] - f["pickup_weekday"]) % 7
-    pickup_tod = f["pickup_hour"] * 3600 + f["pickup_minute"] * 60 + f["pickup_second"]
-    dropoff_tod = f["dropoff_hour"] * 3600 + f["dropoff_minute"] * 60 + f["dropoff_second"]
+    out = dict(zip(FEATURES, row, strict=True))
+    p_lat, p_lon = out["pickup_latitude"], out["pickup_longitude"]
+    d_lat, d_lon = out["dropoff_latitude"], out["dropoff_longitude"]
+    distance, hour = out["distance"], out["pickup_hour"]
+    days = (out["dropoff_weekday"] - out["pickup_weekday"]) % 7
+    pickup_tod = hour * 3600 + out["pickup_minute"] * 60 + out["pickup_second"]
+    dropoff_tod = out["dropoff_hour"] * 3600 + out["dropoff_minute"] * 60 + out["dropoff_second"]
     duration_min = (days * 86400 + dropoff_tod - pickup_tod) / 60.0
     out["duration_min"] = duration_min
-    straight = haversine_miles(p_lat, p_lon, d_lat, d_lon)
+    pickup, dropoff = _place(p_lat, p_lon), _place(d_lat, d_lon)
+    straight = _haversine(*pickup, *dropoff)
     out["straight_miles"] = straight
-    out["manhattan_miles"] = haversine_miles(p_lat, p_lon, d_lat, p_lon) + haversine_miles(
-        d_lat, p_lon, d_lat, d_lon
-    )
-    out["bearing"] = bearing_degrees(p_lat, p_lon, d_lat, d_lon)
+    corner = (dropoff[0], pickup[1], dropoff[2])  # the dropoff's latitude, pickup's longitude
+    out["manhattan_miles"] = _haversine(*pickup, *corner) + _haversine(*corner, *dropoff)
+    out["bearing"] = _bearing(*pickup, *dropoff)
     hours = max(duration_min / 60.0, 1.0 / 60.0)
-    out["speed_mph"] = f["distance"] / hours
-    out["route_ratio"] = f["distance"] / max(straight, 0.05)
-    out["pickup_midtown_miles"] = haversine_miles(p_lat, p_lon, *MIDTOWN)
-    out["dropoff_midtown_miles"] = haversine_miles(d_lat, d_lon, *MIDTOWN)
+    out["speed_mph"] = distance / hours
+    out["route_ratio"] = distance / max(straight, 0.05)
+    pickup_midtown = out["pickup_midtown_miles"] = _haversine(*pickup, *_MIDTOWN)
+    dropoff_midtown = out["dropoff_midtown_miles"] = _haversine(*dropoff, *_MIDTOWN)
     at_airport = to_newark = False
-    for code, place in AIRPORTS.items():
-        near_pickup = haversine_miles(p_lat, p_lon, *place) < AIRPORT_RADIUS_MILES
-        near_dropoff = haversine_miles(d_lat, d_lon, *place) < AIRPORT_RADIUS_MILES
-        out[f"{code}_trip"] = 1.0 if near_pickup or near_dropoff else 0.0
+    for code, column, *place in _AIRPORTS:
+        near_pickup = _haversine(*pickup, *place) < AIRPORT_RADIUS_MILES
+        near_dropoff = _haversine(*dropoff, *place) < AIRPORT_RADIUS_MILES
+        out[column] = 1.0 if near_pickup or near_dropoff else 0.0
         at_airport = at_airport or near_pickup
         to_newark = to_newark or (code == "ewr" and near_dropoff)
     manhattan = in_manhattan(p_lat, p_lon) or in_manhattan(d_lat, d_lon)
+    jfk = out["jfk_trip"] > 0
     out["manhattan_trip"] = 1.0 if manhattan else 0.0
-    out["jfk_flat"] = 1.0 if out["jfk_trip"] > 0 and manhattan else 0.0
+    jfk_flat = out["jfk_flat"] = 1.0 if jfk and manhattan else 0.0
     out["far_end_latitude"] = d_lat if at_airport else p_lat
     out["far_end_longitude"] = d_lon if at_airport else p_lon
-    hour = f["pickup_hour"]
-    weekday = f["pickup_weekday"] < 5
-    out["night"] = 1.0 if hour >= 20 or hour < 6 else 0.0
-    out["rush_hour"] = 1.0 if weekday and 16 <= hour < 20 else 0.0
+    weekday = out["pickup_weekday"] < 5
+    night = out["night"] = 1.0 if hour >= 20 or hour < 6 else 0.0
+    rush = out["rush_hour"] = 1.0 if weekday and 16 <= hour < 20 else 0.0
     out["pickup_time_of_day"] = pickup_tod / 3600.0
     out["weekend"] = 0.0 if weekday else 1.0
-    out["rate_card_fare"] = rate_card_fare(out)
-    out["airport_fare"] = (
-        out["rate_card_fare"]
+    # rate_card_fare, inline: the flat fare applies to JFK trips with an end near Midtown.
+    flat = jfk and (pickup_midtown < 5.0 or dropoff_midtown < 5.0)
+    least_slow = max(duration_min - distance * 5.0, 0.0)
+    meter = 52.0 if flat else 2.5 + 2.5 * distance + 0.5 * least_slow
+    rate_card = out["rate_card_fare"] = meter + (0.8 + 0.5 * night + 1.0 * rush)
+    airport = out["airport_fare"] = (
+        rate_card
         + (NEWARK_SURCHARGE + NEWARK_TOLLS) * (1.0 if to_newark else 0.0)
-        + JFK_FLAT_RUSH_EXTRA * (out["jfk_flat"] * out["rush_hour"])
+        + JFK_FLAT_RUSH_EXTRA * (jfk_flat * rush)
     )
-    flat = out["jfk_trip"] > 0 and (
-        out["pickup_midtown_miles"] < 5.0 or out["dropoff_midtown_miles"] < 5.0
-    )
-    least_slow = max(duration_min - f["distance"] * 5.0, 0.0)
-    for mph in METER_CRUISE_MPH:
-        slow = max(duration_min - f["distance"] * (60.0 / mph), 0.0)
-        out[f"slow_minutes_{mph}mph"] = slow
-        out[f"meter_fare_{mph}mph"] = out["airport_fare"] + (
-            0.0 if flat else 0.5 * (slow - least_slow)
-        )
+    for minutes_a_mile, slow_column, fare_column in _METER_COLUMNS:
+        slow = max(duration_min - distance * minutes_a_mile, 0.0)
+        out[slow_column] = slow
+        out[fare_column] = airport + (0.0 if flat else 0.5 * (slow - least_slow))
     return out
-
-
-def rate_card_fare(d: dict[str, float]) -> float:
-    """``taxi_fare.features.rate_card_fare`` for one row of derived values."""
-    distance = d["distance"]
-    slow_minutes = max(d["duration_min"] - distance * 5.0, 0.0)
-    meter = 2.5 + 2.5 * distance + 0.5 * slow_minutes
-    in_manhattan = d["pickup_midtown_miles"] < 5.0 or d["dropoff_midtown_miles"] < 5.0
-    if d["jfk_trip"] > 0 and in_manhattan:
-        meter = 52.0
-    return meter + (0.8 + 0.5 * d["night"] + 1.0 * d["rush_hour"])
