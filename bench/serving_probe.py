@@ -6,7 +6,12 @@ DIR`` builds them). In the Azure ML inference server, one worker each, it serves
 
 - the no-op ``score.py``; a no-op importing numpy and onnxruntime; a no-op importing what
   ``score.py`` imports (``taxi_fare.serving.loading``): what the imports alone cost;
-- our ``score.py`` with the AutoML vote ensemble, and with the train2 forest.
+- our ``score.py`` with the AutoML vote ensemble, and with the train2 forest;
+- for each of the two models, ``score.py``'s one-row path again with a timer around each
+  phase (JSON decoding, the checks, the derived features, the ONNX Runtime call), which
+  the script writes to a file that the probe reads back (``phases``, medians in ms). It
+  repeats ``taxi_fare.serving.online.score_body``'s compiled one-row branch step by step,
+  so it must follow that branch when it changes.
 
 Requests visit the servers in rounds (the first round is warm-up). For each server it
 reports the request p50 and mean seen by the client and the p50 and mean of the server's
@@ -42,6 +47,50 @@ IMPORTS_SCRIPTS = {
     ),
 }
 NOOP_TAIL = "\n\ndef init():\n    pass\n\n\ndef run(raw_data):\n    return [0.0]\n"
+PHASES = ("decode", "check", "derive", "trees")
+PHASES_SCRIPT = '''"""score.py's one-row path with a timer around each phase (serving_probe)."""
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.append({src!r})
+from taxi_fare.serving.loading import load_scoring_model
+from taxi_fare.serving.one_row import derived_row
+from taxi_fare.serving.payload import one_row, parse_body, rows_by_column
+
+OUT = {out!r}
+MODEL = None
+TIMES = {{name: [] for name in {phases!r}}}
+
+
+def init():
+    global MODEL
+    MODEL = load_scoring_model(Path(os.environ["AZUREML_MODEL_DIR"]))
+    if not MODEL.compiled_rows:
+        raise RuntimeError("the phase probe needs a model on the compiled one-row path")
+
+
+def run(raw_data):
+    clock = time.perf_counter
+    t0 = clock()
+    body = parse_body(raw_data)
+    t1 = clock()
+    columns, rows = rows_by_column(body, 10_000)
+    row = one_row(columns, rows[0], MODEL.columns)
+    t2 = clock()
+    x = MODEL.estimator._pick(derived_row(row))
+    t3 = clock()
+    prediction = MODEL.estimator.trees.predict_one(x)
+    t4 = clock()
+    for name, seconds in zip(TIMES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+        TIMES[name].append(seconds * 1000.0)
+    if len(TIMES["trees"]) % 100 == 0:
+        with open(OUT, "w") as handle:
+            json.dump(TIMES, handle)
+    return [prediction]
+'''
 
 
 def timed(url: str, bodies: list[bytes], count: int) -> tuple[list[float], list[float]]:
@@ -108,6 +157,13 @@ def run(workdir: Path) -> dict[str, Any]:
         servers[name] = EntryScriptServer(path, forest)
     servers["ours_automl"] = LocalServer(automl)
     servers["ours_train2"] = LocalServer(forest)
+    phase_files = {}
+    for name, model in (("phases_automl", automl), ("phases_train2", forest)):
+        path, out = scripts / f"{name}.py", scripts / f"{name}.json"
+        out.unlink(missing_ok=True)
+        path.write_text(PHASES_SCRIPT.format(src=str(_SRC), out=str(out), phases=PHASES))
+        servers[name] = EntryScriptServer(path, model)
+        phase_files[name] = out
     samples: dict[str, tuple[list[float], list[float]]] = {n: ([], []) for n in servers}
     with ExitStack() as stack:
         for server in servers.values():
@@ -118,8 +174,13 @@ def run(workdir: Path) -> dict[str, Any]:
                 if round_:
                     samples[name][0].extend(client)
                     samples[name][1].extend(server_ms)
+    phases = {}
+    for name, out in phase_files.items():
+        times = json.loads(out.read_text())  # written every 100 requests: all rounds here
+        phases[name] = {p: percentile(v[PER_ROUND:], 50) for p, v in times.items()}
     return {
         "servers": {name: summary(*pair) for name, pair in samples.items()},
+        "phases_p50_ms": phases,
         "requests_per_server": PER_ROUND * (ROUNDS - 1),
         "forest_test_rmse_by_trees": tree_counts_rmse(forest, test),
     }

@@ -39,3 +39,36 @@ def test_the_whole_forest_cut_is_the_forests_own_rmse(tmp_path: Path) -> None:
     own = np.sqrt(np.mean((pipe.predict(table[list(FEATURES)]) - table[TARGET]) ** 2))
     assert got[6] == pytest.approx(own, rel=1e-12)
     assert got[3] != pytest.approx(got[6], rel=1e-9)
+
+
+def test_the_phase_script_answers_as_score_py_and_times_each_phase(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The timed copy of score.py's one-row path must give score.py's prediction (else its
+    phases time something else) and write one time per phase per request."""
+    import importlib.util
+    import json
+
+    import score
+
+    X, y = trips(300, seed=4)  # noqa: N806
+    pipe = random_forest_pipeline(n_estimators=4, max_depth=6, seed=5).fit(X, y)
+    save_model(pipe, tmp_path / "model", X, {"trainer": "rf"})
+    out, script = tmp_path / "phases.json", tmp_path / "phases.py"
+    script.write_text(serving_probe.PHASES_SCRIPT.format(
+        src=str(serving_probe._SRC), out=str(out), phases=serving_probe.PHASES))  # fmt: skip
+    monkeypatch.setenv("AZUREML_MODEL_DIR", str(tmp_path / "model"))
+    spec = importlib.util.spec_from_file_location("phases_probe", script)
+    assert spec is not None and spec.loader is not None
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+    probe.init()
+    model = score.load_scoring_model(tmp_path / "model")
+    rows = X.head(100).to_dict(orient="records")
+    for row in rows:
+        body = json.dumps({"input_data": {"columns": list(row), "index": [0],
+                                          "data": [list(row.values())]}})  # fmt: skip
+        assert probe.run(body) == score.score_body(body, model, 10)
+    times = json.loads(out.read_text())
+    assert sorted(times) == sorted(serving_probe.PHASES)
+    assert all(len(v) == 100 and min(v) > 0 for v in times.values())
