@@ -6,6 +6,8 @@ DIR`` builds them). In the Azure ML inference server, one worker each, it serves
 
 - the no-op ``score.py``; a no-op importing numpy and onnxruntime; a no-op importing what
   ``score.py`` imports (``taxi_fare.serving.loading``): what the imports alone cost;
+- no-ops whose ``run()`` first spends 0.3 ms, computing or asleep: what a slower ``run()``
+  costs the client beyond its own time (on this project's 2-vCPU VM about as much again);
 - our ``score.py`` with the AutoML vote ensemble, and with the train2 forest;
 - for each of the two models, ``score.py``'s one-row path again with a timer around each
   phase (JSON decoding, the checks, the derived features, the ONNX Runtime call), which
@@ -47,6 +49,17 @@ IMPORTS_SCRIPTS = {
     ),
 }
 NOOP_TAIL = "\n\ndef init():\n    pass\n\n\ndef run(raw_data):\n    return [0.0]\n"
+DELAY_SCRIPTS = {
+    "noop_compute_0.3ms": (
+        "import time\n\n\ndef init():\n    pass\n\n\ndef run(raw_data):\n"
+        "    end = time.perf_counter() + 0.0003\n    while time.perf_counter() < end:\n"
+        "        pass\n    return [0.0]\n"
+    ),
+    "noop_sleep_0.3ms": (
+        "import time\n\n\ndef init():\n    pass\n\n\ndef run(raw_data):\n"
+        "    time.sleep(0.0003)\n    return [0.0]\n"
+    ),
+}
 PHASES = ("decode", "check", "derive", "trees")
 PHASES_SCRIPT = '''"""score.py's one-row path with a timer around each phase (serving_probe)."""
 import json
@@ -154,6 +167,10 @@ def run(workdir: Path) -> dict[str, Any]:
     for name, head in IMPORTS_SCRIPTS.items():
         path = scripts / f"{name}.py"
         path.write_text(f'"""{name}: the imports, then nothing."""\n{head}{NOOP_TAIL}')
+        servers[name] = EntryScriptServer(path, forest)
+    for name, text in DELAY_SCRIPTS.items():
+        path = scripts / f"{name.replace('.', '_')}.py"
+        path.write_text(f'"""{name}: a no-op whose run() takes 0.3 ms."""\n{text}')
         servers[name] = EntryScriptServer(path, forest)
     servers["ours_automl"] = LocalServer(automl)
     servers["ours_train2"] = LocalServer(forest)
