@@ -7,7 +7,7 @@ DIR`` builds them). In the Azure ML inference server, one worker each, it serves
 - the no-op ``score.py``; a no-op importing numpy and onnxruntime; a no-op importing what
   ``score.py`` imports (``taxi_fare.serving.loading``): what the imports alone cost;
 - no-ops whose ``run()`` first spends 0.3 ms, computing or asleep: what a slower ``run()``
-  costs the client beyond its own time (on this project's 2-vCPU VM about as much again);
+  costs the client beyond its own time (on this project's 2-vCPU VM up to as much again);
 - our ``score.py`` with the AutoML vote ensemble, and with the train2 forest;
 - for each of the two models, ``score.py``'s one-row path again with a timer around each
   phase (JSON decoding, the checks, the derived features, the ONNX Runtime call), which
