@@ -1,9 +1,10 @@
 """Collection overhead on the online path: score.py with and without taxi_fare.collect.
 
-Three servers at once on loopback, one worker each, the same model: ours with collection
-on (``TAXI_FARE_COLLECT_DIR``, as ``mlops serve`` starts it), ours with it off, and the
-no-op score.py. Single-row requests, sequential over one keep-alive connection, in rounds
-that visit the servers in turn (as bench/online_bench.py). Two ratios:
+Servers at once on loopback, one worker each, the same model: ours with collection on
+(``TAXI_FARE_COLLECT_DIR``, as ``mlops serve`` starts it), ours with it off, and the no-op
+score.py, each as ``online_bench.REPLICAS`` processes pooled by kind (``bench.rounds``).
+Single-row requests, sequential over one keep-alive connection, in rounds that visit the
+servers in turn (as bench/online_bench.py). Two ratios:
 
 - ``collect_rps_vs_noop``: collecting score.py against the no-op one, held to the serving
   bench's own target (``online_bench.VS_NOOP``): collection must not push serving below it;
@@ -14,15 +15,21 @@ from __future__ import annotations
 
 import logging
 import time
-from contextlib import ExitStack
+from collections.abc import Callable
 
 from taxi_fare.schema import FEATURES
 
-from bench.load import timed_requests
-from bench.online_bench import DISTINCT_ROWS, ROUNDS, VS_NOOP, azureml_body, request_rows
+from bench.online_bench import (
+    DISTINCT_ROWS,
+    REPLICAS,
+    ROUNDS,
+    VS_NOOP,
+    azureml_body,
+    request_rows,
+)
 from bench.results import BenchResult, Target, measured
+from bench.rounds import pooled_rounds, replicated
 from bench.servers import noop_server
-from bench.stats import latency_summary
 from bench.workspace import Workspace
 from mlops.endpoints.local_server import LocalServer
 
@@ -60,29 +67,28 @@ def run(ws: Workspace) -> list[BenchResult]:
     _, test = ws.splits()
     bodies = [azureml_body(r) for r in request_rows(test, DISTINCT_ROWS)]
     collected = ws.root / "collected"
-    with ExitStack() as stack:
-        servers = {
-            "on": LocalServer(model_dir, log_file=ws.logs / "server-collect-on.log",
-                              env={"TAXI_FARE_COLLECT_DIR": str(collected)}),
-            "off": LocalServer(model_dir, log_file=ws.logs / "server-collect-off.log",
-                               env={"TAXI_FARE_COLLECT_DIR": ""}),
-            "noop": noop_server(ws.root / "noop", model_dir, ws.logs / "server-noop.log"),
-        }  # fmt: skip
-        for server in servers.values():
-            stack.enter_context(server)
-        for server in servers.values():
-            timed_requests(server.score_url, bodies, ws.sizes.online_warmup)
-        latencies: dict[str, list[float]] = {name: [] for name in servers}
-        walls = dict.fromkeys(servers, 0.0)
-        per_round = ws.sizes.online_requests // ROUNDS
-        for _ in range(ROUNDS):
-            for name, server in servers.items():
-                seconds, wall = timed_requests(server.score_url, bodies, per_round)
-                latencies[name].extend(seconds)
-                walls[name] += wall
+
+    def factory(kind: str) -> Callable[[int], LocalServer]:
+        env = {"on": {"TAXI_FARE_COLLECT_DIR": str(collected)},
+               "off": {"TAXI_FARE_COLLECT_DIR": ""}}  # fmt: skip
+
+        def make(i: int) -> LocalServer:
+            log_file = ws.logs / f"server-collect-{kind}-{i}.log"
+            if kind == "noop":
+                return noop_server(ws.root / "noop", model_dir, log_file)
+            return LocalServer(model_dir, log_file=log_file, env=env[kind])
+
+        return make
+
+    servers = replicated({kind: factory(kind) for kind in ("on", "off", "noop")}, REPLICAS)
+    per_process = ws.sizes.online_requests // REPLICAS
+    warmup = ws.sizes.online_warmup
+    pooled = pooled_rounds(servers, lambda _kind: bodies, ROUNDS, per_process, warmup)
     files = sorted(collected.rglob("*.parquet"))
-    summary = {name: latency_summary(latencies[name], walls[name]) for name in latencies}
+    summary = pooled.summary
     details = {"servers": summary, "workers_per_server": 1, "rounds": ROUNDS,
+               "server_processes_per_kind": REPLICAS,
+               "per_process_requests_per_s": pooled.per_process_requests_per_s,
                "collected_files": len(files), "sink_call_us": sink_call_us(),
                "client": "sequential, one keep-alive connection, single-row JSON"}  # fmt: skip
     for name, s in summary.items():

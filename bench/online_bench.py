@@ -6,25 +6,23 @@ no-op ``score.py``, ``mlflow models serve`` of the forest) runs on loopback with
 worker; the client sends single-row requests sequentially over one keep-alive connection.
 The measured requests are split into rounds that visit the servers in turn, so a change in
 machine load during the run falls on all of them alike rather than on whichever came last.
-Ours and the no-op each run as ``REPLICAS`` processes whose requests are pooled: on the
-2-vCPU VM this bench runs on, one process's speed depends on where it lands (two
-processes of the same no-op in one interleaved run: 1.16 and 1.42 ms a request), which a
-single process per side turns into the ratio. The peer, about 20x slower, runs once.
+Ours and the no-op each run as ``REPLICAS`` processes whose requests are pooled (why:
+``bench.rounds``); the peer, about 20x slower, runs once.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from contextlib import ExitStack
+from collections.abc import Callable
 from pathlib import Path
 
 from taxi_fare.schema import FEATURES
 
-from bench.load import timed_requests
 from bench.results import BenchResult, Target, measured
+from bench.rounds import pooled_rounds, replicated
 from bench.servers import MlflowServer, noop_server
-from bench.stats import latency_summary, percentile
+from bench.stats import percentile
 from bench.workspace import Workspace
 from mlops.endpoints.local_server import LocalServer
 
@@ -76,11 +74,6 @@ def in_process_ms(model_dir: Path, rows: list[dict[str, float]]) -> float:
     return percentile(seconds, 50) * 1000.0
 
 
-def kind_of(server_name: str) -> str:
-    """``ours/2`` -> ``ours``: the kind whose requests a server process's are pooled with."""
-    return server_name.partition("/")[0]
-
-
 def run(ws: Workspace) -> list[BenchResult]:
     model_dir = ws.model()
     automl_dir = ws.automl_model()
@@ -92,35 +85,24 @@ def run(ws: Workspace) -> list[BenchResult]:
     bodies = {"ours": split_bodies, "ours_automl": split_bodies, "noop": split_bodies,
               "mlflow": [mlflow_body(r) for r in rows]}  # fmt: skip
 
-    kinds = {"ours": model_dir, "ours_automl": automl_dir, "noop": model_dir}
-    with ExitStack() as stack:
-        servers: dict[str, LocalServer] = {}
-        for i in range(REPLICAS):  # replica i of every kind, so start order is mixed too
-            for kind, model in kinds.items():
-                log_file = ws.logs / f"server-{kind}-{i}.log"
-                servers[f"{kind}/{i}"] = (
-                    noop_server(ws.root / "noop", model, log_file) if kind == "noop"
-                    else LocalServer(model, log_file=log_file)
-                )  # fmt: skip
-        servers["mlflow/0"] = MlflowServer(model_dir, ws.logs / "server-mlflow.log")
-        for name, server in servers.items():
-            stack.enter_context(server)  # started now, stopped on any exit
-            log.info("%s server ready on %s", name, server.score_url)
-        for name, server in servers.items():
-            timed_requests(server.score_url, bodies[kind_of(name)], ws.sizes.online_warmup)
-        latencies: dict[str, list[float]] = {kind_of(name): [] for name in servers}
-        walls = dict.fromkeys(latencies, 0.0)
-        per_process: dict[str, list[float]] = {name: [0.0, 0.0] for name in servers}
-        per_round = max(1, ws.sizes.online_requests // (ROUNDS * REPLICAS))
-        for _ in range(ROUNDS):
-            for name, server in servers.items():
-                seconds, wall = timed_requests(server.score_url, bodies[kind_of(name)], per_round)
-                latencies[kind_of(name)].extend(seconds)
-                walls[kind_of(name)] += wall
-                per_process[name][0] += len(seconds)
-                per_process[name][1] += wall
-    summary = {kind: latency_summary(latencies[kind], walls[kind]) for kind in latencies}
-    spread = {name: count / wall for name, (count, wall) in per_process.items()}
+    def factory(kind: str, model: Path) -> Callable[[int], LocalServer]:
+        def make(i: int) -> LocalServer:
+            log_file = ws.logs / f"server-{kind}-{i}.log"
+            if kind == "noop":
+                return noop_server(ws.root / "noop", model, log_file)
+            return LocalServer(model, log_file=log_file)
+
+        return make
+
+    servers = replicated({"ours": factory("ours", model_dir),
+                          "ours_automl": factory("ours_automl", automl_dir),
+                          "noop": factory("noop", model_dir)}, REPLICAS)  # fmt: skip
+    servers["mlflow/0"] = MlflowServer(model_dir, ws.logs / "server-mlflow.log")
+    # Each kind of REPLICAS processes gets online_requests in all; the peer, about 20x
+    # slower, one process's share.
+    per_process = ws.sizes.online_requests // REPLICAS
+    pooled = pooled_rounds(servers, bodies.__getitem__, ROUNDS, per_process, ws.sizes.online_warmup)
+    summary, spread = pooled.summary, pooled.per_process_requests_per_s
     details = {"servers": summary, "workers_per_server": 1, "rounds": ROUNDS,
                "server_processes_per_kind": REPLICAS, "mlflow_processes": 1,
                "per_process_requests_per_s": spread,
