@@ -3,40 +3,13 @@ every server stopped whatever happens."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import json
 from types import TracebackType
 
 import pytest
 
 from bench import rounds
 from bench.load import BadResponse
-
-
-class _Answer(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers["Content-Length"]))
-        status = 500 if self.path == "/broken" else 200
-        self.send_response(status)
-        self.send_header("Content-Length", "5")
-        self.end_headers()
-        self.wfile.write(b"[0.0]")
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture(scope="module")
-def url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Answer)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 class FakeServer:
@@ -64,13 +37,12 @@ def test_kind_of_and_replica_names_interleave_kinds() -> None:
 
 
 def test_requests_are_shared_per_process_and_pooled_by_kind(url: str) -> None:
-    servers = {"a/0": FakeServer(url + "/score"), "a/1": FakeServer(url + "/score"),
-               "b/0": FakeServer(url + "/score")}  # fmt: skip
+    servers = {"a/0": FakeServer(url), "a/1": FakeServer(url), "b/0": FakeServer(url)}
     seen: list[str] = []
 
     def bodies(kind: str) -> list[bytes]:
         seen.append(kind)
-        return [b"{}"]
+        return [json.dumps({"x": 1.5}).encode()]
 
     pooled = rounds.pooled_rounds(servers, bodies, rounds=2, requests_per_process=6, warmup=1)
     assert pooled.summary["a"]["requests"] == 12  # two processes x 2 rounds x 3
@@ -82,8 +54,9 @@ def test_requests_are_shared_per_process_and_pooled_by_kind(url: str) -> None:
 
 
 def test_every_server_is_stopped_when_a_request_fails(url: str) -> None:
-    servers = {"a/0": FakeServer(url + "/score"), "b/0": FakeServer(url + "/broken")}
-    with pytest.raises(BadResponse, match="HTTP 500"):
-        rounds.pooled_rounds(servers, lambda _k: [b"{}"], rounds=1, requests_per_process=2,
-                             warmup=0)  # fmt: skip
+    servers = {"a/0": FakeServer(url), "b/0": FakeServer(url)}
+    good, bad = json.dumps({"x": 1.5}).encode(), json.dumps({"bad": True}).encode()
+    with pytest.raises(BadResponse, match="HTTP 400"):
+        rounds.pooled_rounds(servers, lambda kind: [good if kind == "a" else bad], rounds=1,
+                             requests_per_process=2, warmup=0)  # fmt: skip
     assert all(s.entered and s.exited for s in servers.values())

@@ -28,18 +28,12 @@ from taxi_fare.features import (
 from taxi_fare.schema import FEATURES
 
 
-def haversine_miles(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """``taxi_fare.features.haversine_miles`` for one pair of points."""
-    phi1, phi2 = math.radians(lat1), math.radians(lat2)
-    return _haversine(phi1, math.radians(lon1), math.cos(phi1), phi2, math.radians(lon2),
-                      math.cos(phi2))  # fmt: skip
-
-
 def _haversine(
     phi1: float, lam1: float, cos1: float, phi2: float, lam2: float, cos2: float
 ) -> float:
-    """``haversine_miles`` of points in radians whose latitudes' cosines are known: a
-    request's two ends take part in ten distances, the fixed places in many requests."""
+    """``taxi_fare.features.haversine_miles`` of points in radians whose latitudes' cosines
+    are known: a request's two ends take part in ten distances, the fixed places in many
+    requests."""
     s_lat = math.sin((phi2 - phi1) / 2)
     s_lon = math.sin((lam2 - lam1) / 2)
     a = s_lat * s_lat + cos1 * cos2 * (s_lon * s_lon)
@@ -65,12 +59,8 @@ _METER_COLUMNS = tuple(
 )
 
 
-def bearing_degrees(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """``taxi_fare.features.bearing_degrees`` for one pair of points."""
-    return _bearing(*_place(lat1, lon1), *_place(lat2, lon2))
-
-
 def _bearing(phi1: float, lam1: float, cos1: float, phi2: float, lam2: float, cos2: float) -> float:
+    """``taxi_fare.features.bearing_degrees`` of points given as ``_haversine``'s."""
     y = math.sin(lam2 - lam1) * cos2
     x = cos1 * math.sin(phi2) - math.sin(phi1) * cos2 * math.cos(lam2 - lam1)
     return math.degrees(math.atan2(y, x)) % 360.0
